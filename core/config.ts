@@ -1,0 +1,155 @@
+// The one typed configuration: defaults, overlaid by a YAML/JSON file
+// (--config or TIDEMARK_CONFIG), overlaid by environment variables, then
+// validated once at start-up. Errors name the field.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { parseInput } from './validate.ts';
+import { InputError } from './errors.ts';
+
+const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as 500ms, 15s, 5m, 1h or 7d');
+
+const scrapeTarget = z.object({
+  job: z.string().min(1),
+  url: z.string().url(),
+  interval: duration.default('15s'),
+  timeout: duration.default('10s'),
+  labels: z.record(z.string(), z.string()).default({}),
+});
+
+export const configSchema = z.object({
+  tenant: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('default'),
+  server: z
+    .object({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8080),
+      /** Largest accepted request body in bytes (413 beyond). */
+      bodyLimit: z.number().int().positive().default(32 * 1024 * 1024),
+    })
+    .prefault({}),
+  store: z
+    .object({
+      dataPath: z.string().default('./data'),
+      url: z.string().url().optional(),
+      user: z.string().optional(),
+      password: z.string().optional(),
+      database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('tidemark'),
+      cluster: z.string().optional(),
+      /** Raw samples are kept this many days (rollups longer). */
+      rawRetentionDays: z.number().int().positive().default(15),
+      rollupRetentionDays: z.number().int().positive().default(400),
+    })
+    .prefault({}),
+  bus: z
+    .object({
+      kind: z.enum(['memory', 'kafka']).default('memory'),
+      /** In-process bus: samples queued before publishers wait. */
+      capacity: z.number().int().positive().default(2_000_000),
+    })
+    .prefault({}),
+  kafka: z
+    .object({
+      brokers: z.array(z.string().min(1)).default(['127.0.0.1:9092']),
+      clientId: z.string().default('tidemark'),
+      groupId: z.string().default('tidemark-ingesters'),
+      topicPrefix: z.string().default('tidemark.'),
+      partitions: z.number().int().positive().default(6),
+      replicationFactor: z.number().int().positive().default(1),
+    })
+    .prefault({}),
+  ingester: z
+    .object({
+      /** Most samples per insert. */
+      maxBatch: z.number().int().positive().default(500_000),
+      /** Longest a sample waits before its batch is inserted. */
+      maxWait: duration.default('1s'),
+    })
+    .prefault({}),
+  collector: z
+    .object({
+      host: z.object({ enabled: z.boolean().default(true), interval: duration.default('15s') }).prefault({}),
+      scrape: z.array(scrapeTarget).default([]),
+    })
+    .prefault({}),
+  role: z.enum(['all', 'collector', 'ingester', 'api']).default('all'),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ScrapeTargetConfig = z.output<typeof scrapeTarget>;
+
+/** Milliseconds in a duration string such as 15s or 5m. */
+export function durationMs(text: string, field = 'duration'): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text);
+  if (!m) throw new InputError(field, `"${text}" is not a duration such as 15s, 5m or 1h`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** The environment variables that override the file, each mapped onto its config path. */
+export const ENVIRONMENT: Record<string, { path: string[]; kind: 'string' | 'number' | 'list' }> = {
+  TIDEMARK_TENANT: { path: ['tenant'], kind: 'string' },
+  TIDEMARK_HOST: { path: ['server', 'host'], kind: 'string' },
+  TIDEMARK_PORT: { path: ['server', 'port'], kind: 'number' },
+  TIDEMARK_DATA: { path: ['store', 'dataPath'], kind: 'string' },
+  CLICKHOUSE_URL: { path: ['store', 'url'], kind: 'string' },
+  CLICKHOUSE_USER: { path: ['store', 'user'], kind: 'string' },
+  CLICKHOUSE_PASSWORD: { path: ['store', 'password'], kind: 'string' },
+  CLICKHOUSE_DATABASE: { path: ['store', 'database'], kind: 'string' },
+  CLICKHOUSE_CLUSTER: { path: ['store', 'cluster'], kind: 'string' },
+  TIDEMARK_BUS: { path: ['bus', 'kind'], kind: 'string' },
+  TIDEMARK_KAFKA_BROKERS: { path: ['kafka', 'brokers'], kind: 'list' },
+  TIDEMARK_ROLE: { path: ['role'], kind: 'string' },
+};
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+export interface LoadConfigOptions {
+  file?: string;
+  env?: Env;
+  /** Values from command-line flags, applied last. */
+  overrides?: { path: string[]; value: unknown }[];
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const file = options.file ?? env['TIDEMARK_CONFIG'];
+  let raw: Record<string, unknown> = {};
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new InputError('config', `cannot read ${file}: ${(e as Error).message}`);
+    }
+    const parsed: unknown = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    if (parsed !== null && parsed !== undefined) {
+      if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new InputError('config', `${file} must hold an object`);
+      raw = parsed as Record<string, unknown>;
+    }
+  }
+  for (const [name, spec] of Object.entries(ENVIRONMENT)) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    if (spec.kind === 'number') {
+      const n = Number(value);
+      if (!Number.isFinite(n)) throw new InputError(name, `"${value}" is not a number`);
+      setPath(raw, spec.path, n);
+    } else if (spec.kind === 'list') {
+      setPath(raw, spec.path, value.split(',').map((s) => s.trim()).filter(Boolean));
+    } else {
+      setPath(raw, spec.path, value);
+    }
+  }
+  for (const o of options.overrides ?? []) setPath(raw, o.path, o.value);
+  return parseInput(configSchema, raw);
+}

@@ -1,0 +1,175 @@
+// The store: the one way to ClickHouse. Embedded chDB by default (a data
+// directory in this process), or a ClickHouse server when CLICKHOUSE_URL is
+// set; the same @clickhouse/client API and SQL either way. Every table carries
+// a tenant column and every read helper here takes the tenant as a parameter.
+import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import { createChdbConnection } from 'chdb/connection';
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export interface StoreOptions {
+  /** Embedded mode: the chDB data directory. */
+  dataPath: string;
+  /** Server mode: e.g. http://127.0.0.1:8123; when absent the embedded engine is used. */
+  url?: string;
+  user?: string;
+  password?: string;
+  /** The database Tidemark's tables live in. */
+  database: string;
+  /** Server mode: emit ON CLUSTER DDL with Replicated and Distributed tables. */
+  cluster?: string;
+}
+
+export type QueryParams = Record<string, unknown>;
+
+/** A column of a binary (Native format) insert: its name, ClickHouse type, and the raw little-endian bytes of its values. */
+export interface NativeColumn {
+  readonly name: string;
+  readonly type: 'UInt64' | 'Int64' | 'Float64' | 'UInt32' | 'UInt8';
+  readonly data: ArrayBufferView;
+}
+
+export class Store {
+  readonly embedded: boolean;
+  private readonly scratchDir: string;
+
+  private constructor(
+    readonly client: ClickHouseClient,
+    readonly options: StoreOptions,
+  ) {
+    this.embedded = !options.url;
+    this.scratchDir = join(existsShm() ? '/dev/shm' : tmpdir(), `tidemark-${process.pid}-${randomUUID().slice(0, 8)}`);
+  }
+
+  static async open(options: StoreOptions): Promise<Store> {
+    let client: ClickHouseClient;
+    if (options.url) {
+      client = createClient({
+        url: options.url,
+        username: options.user,
+        password: options.password,
+        request_timeout: 60_000,
+        clickhouse_settings: { date_time_input_format: 'best_effort' },
+      });
+    } else {
+      const path = resolve(options.dataPath);
+      mkdirSync(path, { recursive: true });
+      client = createClient({ connection: createChdbConnection({ path }) } as Parameters<typeof createClient>[0]);
+    }
+    const store = new Store(client, options);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(options.database)) {
+      throw new Error(`store.database: "${options.database}" is not a valid database name`);
+    }
+    await store.command(`CREATE DATABASE IF NOT EXISTS ${options.database}${options.cluster ? ` ON CLUSTER ${options.cluster}` : ''}`);
+    return store;
+  }
+
+  get database(): string {
+    return this.options.database;
+  }
+
+  /** Fully qualified table name. */
+  table(name: string): string {
+    return `${this.options.database}.${name}`;
+  }
+
+  async command(sql: string, params?: QueryParams, settings?: ClickHouseSettings): Promise<void> {
+    await this.client.command({ query: sql, query_params: params, clickhouse_settings: settings });
+  }
+
+  async query<T>(sql: string, params?: QueryParams, settings?: ClickHouseSettings): Promise<T[]> {
+    const result = await this.client.query({ query: sql, query_params: params, format: 'JSONEachRow', clickhouse_settings: settings });
+    return (await result.json()) as T[];
+  }
+
+  /** Small inserts of plain rows (configuration, reports, events). Bulk samples go through insertNative. */
+  async insertRows(table: string, rows: readonly Record<string, unknown>[], settings?: ClickHouseSettings): Promise<void> {
+    if (rows.length === 0) return;
+    await this.client.insert({ table: this.table(table), values: rows as Record<string, unknown>[], format: 'JSONEachRow', clickhouse_settings: settings });
+  }
+
+  /**
+   * Bulk binary insert: columns are written as one Native-format block and
+   * inserted through `INSERT INTO table SELECT <select> FROM input`. `select`
+   * maps the raw columns onto the table's columns (conversions run inside
+   * ClickHouse, vectorised). Embedded: the block goes through a file in
+   * shared memory that the engine reads; server: it is streamed over HTTP.
+   */
+  async insertNative(table: string, targetColumns: string, select: string, columns: readonly NativeColumn[], rows: number, settings?: ClickHouseSettings): Promise<void> {
+    if (rows === 0) return;
+    const block = encodeNativeBlock(columns, rows);
+    const structure = columns.map((c) => `${c.name} ${c.type}`).join(', ');
+    if (this.embedded) {
+      mkdirSync(this.scratchDir, { recursive: true });
+      const file = join(this.scratchDir, `${randomUUID()}.native`);
+      writeFileSync(file, block);
+      try {
+        await this.command(
+          `INSERT INTO ${this.table(table)} (${targetColumns}) SELECT ${select} FROM file('${file}', 'Native', '${structure}')`,
+          undefined,
+          settings,
+        );
+      } finally {
+        rmSync(file, { force: true });
+      }
+    } else {
+      await this.client.exec({
+        query: `INSERT INTO ${this.table(table)} (${targetColumns}) SELECT ${select} FROM input('${structure}') FORMAT Native`,
+        values: Readable.from([block]),
+        clickhouse_settings: settings,
+      });
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    const r = await this.client.ping();
+    return r.success;
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+    rmSync(this.scratchDir, { recursive: true, force: true });
+  }
+}
+
+function existsShm(): boolean {
+  try {
+    mkdirSync('/dev/shm', { recursive: true });
+    return process.platform === 'linux';
+  } catch {
+    return false;
+  }
+}
+
+function varint(n: number): Buffer {
+  const bytes: number[] = [];
+  while (n >= 0x80) {
+    bytes.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  bytes.push(n);
+  return Buffer.from(bytes);
+}
+
+function nativeString(s: string): Buffer {
+  const b = Buffer.from(s, 'utf8');
+  return Buffer.concat([varint(b.length), b]);
+}
+
+/** One Native-format block: column and row counts, then each column's name, type and raw values. */
+export function encodeNativeBlock(columns: readonly NativeColumn[], rows: number): Buffer {
+  const parts: Buffer[] = [varint(columns.length), varint(rows)];
+  for (const c of columns) {
+    parts.push(nativeString(c.name), nativeString(c.type));
+    parts.push(Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength));
+  }
+  return Buffer.concat(parts);
+}
+
+/** Quote a string as a ClickHouse string literal (for identifiers we build ourselves, never user values: those go in query params). */
+export function sqlString(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
