@@ -261,7 +261,8 @@ export class KubeObjectStore {
     obj.kind = t.kind;
     obj.metadata.uid = randomUUID();
     obj.metadata.resourceVersion = String(this.revision);
-    obj.metadata.creationTimestamp = this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    // In-process callers (the simulator) may backdate objects; the HTTP layer strips client-sent timestamps.
+    obj.metadata.creationTimestamp = obj.metadata.creationTimestamp ?? this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
     obj.metadata.generation = 1;
     delete obj.metadata.deletionTimestamp;
     if (t.kind === 'CustomResourceDefinition') this.registerCrd(obj);

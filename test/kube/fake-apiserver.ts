@@ -468,6 +468,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
         if (body.kind !== undefined && body.kind !== type.kind) throw new HttpFailure(400, 'BadRequest', `expected kind ${type.kind}, got ${String(body.kind)}`);
         // Custom resources with a status subresource take status only through /status.
         if (type.custom && type.statusSubresource) delete body.status;
+        if (body.metadata) delete body.metadata.creationTimestamp;
         return send(res, 201, store.create(type, body, type.namespaced ? (route.namespace ?? body.metadata?.namespace ?? 'default') : undefined));
       }
       if (method === 'DELETE') {
