@@ -22,7 +22,7 @@ export class HttpError extends Error {
 }
 
 export function createHttpServer(options: { bodyLimit: number }): FastifyInstance {
-  const app = Fastify({ bodyLimit: options.bodyLimit, logger: false, disableRequestLogging: true });
+  const app = Fastify({ bodyLimit: options.bodyLimit, logger: false });
   // Binary and text bodies arrive as Buffers; each route parses its own format once.
   app.addContentTypeParser(
     ['application/x-protobuf', 'application/octet-stream', 'text/plain', 'application/openmetrics-text'],

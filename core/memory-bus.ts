@@ -16,6 +16,8 @@ export interface MemoryBusOptions {
   capacity: number;
   /** Most payload units handed to a consumer in one delivery. */
   maxDelivery: number;
+  /** How long a small delivery waits for more payloads, so that inserts stay large. */
+  lingerMs?: number;
 }
 
 export class MemoryBus implements Bus {
@@ -64,6 +66,8 @@ export class MemoryBus implements Bus {
         q.wake = null;
         continue;
       }
+      const linger = this.options.lingerMs ?? 0;
+      if (linger > 0 && q.units < this.options.maxDelivery) await new Promise((resolve) => setTimeout(resolve, linger));
       const payloads: TopicPayloads[T][] = [];
       let units = 0;
       while (q.items.length > 0 && (payloads.length === 0 || units < this.options.maxDelivery)) {

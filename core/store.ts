@@ -81,7 +81,12 @@ export class Store {
   }
 
   async query<T>(sql: string, params?: QueryParams, settings?: ClickHouseSettings): Promise<T[]> {
-    const result = await this.client.query({ query: sql, query_params: params, format: 'JSONEachRow', clickhouse_settings: settings });
+    const result = await this.client.query({
+      query: sql,
+      query_params: params,
+      format: 'JSONEachRow',
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 0, ...settings },
+    });
     return (await result.json()) as T[];
   }
 
@@ -98,7 +103,15 @@ export class Store {
    * ClickHouse, vectorised). Embedded: the block goes through a file in
    * shared memory that the engine reads; server: it is streamed over HTTP.
    */
-  async insertNative(table: string, targetColumns: string, select: string, columns: readonly NativeColumn[], rows: number, settings?: ClickHouseSettings): Promise<void> {
+  async insertNative(
+    table: string,
+    targetColumns: string,
+    select: string,
+    columns: readonly NativeColumn[],
+    rows: number,
+    settings?: ClickHouseSettings,
+    params?: QueryParams,
+  ): Promise<void> {
     if (rows === 0) return;
     const block = encodeNativeBlock(columns, rows);
     const structure = columns.map((c) => `${c.name} ${c.type}`).join(', ');
@@ -109,7 +122,7 @@ export class Store {
       try {
         await this.command(
           `INSERT INTO ${this.table(table)} (${targetColumns}) SELECT ${select} FROM file('${file}', 'Native', '${structure}')`,
-          undefined,
+          params,
           settings,
         );
       } finally {
@@ -119,6 +132,7 @@ export class Store {
       await this.client.exec({
         query: `INSERT INTO ${this.table(table)} (${targetColumns}) SELECT ${select} FROM input('${structure}') FORMAT Native`,
         values: Readable.from([block]),
+        query_params: params,
         clickhouse_settings: settings,
       });
     }

@@ -1,0 +1,83 @@
+// The engine: opens the store, runs migrations, and starts the parts this
+// process's role asks for (sources and receivers, the ingester, the query
+// API) with the bus between them. The only place that knows every domain.
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { FastifyInstance } from 'fastify';
+import { type Config } from '../core/config.ts';
+import { Store } from '../core/store.ts';
+import { migrate, schemaContext, type Migration } from '../core/migrations.ts';
+import { metricsMigrations } from '../core/metrics/schema.ts';
+import { metricsRoutes } from '../core/metrics/routes.ts';
+import { MemoryBus } from '../core/memory-bus.ts';
+import type { Bus } from '../core/bus.ts';
+import { createHttpServer, type RouteModule } from '../core/http.ts';
+import { createLogger, type Logger } from '../core/log.ts';
+import type { AppContext } from '../core/context.ts';
+import { durationMs } from '../core/config.ts';
+import { Ingester, ingesterMetrics } from '../collector/ingester.ts';
+
+export interface Engine {
+  readonly app: FastifyInstance;
+  readonly ctx: AppContext;
+  /** The address the API listens on, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+const MIGRATIONS: Migration[] = [...metricsMigrations];
+
+async function createBus(config: Config): Promise<Bus> {
+  if (config.bus.kind === 'memory') {
+    if (config.role !== 'all') throw new Error(`role "${config.role}" needs the kafka bus (--bus kafka): the memory bus lives inside one process`);
+    return new MemoryBus({ capacity: config.bus.capacity, maxDelivery: config.ingester.maxBatch, lingerMs: Math.min(durationMs(config.ingester.maxWait), 200) });
+  }
+  throw new Error('bus.kind "kafka" is not available in this build');
+}
+
+export async function startEngine(config: Config, log: Logger = createLogger()): Promise<Engine> {
+  const closers: (() => Promise<void> | void)[] = [];
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'tidemark_process_' });
+  const store = await Store.open({ ...config.store });
+  closers.push(() => store.close());
+  const applied = await migrate(store, schemaContext(store, config.store), MIGRATIONS);
+  if (applied.length > 0) log.info({ migrations: applied.map((m) => `${m.component}/${m.version}`) }, 'schema migrated');
+  const bus = await createBus(config);
+  closers.unshift(() => bus.close());
+  const ctx: AppContext = { config, store, bus, log, registry, onClose: (fn) => closers.unshift(fn) };
+
+  const role = config.role;
+  if (role === 'all' || role === 'ingester') {
+    const ingester = new Ingester(store, ingesterMetrics(registry, bus), log);
+    await ingester.start(bus);
+  }
+
+  const app = createHttpServer({ bodyLimit: config.server.bodyLimit });
+  const routes: RouteModule[] = [];
+  if (role === 'all' || role === 'api') routes.push(metricsRoutes);
+  for (const r of routes) await r(app, ctx);
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const checks = { store: await store.ping().catch(() => false), bus: bus.ready() };
+    const ready = checks.store && checks.bus;
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
+  });
+  app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+
+  const address = await app.listen({ host: config.server.host, port: config.server.port });
+  log.info({ address, role, bus: bus.kind, store: store.embedded ? `embedded ${config.store.dataPath}` : config.store.url }, 'tidemark is up');
+
+  let closed = false;
+  return {
+    app,
+    ctx,
+    url: address,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      for (const fn of closers) await fn();
+    },
+  };
+}

@@ -1,0 +1,257 @@
+// Range queries over the metrics table family: label matchers to series,
+// then one aggregation per step bucket and group, pushed entirely into
+// ClickHouse. The coarsest table whose resolution divides the step answers.
+import { z } from 'zod';
+import { InputError } from '../errors.ts';
+import { parseInput } from '../validate.ts';
+import { isValidLabelName } from '../series.ts';
+import { NOT_STALE } from './schema.ts';
+import type { Store, QueryParams } from '../store.ts';
+
+export type MatchOp = '=' | '!=' | '=~' | '!~';
+
+export interface LabelMatcher {
+  readonly name: string;
+  readonly op: MatchOp;
+  readonly value: string;
+}
+
+export const AGGREGATIONS = ['avg', 'min', 'max', 'sum', 'count', 'last', 'rate', 'p50', 'p90', 'p95', 'p99'] as const;
+export type Aggregation = (typeof AGGREGATIONS)[number];
+
+export type SourceTable = 'samples' | 'samples_1m' | 'samples_1h';
+
+export interface RangeQuery {
+  readonly metric: string;
+  readonly matchers: readonly LabelMatcher[];
+  readonly fn: Aggregation;
+  /** Labels to group by; empty: one series per input series for avg/min/max/last/rate, one overall otherwise. */
+  readonly by: readonly string[];
+  /** Unix seconds, start inclusive, end exclusive. */
+  readonly start: number;
+  readonly end: number;
+  /** Seconds. */
+  readonly step: number;
+  /** Read this table instead of the coarsest that fits the step (raw for exact short-window figures). */
+  readonly table?: SourceTable;
+}
+
+export interface SeriesPoints {
+  labels: Record<string, string>;
+  points: [number, number | null][];
+}
+
+/** Parses `name=value`, `name!=value`, `name=~regex`, `name!~regex`. */
+export function parseMatcher(text: string, field = 'match'): LabelMatcher {
+  const m = /^([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*)$/.exec(text);
+  if (!m) throw new InputError(field, `"${text}" is not a matcher such as namespace=shop or pod=~"web-.*"`);
+  let value = m[3]!;
+  if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+  const op = m[2] as MatchOp;
+  if (op === '=~' || op === '!~') {
+    try {
+      new RegExp(value);
+    } catch {
+      throw new InputError(field, `"${value}" is not a valid regular expression`);
+    }
+  }
+  return { name: m[1]!, op, value };
+}
+
+/** Parses 30s, 5m, 1h, 2d (Prometheus-style) into seconds. */
+export function parseDurationSeconds(text: string, field: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/.exec(text);
+  if (!m) {
+    const n = Number(text);
+    if (Number.isFinite(n) && n > 0) return n;
+    throw new InputError(field, `"${text}" is not a duration such as 15s, 5m or 1h`);
+  }
+  const unit = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd' | 'w'];
+  return Number(m[1]) * unit;
+}
+
+/** Parses unix seconds or an RFC 3339 time into unix seconds. */
+export function parseTime(text: string, field: string): number {
+  const n = Number(text);
+  if (text.trim() !== '' && Number.isFinite(n)) return n;
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms)) throw new InputError(field, `"${text}" is not a unix timestamp or RFC 3339 time`);
+  return ms / 1000;
+}
+
+const rangeQuerySchema = z
+  .object({
+    metric: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'not a valid metric name'),
+    matchers: z.array(z.object({ name: z.string(), op: z.enum(['=', '!=', '=~', '!~']), value: z.string() })),
+    fn: z.enum(AGGREGATIONS),
+    by: z.array(z.string().refine(isValidLabelName, 'not a valid label name')),
+    start: z.number().finite(),
+    end: z.number().finite(),
+    step: z.number().positive().max(86400 * 31),
+  })
+  .refine((q) => q.end > q.start, { message: 'end must be after start', path: ['end'] })
+  .refine((q) => (q.end - q.start) / q.step <= 11_000, { message: 'too many points per series (at most 11,000): raise the step', path: ['step'] });
+
+export function validateRangeQuery(input: unknown): RangeQuery {
+  return parseInput(rangeQuerySchema, input);
+}
+
+/** The coarsest table whose resolution divides the step and whose grain fits the range. */
+export function chooseTable(step: number): SourceTable {
+  if (step >= 3600 && step % 3600 === 0) return 'samples_1h';
+  if (step >= 60 && step % 60 === 0) return 'samples_1m';
+  return 'samples';
+}
+
+function matcherSql(m: LabelMatcher, i: number, params: QueryParams): string {
+  const key = `m${i}`;
+  params[`${key}n`] = m.name;
+  params[`${key}v`] = m.value;
+  const label = m.name === '__name__' ? 'metric' : `labels[{${key}n:String}]`;
+  switch (m.op) {
+    case '=':
+      return `${label} = {${key}v:String}`;
+    case '!=':
+      return `${label} != {${key}v:String}`;
+    // Prometheus anchors regexes at both ends.
+    case '=~':
+      return `match(${label}, concat('^(?:', {${key}v:String}, ')$'))`;
+    case '!~':
+      return `NOT match(${label}, concat('^(?:', {${key}v:String}, ')$'))`;
+  }
+}
+
+/** SQL selecting (series_id, grp) for the matching series, grp being the group-by label values. */
+export function seriesSelection(store: Store, tenant: string, metric: string, matchers: readonly LabelMatcher[], by: readonly string[], params: QueryParams): string {
+  params['tenant'] = tenant;
+  params['metric'] = metric;
+  const where = [`tenant = {tenant:String}`, `metric = {metric:String}`, ...matchers.map((m, i) => matcherSql(m, i, params))];
+  const groupExpr = by.length === 0 ? 'labels' : `mapFilter((k, v) -> has({by:Array(String)}, k), labels)`;
+  params['by'] = [...by];
+  return `SELECT series_id, any(${groupExpr}) AS grp FROM ${store.table('series')} WHERE ${where.join(' AND ')} GROUP BY series_id`;
+}
+
+/**
+ * Counter rate per series and bucket: the increases between consecutive
+ * points (a drop is a counter reset: the counter restarted from zero) over
+ * the time those increases span, so the first bucket and gaps are right.
+ * `points` yields (series_id, ts, val).
+ */
+function rateSql(points: string, bucket: string): string {
+  return `SELECT series_id, ${bucket} AS t, if(sum(dt) > 0, sum(inc) / sum(dt), nan) AS v FROM (
+      SELECT series_id, ts, val,
+        lagInFrame(val, 1, nan) OVER w AS prev,
+        lagInFrame(toFloat64(ts), 1, nan) OVER w AS prev_t,
+        if(isNaN(prev), 0, if(val >= prev, val - prev, val)) AS inc,
+        if(isNaN(prev_t), 0, toFloat64(ts) - prev_t) AS dt
+      FROM (${points})
+      WINDOW w AS (PARTITION BY series_id ORDER BY ts ROWS BETWEEN 1 PRECEDING AND CURRENT ROW))
+    GROUP BY series_id, t`;
+}
+
+/**
+ * Per-(series, bucket) values from the chosen table: deduplicated raw samples
+ * (a duplicate sent before a merge counts once), or merged rollup states.
+ */
+function perSeriesBucketSql(store: Store, table: SourceTable, fn: Aggregation, params: QueryParams): string {
+  const bucket = `toUnixTimestamp(toStartOfInterval(ts, toIntervalSecond({step:UInt32})))`;
+  const range = `tenant = {tenant:String} AND series_id IN (SELECT series_id FROM sel) AND ts >= toDateTime64({start:Float64}, 3, 'UTC') AND ts < toDateTime64({end:Float64}, 3, 'UTC')`;
+  if (table === 'samples') {
+    const raw = `SELECT series_id, ts, any(value) AS val FROM ${store.table('samples')} WHERE ${range} GROUP BY series_id, ts HAVING ${NOT_STALE.replace('value', 'val')}`;
+    if (fn === 'rate') return rateSql(raw, bucket);
+    const agg = { avg: 'avg(val)', min: 'min(val)', max: 'max(val)', sum: 'avg(val)', count: 'count()', last: 'argMax(val, ts)', p50: 'groupArray(val)', p90: 'groupArray(val)', p95: 'groupArray(val)', p99: 'groupArray(val)' }[fn];
+    return `SELECT series_id, ${bucket} AS t, ${agg} AS v FROM (${raw}) GROUP BY series_id, t`;
+  }
+  const src = store.table(table);
+  // From a rollup, the rate runs over each bucket's last value.
+  if (fn === 'rate') return rateSql(`SELECT series_id, ts, argMaxMerge(last) AS val FROM ${src} WHERE ${range} GROUP BY series_id, ts`, bucket);
+  if (fn === 'p50' || fn === 'p90' || fn === 'p95' || fn === 'p99') {
+    return `SELECT series_id, ${bucket} AS t, quantilesTDigestMergeState(0.5, 0.9, 0.95, 0.99)(quantiles) AS v FROM ${src} WHERE ${range} GROUP BY series_id, t`;
+  }
+  const agg = { avg: 'avgMergeState(avg)', min: 'min(min)', max: 'max(max)', sum: 'avgMerge(avg)', count: 'sum(count)', last: 'argMaxMergeState(last)' }[fn];
+  return `SELECT series_id, ${bucket} AS t, ${agg} AS v FROM ${src} WHERE ${range} GROUP BY series_id, t`;
+}
+
+/** How per-series bucket values combine across the series of a group. */
+function acrossSeries(table: SourceTable, fn: Aggregation): string {
+  const q = { p50: 1, p90: 2, p95: 3, p99: 4 } as const;
+  if (table === 'samples') {
+    switch (fn) {
+      case 'avg':
+        return 'avg(v)';
+      case 'min':
+        return 'min(v)';
+      case 'max':
+        return 'max(v)';
+      case 'sum':
+      case 'rate':
+      case 'count':
+        return 'sum(v)';
+      case 'last':
+        return 'avg(v)';
+      default:
+        return `quantileExact(${[0.5, 0.9, 0.95, 0.99][q[fn] - 1]})(arrayJoin(v))`;
+    }
+  }
+  switch (fn) {
+    case 'avg':
+      return 'avgMerge(v)';
+    case 'min':
+      return 'min(v)';
+    case 'max':
+      return 'max(v)';
+    case 'sum':
+    case 'rate':
+    case 'count':
+      return 'sum(v)';
+    case 'last':
+      return 'avg(finalizeAggregation(v))';
+    default:
+      return `quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)(v)[${q[fn]}]`;
+  }
+}
+
+export interface RangeQueryResult {
+  series: SeriesPoints[];
+  table: SourceTable;
+}
+
+/** Runs a range query; ClickHouse returns one JSON row per group, already in the API's shape. */
+export async function runRangeQuery(store: Store, tenant: string, query: RangeQuery): Promise<RangeQueryResult> {
+  const table = query.table ?? chooseTable(query.step);
+  const params: QueryParams = { start: query.start, end: query.end, step: Math.round(query.step) };
+  const sel = seriesSelection(store, tenant, query.metric, query.matchers, query.by, params);
+  if (table === 'samples' && query.step !== Math.round(query.step)) throw new InputError('step', 'step must be a whole number of seconds');
+  const sql = `WITH sel AS (${sel})
+    SELECT grp AS labels, arraySort(x -> x.1, groupArray((t, value))) AS points FROM (
+      SELECT grp, t, ${acrossSeries(table, query.fn)} AS value
+      FROM (${perSeriesBucketSql(store, table, query.fn, params)}) AS b INNER JOIN sel USING series_id
+      GROUP BY grp, t)
+    GROUP BY grp ORDER BY toString(grp)`;
+  const rows = await store.query<{ labels: Record<string, string>; points: [number, number | null][] }>(sql, params, {
+    output_format_json_quote_denormals: 0,
+  });
+  return { series: rows.map((r) => ({ labels: r.labels, points: r.points })), table };
+}
+
+export interface SeriesLookup {
+  metric?: string;
+  matchers: readonly LabelMatcher[];
+  limit: number;
+}
+
+/** Series (label sets with __name__) matching the matchers. */
+export async function findSeries(store: Store, tenant: string, lookup: SeriesLookup): Promise<Record<string, string>[]> {
+  const params: QueryParams = { tenant, limit: lookup.limit };
+  const where = [`tenant = {tenant:String}`];
+  if (lookup.metric) {
+    params['metric'] = lookup.metric;
+    where.push('metric = {metric:String}');
+  }
+  lookup.matchers.forEach((m, i) => where.push(matcherSql(m, i, params)));
+  const rows = await store.query<{ labels: Record<string, string> }>(
+    `SELECT any(labels) AS labels FROM ${store.table('series')} WHERE ${where.join(' AND ')} GROUP BY series_id ORDER BY toString(labels) LIMIT {limit:UInt32}`,
+    params,
+  );
+  return rows.map((r) => r.labels);
+}

@@ -1,0 +1,75 @@
+// The metrics query API: series lookup, range queries and utilisation views.
+import type { FastifyInstance } from 'fastify';
+import { InputError } from '../errors.ts';
+import type { AppContext } from '../context.ts';
+import { findSeries, parseDurationSeconds, parseMatcher, parseTime, runRangeQuery, validateRangeQuery } from './query.ts';
+import { nodeUtilisation, podUtilisation, workloadUtilisation } from './utilisation.ts';
+
+type QueryString = Record<string, string | string[] | undefined>;
+
+function list(q: QueryString, name: string): string[] {
+  const v = q[name] ?? q[`${name}[]`];
+  if (v === undefined) return [];
+  return Array.isArray(v) ? v : [v];
+}
+
+function one(q: QueryString, name: string): string | undefined {
+  const v = q[name];
+  return Array.isArray(v) ? v[v.length - 1] : v;
+}
+
+/** Range-query parameters from a query string: metric, match, fn, by, since | start+end, step. */
+export function rangeQueryFromParams(q: QueryString, now = Date.now() / 1000): unknown {
+  const matchers = list(q, 'match').map((m, i) => parseMatcher(m, `match[${i}]`));
+  const since = one(q, 'since');
+  const startText = one(q, 'start');
+  const endText = one(q, 'end');
+  let start: number;
+  let end: number;
+  if (startText !== undefined || endText !== undefined) {
+    if (startText === undefined) throw new InputError('start', 'start is required with end');
+    start = parseTime(startText, 'start');
+    end = endText === undefined ? now : parseTime(endText, 'end');
+  } else {
+    end = now;
+    start = now - parseDurationSeconds(since ?? '15m', 'since');
+  }
+  const stepText = one(q, 'step');
+  const step = stepText ? parseDurationSeconds(stepText, 'step') : Math.max(15, Math.ceil((end - start) / 240 / 15) * 15);
+  const by = list(q, 'by').flatMap((b) => b.split(',')).map((b) => b.trim()).filter(Boolean);
+  return { metric: one(q, 'metric') ?? '', matchers, fn: one(q, 'fn') ?? 'avg', by, start, end, step };
+}
+
+export async function metricsRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  const tenant = ctx.config.tenant;
+
+  app.get('/api/v1/range', async (req) => {
+    const query = validateRangeQuery(rangeQueryFromParams(req.query as QueryString));
+    return runRangeQuery(ctx.store, tenant, query);
+  });
+
+  app.post('/api/v1/range', async (req) => runRangeQuery(ctx.store, tenant, validateRangeQuery(req.body)));
+
+  app.get('/api/v1/series', async (req) => {
+    const q = req.query as QueryString;
+    const matchers = list(q, 'match').map((m, i) => parseMatcher(m, `match[${i}]`));
+    const limitText = one(q, 'limit') ?? '1000';
+    const limit = Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new InputError('limit', 'must be a whole number from 1 to 100000');
+    const metric = one(q, 'metric');
+    if (!metric && matchers.length === 0) throw new InputError('match', 'give a metric or at least one matcher');
+    return { series: await findSeries(ctx.store, tenant, { metric, matchers, limit }) };
+  });
+
+  const windowOf = (q: QueryString): number => parseDurationSeconds(one(q, 'since') ?? '5m', 'since');
+
+  app.get('/api/v1/utilisation/nodes', async (req) => ({ nodes: await nodeUtilisation(ctx.store, tenant, windowOf(req.query as QueryString)) }));
+  app.get('/api/v1/utilisation/pods', async (req) => {
+    const q = req.query as QueryString;
+    return { pods: await podUtilisation(ctx.store, tenant, windowOf(q), one(q, 'namespace')) };
+  });
+  app.get('/api/v1/utilisation/workloads', async (req) => {
+    const q = req.query as QueryString;
+    return { workloads: workloadUtilisation(await podUtilisation(ctx.store, tenant, windowOf(q), one(q, 'namespace'))) };
+  });
+}
