@@ -193,7 +193,7 @@ export async function loadReport(store: Store, tenant: string, month: string, ve
   return rows[0] ? (JSON.parse(rows[0].body) as SlaReport) : undefined;
 }
 
-async function announced(store: Store, tenant: string, month: string, version: number): Promise<boolean> {
+export async function reportAnnounced(store: Store, tenant: string, month: string, version: number): Promise<boolean> {
   const rows = await store.query<{ n: string }>(
     `SELECT toString(count()) AS n FROM ${store.table('sla_report_announcements')}
      WHERE tenant = {tenant:String} AND month = {month:String} AND version = {version:UInt32}`,
@@ -260,7 +260,7 @@ export async function runMonthlyReport(store: Store, opts: MonthlyReportOptions)
   }
   if (opts.crashAfter === 'stored') throw new SimulatedCrash('crash after storing the report');
 
-  let didAnnounce = await announced(store, opts.tenant, opts.month, version);
+  let didAnnounce = await reportAnnounced(store, opts.tenant, opts.month, version);
   if (!didAnnounce && opts.webhookUrl) {
     const post = opts.fetch ?? fetch;
     const res = await post(opts.webhookUrl, {

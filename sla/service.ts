@@ -1,0 +1,107 @@
+// The SLA engine part: the prober (this location's probes of every
+// configured control plane, on an interval) and the monthly report job
+// (node-schedule, cron and time zone from config). On start it also catches
+// up a month whose scheduled run was missed because the engine was down or
+// restarted mid-job; the report run itself is idempotent, so catching up a
+// month that was in fact completed changes nothing.
+import schedule from 'node-schedule';
+import type { AppContext } from '../core/context.ts';
+import type { Store } from '../core/store.ts';
+import type { Logger } from '../core/log.ts';
+import { durationMs, type Config } from '../core/config.ts';
+import { probeOnce, recordProbeResults } from './probes.ts';
+import { runMonthlyReport, listReports, reportAnnounced, type MonthlyReportOutcome } from './report.ts';
+import { monthOf, previousMonth } from './period.ts';
+
+/**
+ * The month whose report should already exist but may not: the month just
+ * ended, once this month's scheduled run time has passed (the next run
+ * falls in a later month). Pure, for the start-up catch-up.
+ */
+export function monthDueAtStart(now: number, nextRun: number | undefined): string | undefined {
+  if (nextRun === undefined) return undefined;
+  return monthOf(nextRun) !== monthOf(now) ? previousMonth(now) : undefined;
+}
+
+export interface ReportJob {
+  /** Runs the report for a month; runs are serialised so two never race. */
+  run(month: string): Promise<MonthlyReportOutcome>;
+}
+
+export function reportJob(store: Store, config: Config, log: Logger, extra: { fetch?: typeof fetch; now?: () => number } = {}): ReportJob {
+  let chain: Promise<unknown> = Promise.resolve();
+  const c = config.sla;
+  return {
+    run(month: string) {
+      const next = chain.then(() =>
+        runMonthlyReport(store, {
+          tenant: config.tenant,
+          month,
+          outputDir: c.report.outputDir,
+          webhookUrl: c.report.webhookUrl,
+          clusters: c.clusters.map((x) => x.name),
+          commitment: c.commitment,
+          multiplier: c.multiplier,
+          minOutageMinutes: c.minOutageMinutes,
+          ...extra,
+        }),
+      );
+      chain = next.then(
+        (r) => log.info({ month, version: r.version, created: r.created }, 'sla report done'),
+        (e: unknown) => log.error({ month, err: e }, 'sla report failed'),
+      );
+      return next;
+    },
+  };
+}
+
+/** Start-up catch-up: runs the missed month's report when it is due and absent or unannounced. */
+export async function catchUpMonthlyReport(store: Store, config: Config, job: ReportJob, now: number, nextRun: number | undefined): Promise<MonthlyReportOutcome | undefined> {
+  const month = monthDueAtStart(now, nextRun);
+  if (!month) return undefined;
+  const existing = await listReports(store, config.tenant, month);
+  const latest = existing[existing.length - 1];
+  // A stored report is left alone unless its announcement never went out (a crash between the two).
+  if (latest && (!config.sla.report.webhookUrl || (await reportAnnounced(store, config.tenant, month, latest.version)))) return undefined;
+  return job.run(month);
+}
+
+export async function startSla(ctx: AppContext): Promise<void> {
+  const { config, store, log } = ctx;
+  const c = config.sla;
+
+  if (c.clusters.length > 0 && (config.role === 'all' || config.role === 'collector')) {
+    const every = durationMs(c.probeInterval, 'sla.probeInterval');
+    const timeoutMs = durationMs(c.probeTimeout, 'sla.probeTimeout');
+    let busy = false;
+    const round = async () => {
+      if (busy) return; // a slow round is not stacked on; the next tick probes again
+      busy = true;
+      try {
+        const results = await probeOnce(c.clusters, { tenant: config.tenant, location: c.location, timeoutMs });
+        await recordProbeResults(store, results);
+      } catch (e) {
+        log.error({ err: e }, 'sla probe round failed');
+      } finally {
+        busy = false;
+      }
+    };
+    const timer = setInterval(() => void round(), every);
+    timer.unref();
+    void round();
+    ctx.onClose(() => clearInterval(timer));
+  }
+
+  if (config.role === 'all' || config.role === 'api') {
+    const job = reportJob(store, config, log);
+    const scheduled = schedule.scheduleJob({ rule: c.report.cron, tz: c.report.tz }, () => {
+      void job.run(previousMonth(Date.now())).catch(() => undefined);
+    });
+    if (!scheduled) throw new Error(`sla.report.cron: "${c.report.cron}" is not a valid cron expression`);
+    ctx.onClose(() => {
+      scheduled.cancel();
+    });
+    const next = scheduled.nextInvocation();
+    void catchUpMonthlyReport(store, config, job, Date.now(), next ? next.getTime() : undefined).catch((e: unknown) => log.error({ err: e }, 'sla report catch-up failed'));
+  }
+}
