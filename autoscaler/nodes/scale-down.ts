@@ -153,7 +153,8 @@ export function planScaleDown(snapshot: ClusterSnapshot, input: NodePlanInput, s
     gone.add(node);
     groupSize.set(group.name, size - 1);
     delete unneededSince[node.name];
-    scaleDown.push({ node: node.name, reason: `${reason}; ${toMove.length} pod(s) can move elsewhere` });
+    const moves = toMove.length === 0 ? 'no pods to move' : `${toMove.length} pod(s) can move to remaining nodes`;
+    scaleDown.push({ node: node.name, reason: `${reason}; ${moves}` });
   }
 
   kept.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
