@@ -46,7 +46,7 @@ export function ingesterMetrics(registry: Registry, bus: Bus): IngesterMetrics {
   };
 }
 
-/** Columns of one tenant's samples, merged from several batches, duplicates removed. */
+/** Columns of one tenant's samples, merged from several batches. */
 export interface MergedSamples {
   tenant: string;
   series: SeriesDefinition[];
@@ -54,23 +54,37 @@ export interface MergedSamples {
   timestamps: Float64Array;
   values: Float64Array;
   length: number;
+}
+
+/** A sample at or before its series' newest timestamp: out of order, or a duplicate. */
+export interface LateSample {
+  id: bigint;
+  ts: number;
+  value: number;
+}
+
+export interface MergeResult extends MergedSamples {
+  /** Late samples, held back until checked against the store; within a merge, each (series, ts) once. */
+  late: LateSample[];
+  /** Samples dropped because this merge already held that (series, ts). */
   duplicates: number;
 }
 
 /**
- * Merges batches per tenant and drops samples whose series already has a
- * sample at that exact timestamp (in this merge or, through `lastSeen`, in an
- * earlier one), so the rollups never count a duplicate. Pure but for the
- * `lastSeen` map it updates.
+ * Merges batches per tenant. A sample newer than anything seen for its
+ * series goes straight in; an older or equal one is held back as late so the
+ * caller can drop it if the store already has that (series, ts): the
+ * rollups then never count a duplicate. Pure but for the `newest` map it
+ * advances.
  */
-export function mergeBatches(batches: readonly SampleBatch[], lastSeen: Map<bigint, number>): MergedSamples[] {
+export function mergeBatches(batches: readonly SampleBatch[], newest: Map<bigint, number>): MergeResult[] {
   const byTenant = new Map<string, SampleBatch[]>();
   for (const b of batches) {
     const list = byTenant.get(b.tenant);
     if (list) list.push(b);
     else byTenant.set(b.tenant, [b]);
   }
-  const out: MergedSamples[] = [];
+  const out: MergeResult[] = [];
   for (const [tenant, list] of byTenant) {
     let total = 0;
     for (const b of list) total += b.length;
@@ -78,6 +92,8 @@ export function mergeBatches(batches: readonly SampleBatch[], lastSeen: Map<bigi
     const timestamps = new Float64Array(total);
     const values = new Float64Array(total);
     const series: SeriesDefinition[] = [];
+    const late: LateSample[] = [];
+    const lateKeys = new Set<string>();
     let n = 0;
     let duplicates = 0;
     for (const b of list) {
@@ -88,28 +104,66 @@ export function mergeBatches(batches: readonly SampleBatch[], lastSeen: Map<bigi
       for (let i = 0; i < b.length; i++) {
         const id = ids[i]!;
         const t = ts[i]!;
-        if (lastSeen.get(id) === t) {
+        const last = newest.get(id);
+        if (last === undefined || t > last) {
+          newest.set(id, t);
+          seriesIds[n] = id;
+          timestamps[n] = t;
+          values[n] = vs[i]!;
+          n++;
+          continue;
+        }
+        const key = `${id}:${t}`;
+        if (lateKeys.has(key)) {
           duplicates++;
           continue;
         }
-        lastSeen.set(id, t);
-        seriesIds[n] = id;
-        timestamps[n] = t;
-        values[n] = vs[i]!;
-        n++;
+        lateKeys.add(key);
+        late.push({ id, ts: t, value: vs[i]! });
       }
     }
-    out.push({
-      tenant,
-      series,
-      seriesIds: seriesIds.subarray(0, n),
-      timestamps: timestamps.subarray(0, n),
-      values: values.subarray(0, n),
-      length: n,
-      duplicates,
-    });
+    out.push({ tenant, series, seriesIds: seriesIds.subarray(0, n), timestamps: timestamps.subarray(0, n), values: values.subarray(0, n), length: n, late, duplicates });
   }
   return out;
+}
+
+/** The late samples whose (series, ts) the store does not hold yet. Reads by primary key: series ids and a time range. */
+export async function unseenLateSamples(store: Store, tenant: string, late: readonly LateSample[]): Promise<LateSample[]> {
+  if (late.length === 0) return [];
+  const ids = [...new Set(late.map((l) => l.id))];
+  let min = Infinity;
+  let max = -Infinity;
+  for (const l of late) {
+    if (l.ts < min) min = l.ts;
+    if (l.ts > max) max = l.ts;
+  }
+  const rows = await store.query<{ k: string }>(
+    `SELECT concat(toString(series_id), ':', toString(toUnixTimestamp64Milli(ts))) AS k FROM ${store.table('samples')}
+     WHERE tenant = {tenant:String} AND series_id IN (${ids.join(',')})
+       AND ts >= fromUnixTimestamp64Milli({min:Int64}, 'UTC') AND ts <= fromUnixTimestamp64Milli({max:Int64}, 'UTC')`,
+    // The ids are our own bigints, safe to inline; the tenant goes as a parameter.
+    { tenant, min: Math.floor(min), max: Math.ceil(max) },
+  );
+  const stored = new Set(rows.map((r) => r.k));
+  return late.filter((l) => !stored.has(`${l.id}:${l.ts}`));
+}
+
+/** The merged columns with the late samples that survived appended. */
+export function withLate(merged: MergedSamples, late: readonly LateSample[]): MergedSamples {
+  if (late.length === 0) return merged;
+  const n = merged.length + late.length;
+  const seriesIds = new BigUint64Array(n);
+  const timestamps = new Float64Array(n);
+  const values = new Float64Array(n);
+  seriesIds.set(merged.seriesIds);
+  timestamps.set(merged.timestamps);
+  values.set(merged.values);
+  late.forEach((l, i) => {
+    seriesIds[merged.length + i] = l.id;
+    timestamps[merged.length + i] = l.ts;
+    values[merged.length + i] = l.value;
+  });
+  return { ...merged, seriesIds, timestamps, values, length: n };
 }
 
 export async function insertSeries(store: Store, tenant: string, series: readonly SeriesDefinition[]): Promise<void> {
@@ -149,39 +203,45 @@ export async function insertSamples(store: Store, merged: MergedSamples, token: 
 }
 
 export class Ingester {
-  private readonly lastSeen = new Map<bigint, number>();
+  /** Per series, the newest timestamp stored: anything at or before it is checked against the store. */
+  private readonly newest = new Map<bigint, number>();
 
   constructor(
     private readonly store: Store,
     private readonly metrics: IngesterMetrics,
     private readonly log: Logger,
-    /** Bound on the duplicate-detection memory: the map is cleared past this many series. */
+    /** Bound on the duplicate-detection memory: past this many series the map starts afresh. */
     private readonly maxTrackedSeries = 2_000_000,
   ) {}
 
   /** Stores one delivery; rejects (so the bus redelivers) when the store fails. */
   readonly handle = async (delivery: Delivery<'metrics'>): Promise<void> => {
-    if (this.lastSeen.size > this.maxTrackedSeries) this.lastSeen.clear();
-    const merged = mergeBatches(delivery.payloads, this.lastSeen);
+    if (this.newest.size > this.maxTrackedSeries) this.newest.clear();
+    const merged = mergeBatches(delivery.payloads, this.newest);
     const started = performance.now();
+    let stored = 0;
+    let dropped = 0;
     try {
       for (const m of merged) {
+        const late = await unseenLateSamples(this.store, m.tenant, m.late);
+        dropped += m.duplicates + (m.late.length - late.length);
+        const all = withLate(m, late);
         await insertSeries(this.store, m.tenant, m.series);
-        await insertSamples(this.store, m, delivery.token);
+        await insertSamples(this.store, all, delivery.token);
+        stored += all.length;
       }
     } catch (err) {
       this.metrics.errors.inc();
-      // The batch comes back; forget its timestamps so the retry is not taken for duplicates.
-      for (const m of merged) for (const id of m.seriesIds) this.lastSeen.delete(id);
+      // The delivery comes back with the same token: forget what this attempt advanced so the retry is
+      // taken as fresh; if this attempt did reach the store, ClickHouse drops the retry by its token.
+      this.newest.clear();
       this.log.error({ err: (err as Error).message, token: delivery.token }, 'insert failed; the delivery will be retried');
       throw err;
     }
     this.metrics.insertSeconds.observe((performance.now() - started) / 1000);
-    for (const m of merged) {
-      this.metrics.samples.inc(m.length);
-      this.metrics.duplicates.inc(m.duplicates);
-      this.metrics.batchSize.observe(m.length);
-    }
+    this.metrics.samples.inc(stored);
+    this.metrics.duplicates.inc(dropped);
+    this.metrics.batchSize.observe(stored);
   };
 
   async start(bus: Bus): Promise<void> {

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { createMaterializedView, createTable, type SchemaContext } from './migrations.ts';
+import { metricsMigrations } from './metrics/schema.ts';
+
+const single: SchemaContext = { database: 'tm', rawRetentionDays: 15, rollupRetentionDays: 400 };
+const cluster: SchemaContext = { ...single, cluster: 'prod' };
+
+describe('createTable', () => {
+  const spec = { name: 'samples', columns: ['tenant String', 'v Float64'], engine: 'ReplacingMergeTree', orderBy: '(tenant)', partitionBy: 'toDate(ts)', ttl: 'ts + INTERVAL 1 DAY' };
+
+  it('creates a plain MergeTree-family table on a single node', () => {
+    const ddl = createTable(single, spec);
+    expect(ddl).toHaveLength(1);
+    expect(ddl[0]).toBe(
+      'CREATE TABLE IF NOT EXISTS tm.samples (tenant String, v Float64) ENGINE = ReplacingMergeTree PARTITION BY toDate(ts) ORDER BY (tenant) TTL ts + INTERVAL 1 DAY',
+    );
+  });
+
+  it('creates a Replicated local table and a Distributed table ON CLUSTER', () => {
+    const ddl = createTable(cluster, spec);
+    expect(ddl).toHaveLength(2);
+    expect(ddl[0]).toContain('CREATE TABLE IF NOT EXISTS tm.samples_local ON CLUSTER prod');
+    expect(ddl[0]).toContain("ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/tm/samples_local', '{replica}')");
+    expect(ddl[1]).toBe('CREATE TABLE IF NOT EXISTS tm.samples ON CLUSTER prod AS tm.samples_local ENGINE = Distributed(prod, tm, samples_local, rand())');
+  });
+
+  it('keeps engine arguments after the replication path', () => {
+    const ddl = createTable(cluster, { ...spec, engine: 'ReplacingMergeTree(version)' });
+    expect(ddl[0]).toContain("ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/tm/samples_local', '{replica}', version)");
+  });
+
+  it('refuses an engine outside the MergeTree family on a cluster', () => {
+    expect(() => createTable(cluster, { ...spec, engine: 'Log' })).toThrow(/MergeTree family/);
+  });
+});
+
+describe('createMaterializedView', () => {
+  it('reads and writes the local tables on a cluster', () => {
+    const [sql] = createMaterializedView(cluster, 'mv', 'roll', (src) => `SELECT * FROM ${src}`, 'samples');
+    expect(sql).toBe('CREATE MATERIALIZED VIEW IF NOT EXISTS tm.mv ON CLUSTER prod TO tm.roll_local AS SELECT * FROM tm.samples_local');
+  });
+});
+
+describe('metrics migrations', () => {
+  it('emit only idempotent, non-destructive DDL in both modes', () => {
+    for (const ctx of [single, cluster]) {
+      for (const m of metricsMigrations) {
+        for (const sql of m.statements(ctx)) {
+          expect(sql).toMatch(/^(CREATE (TABLE|MATERIALIZED VIEW) IF NOT EXISTS|ALTER TABLE .* ADD COLUMN IF NOT EXISTS)/);
+          expect(sql).not.toMatch(/\bDROP\b|\bTRUNCATE\b/);
+        }
+      }
+    }
+  });
+
+  it('puts the tenant first in every metrics table key', () => {
+    const ddl = metricsMigrations.flatMap((m) => m.statements(single)).filter((s) => s.startsWith('CREATE TABLE'));
+    expect(ddl.length).toBeGreaterThanOrEqual(4);
+    for (const sql of ddl) expect(sql).toMatch(/ORDER BY \(tenant,/);
+  });
+});

@@ -1,0 +1,27 @@
+// A store in a fresh temporary directory, with the metrics schema migrated.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Store } from '../../core/store.ts';
+import { migrate, schemaContext } from '../../core/migrations.ts';
+import { metricsMigrations } from '../../core/metrics/schema.ts';
+
+export interface TestStore {
+  store: Store;
+  dir: string;
+  close(): Promise<void>;
+}
+
+export async function openTestStore(database = 'tidemark_test'): Promise<TestStore> {
+  const dir = mkdtempSync(join(tmpdir(), 'tidemark-store-'));
+  const store = await Store.open({ dataPath: dir, database });
+  await migrate(store, schemaContext(store, { rawRetentionDays: 3650, rollupRetentionDays: 3650 }), metricsMigrations);
+  return {
+    store,
+    dir,
+    async close() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
