@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { Store } from '../core/store.ts';
 import { InputError } from '../core/errors.ts';
-import { parseInput } from '../core/validate.ts';
+import { parseUnder } from './input.ts';
 import { chTime, type Period } from './period.ts';
 
 const timestamp = z
@@ -28,7 +28,7 @@ export const chargeSchema = z.object({
 export type Charge = z.output<typeof chargeSchema>;
 
 export function parseCharges(raw: unknown): Charge[] {
-  const list = parseInput(z.array(chargeSchema), raw, 'charges');
+  const list = parseUnder(z.array(chargeSchema), raw, 'charges');
   list.forEach((c, i) => {
     if (!Number.isFinite(c.start)) throw new InputError(`charges[${i}].start`, 'not a valid date');
     if (!Number.isFinite(c.end) || c.end <= c.start) throw new InputError(`charges[${i}].end`, 'must be a valid date after start');

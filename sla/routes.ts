@@ -1,0 +1,117 @@
+// The SLA API: live availability this month, incidents, exclusions (record
+// and list), reports (list, fetch, run), billing charges, probe results
+// from remote probe locations, and the calculator itself.
+import { z } from 'zod';
+import type { RouteModule } from '../core/http.ts';
+import { HttpError } from '../core/http.ts';
+import { parseInput } from '../core/validate.ts';
+import { parseUnder } from './input.ts';
+import type { ProbeResult } from '../core/records.ts';
+import { computeSla, parseSlaInput, isoUtc } from './calculator.ts';
+import { gatherSlaInput, listReports, loadReport, type SlaTerms } from './report.ts';
+import { recordExclusion, listExclusions, exclusionJson } from './exclusions.ts';
+import { parseCharges, storeCharges } from './billing.ts';
+import { recordProbeResults } from './probes.ts';
+import { monthPeriod, monthOf, type Period } from './period.ts';
+import { reportJob } from './service.ts';
+import { renderReportHtml } from './html.ts';
+
+const monthQuery = z.object({ month: z.string().optional(), cluster: z.string().optional() });
+
+const probeResults = z.array(
+  z.object({
+    cluster: z.string().min(1),
+    location: z.string().min(1),
+    timestamp: z.number().int().positive(),
+    target: z.string().default(''),
+    ok: z.boolean(),
+    latencyMs: z.number().nonnegative().default(0),
+    error: z.string().default(''),
+  }),
+);
+
+/** The month's period so far: a live figure measures availability up to now, not up to the month's end. */
+function periodSoFar(month: string | undefined, now: number): { month: string; period: Period } {
+  const m = month ?? monthOf(now);
+  const full = monthPeriod(m);
+  const end = Math.min(full.end, Math.max(now, full.start + 60_000));
+  return { month: m, period: { start: full.start, end } };
+}
+
+export const slaRoutes: RouteModule = (app, ctx) => {
+  const tenant = ctx.config.tenant;
+  const terms: SlaTerms = { commitment: ctx.config.sla.commitment, multiplier: ctx.config.sla.multiplier, minOutageMinutes: ctx.config.sla.minOutageMinutes };
+  const clusters = ctx.config.sla.clusters.map((c) => c.name);
+  const job = reportJob(ctx.store, ctx.config, ctx.log);
+
+  async function current(query: unknown) {
+    const q = parseInput(monthQuery, query);
+    const { month, period } = periodSoFar(q.month, Date.now());
+    const input = await gatherSlaInput(ctx.store, tenant, period, terms, clusters);
+    if (q.cluster) input.instances = input.instances.filter((i) => i.id === q.cluster);
+    return { month, period, result: computeSla(input) };
+  }
+
+  app.get('/api/v1/sla/availability', async (req) => {
+    const { month, period, result } = await current(req.query);
+    return {
+      month,
+      period: { start: isoUtc(period.start), end: isoUtc(period.end) },
+      clusters: result.instances.map((r) => ({ id: r.id, availability: r.availability, met: r.met, unavailableMinutes: r.unavailableMinutes, periodMinutes: r.periodMinutes, compensation: r.compensation })),
+    };
+  });
+
+  app.get('/api/v1/sla/incidents', async (req) => {
+    const { month, result } = await current(req.query);
+    return { month, clusters: result.instances.map((r) => ({ id: r.id, incidents: r.incidents })) };
+  });
+
+  app.get('/api/v1/sla/exclusions', async (req) => {
+    const q = parseInput(monthQuery, req.query);
+    const list = await listExclusions(ctx.store, tenant, monthPeriod(q.month ?? monthOf(Date.now())), q.cluster);
+    return { exclusions: list.map(exclusionJson) };
+  });
+
+  app.post('/api/v1/sla/exclusions', async (req, reply) => {
+    const rec = await recordExclusion(ctx.store, tenant, req.body);
+    return reply.status(201).send(exclusionJson(rec));
+  });
+
+  app.get('/api/v1/sla/reports', async (req) => {
+    const q = parseInput(monthQuery, req.query);
+    return { reports: await listReports(ctx.store, tenant, q.month) };
+  });
+
+  app.get<{ Params: { month: string }; Querystring: { version?: string; format?: string } }>('/api/v1/sla/reports/:month', async (req, reply) => {
+    monthPeriod(req.params.month);
+    const version = req.query.version !== undefined ? Number(req.query.version) : undefined;
+    if (version !== undefined && (!Number.isInteger(version) || version < 1)) throw new HttpError(400, 'invalid_input', 'version must be a positive integer', 'version');
+    const report = await loadReport(ctx.store, tenant, req.params.month, version);
+    if (!report) throw new HttpError(404, 'not_found', `no SLA report for ${req.params.month}${version ? ` version ${version}` : ''}`);
+    if (req.query.format === 'html') {
+      return reply.type('text/html; charset=utf-8').send(renderReportHtml(report));
+    }
+    return report;
+  });
+
+  app.post<{ Params: { month: string } }>('/api/v1/sla/reports/:month/run', async (req) => {
+    monthPeriod(req.params.month);
+    const out = await job.run(req.params.month);
+    return { month: out.month, version: out.version, created: out.created, announced: out.announced, files: out.files, totals: out.report.totals };
+  });
+
+  app.post('/api/v1/sla/charges', async (req, reply) => {
+    const charges = parseCharges(req.body);
+    const n = await storeCharges(ctx.store, tenant, charges, 'api');
+    return reply.status(201).send({ stored: n });
+  });
+
+  app.post('/api/v1/sla/probes', async (req, reply) => {
+    const list = parseUnder(probeResults, req.body, 'probes');
+    const results: ProbeResult[] = list.map((p) => ({ tenant, ...p }));
+    await recordProbeResults(ctx.store, results);
+    return reply.status(202).send({ stored: results.length });
+  });
+
+  app.post('/api/v1/sla/compute', async (req) => computeSla(parseSlaInput(req.body)));
+};
