@@ -67,7 +67,7 @@ const deployments = Array.from({ length: 40 }, (_, d) => {
     name: `deploy-${d}`,
     cpu: `${250 * (1 + (d % 8))}m`,
     memory: `${512 * (1 + (d % 6))}Mi`,
-    nodeSelector: kind === 7 ? { workload: 'memory' } : kind === 9 ? { accelerator: 'nvidia' } : undefined,
+    nodeSelector: (kind === 7 ? { workload: 'memory' } : kind === 9 ? { accelerator: 'nvidia' } : undefined) as Record<string, string> | undefined,
     tolerations: kind === 9 ? [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }] : undefined,
   };
 });
