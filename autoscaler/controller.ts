@@ -1,0 +1,641 @@
+// The autoscaler's control loop: every tick (1 s by default, and at once on a
+// policy change) it evaluates every PodAutoscalingPolicy and
+// NodeAutoscalingPolicy. A pod round reads each target's /scale and pods,
+// fetches all pods' metrics in one PodMetricsSource call, asks the pure
+// recommender, scales through /scale, writes the policy's status and Events,
+// and stores the decision with its inputs in a DecisionLog so that it can be
+// explained and replayed. A node round plans with the pure node planner and
+// hands the plan to a NodeActuator. Bad input in one policy (schema, missing
+// target, missing or stale metrics, an unparsable quantity) becomes a
+// condition on that policy and a "no change" decision; the others go on.
+import { InputError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import { parseRecommendInput, recommendWithTrace, type RecommendRequest, type ReplicaRecommendation } from './pods/recommend.ts';
+import { planNodes, type NodePlan } from './nodes/plan.ts';
+import { parseNodePlanInput, type NodePlanInputJson } from './nodes/input.ts';
+import { TargetNotFoundError, type ClusterAccess, type KubeObjectJson } from './kube/cluster-access.ts';
+import {
+  NODE_POLICY_PLURAL,
+  POD_POLICY_PLURAL,
+  POLICY_GROUP,
+  POLICY_VERSION,
+  policyIssues,
+  policyKey,
+  type NodeAutoscalingPolicy,
+  type NodeAutoscalingPolicyStatus,
+  type PodAutoscalingPolicy,
+  type PodAutoscalingPolicyStatus,
+  type PolicyCondition,
+  type PolicyKind,
+} from './kube/policies.ts';
+import type { PolicySource } from './kube/policy-watch.ts';
+import { condition, mergeConditions, metricStatus, scalingLimited, type ConditionType, type ConditionValue } from './kube/status.ts';
+
+// ---- the interfaces the loop reads and writes through ----
+
+export interface PodRef {
+  namespace: string;
+  name: string;
+}
+
+/** A metrics.k8s.io/v1beta1 PodMetrics, as the recommender takes it. */
+export interface PodMetricsJson {
+  metadata: { name: string; namespace: string };
+  /** When the usage was measured (the newest sample's time). */
+  timestamp: string;
+  /** The rate window, as a Go duration ("30s"). */
+  window: string;
+  containers: { name: string; usage: Record<string, string> }[];
+}
+
+/**
+ * Pod usage as the metrics-server would report it, read instead from the
+ * store's cAdvisor series (container_cpu_usage_seconds_total as a rate,
+ * container_memory_working_set_bytes). One call per round with every pod the
+ * policies select, so a store-backed source can answer with one query.
+ * Pods without samples are simply absent.
+ */
+export interface PodMetricsSource {
+  podMetrics(pods: readonly PodRef[], now: Date): Promise<PodMetricsJson[]>;
+}
+
+export interface PolicyRef {
+  kind: PolicyKind;
+  namespace?: string;
+  name: string;
+}
+
+/** One decision of the loop, with everything needed to explain and replay it. */
+export interface AutoscalingDecision {
+  policy: PolicyRef;
+  /** RFC 3339 time of the decision. */
+  time: string;
+  /** 'scale' changed a target's replicas; 'nodes' acted on a node plan; 'none' changed nothing. */
+  action: 'scale' | 'nodes' | 'none';
+  fromReplicas?: number;
+  toReplicas?: number;
+  reason: string;
+  /** The recommender's request (RecommendRequest) or the node planner's input (NodePlanInputJson); absent when the loop stopped before building it. */
+  input?: RecommendRequest | NodePlanInputJson;
+  /** recommend()'s ReplicaRecommendation or planNodes()' NodePlan. */
+  output?: ReplicaRecommendation | NodePlan;
+  conditions: PolicyCondition[];
+}
+
+/** Where decisions are kept; the engine's is store-backed, InMemoryDecisionLog serves tests and benchmarks. */
+export interface DecisionLog {
+  record(decision: AutoscalingDecision): Promise<void>;
+  /** The policy's latest decision at or before `at` (now when absent). */
+  find(policy: PolicyRef, at?: Date): Promise<AutoscalingDecision | undefined>;
+}
+
+/** Carries out node plans: the node provider and the drain executor behind one face. */
+export interface NodeActuator {
+  /** Nodes asked for but not yet registered in a group, so a round does not ask twice. */
+  upcoming(group: string): Promise<number>;
+  increase(group: string, delta: number): Promise<void>;
+  /** Cordons, drains through the Eviction API (respecting budgets) and deletes; false when the drain could not finish. */
+  remove(node: string, group: string): Promise<boolean>;
+}
+
+export interface AutoscalerOptions {
+  cluster: ClusterAccess;
+  policies: PolicySource;
+  metrics: PodMetricsSource;
+  decisions: DecisionLog;
+  /** Without one, node plans are made, logged and written to status, but not carried out. */
+  nodes?: NodeActuator;
+  now?: () => Date;
+  /** Round interval; samples are acted on within one interval plus a round's duration. */
+  tickMs?: number;
+  /** PodMetrics older than this are stale and ignored (the metric then counts as missing). */
+  staleAfterMs?: number;
+  /** Policies evaluated at once. */
+  concurrency?: number;
+  log?: Logger;
+  /** Called with every decision as it is made (benchmarks measure latency with it). */
+  onDecision?: (decision: AutoscalingDecision) => void;
+}
+
+export interface RoundReport {
+  podPolicies: number;
+  nodePolicies: number;
+  scaled: number;
+  failed: number;
+  durationMs: number;
+}
+
+export interface Autoscaler {
+  /** One round over every policy; rounds never overlap (a call during a round waits for the next). */
+  runOnce(): Promise<RoundReport>;
+  stop(): Promise<void>;
+  readonly rounds: number;
+}
+
+// ---- in-memory implementations ----
+
+export class InMemoryDecisionLog implements DecisionLog {
+  private readonly byPolicy = new Map<string, AutoscalingDecision[]>();
+  constructor(private readonly perPolicyLimit = 1000) {}
+
+  private static key(p: PolicyRef): string {
+    return `${p.kind}/${p.namespace ?? ''}/${p.name}`;
+  }
+
+  async record(decision: AutoscalingDecision): Promise<void> {
+    const k = InMemoryDecisionLog.key(decision.policy);
+    const list = this.byPolicy.get(k) ?? [];
+    list.push(decision);
+    if (list.length > this.perPolicyLimit) list.splice(0, list.length - this.perPolicyLimit);
+    this.byPolicy.set(k, list);
+  }
+
+  async find(policy: PolicyRef, at?: Date): Promise<AutoscalingDecision | undefined> {
+    const list = this.byPolicy.get(InMemoryDecisionLog.key(policy)) ?? [];
+    const limit = at ? at.getTime() : Infinity;
+    for (let i = list.length - 1; i >= 0; i--) if (Date.parse(list[i]!.time) <= limit) return list[i];
+    return undefined;
+  }
+
+  all(policy: PolicyRef): AutoscalingDecision[] {
+    return [...(this.byPolicy.get(InMemoryDecisionLog.key(policy)) ?? [])];
+  }
+}
+
+export interface ContainerUsage {
+  name: string;
+  /** CPU cores. */
+  cpu: number;
+  /** Working-set bytes. */
+  memory: number;
+}
+
+/** Pod metrics held in memory, as a store-backed source would return them. */
+export class InMemoryPodMetrics implements PodMetricsSource {
+  private readonly byPod = new Map<string, PodMetricsJson>();
+  constructor(private readonly window = '30s') {}
+
+  set(namespace: string, pod: string, containers: readonly ContainerUsage[], timestamp: Date): void {
+    this.byPod.set(`${namespace}/${pod}`, {
+      metadata: { name: pod, namespace },
+      timestamp: timestamp.toISOString(),
+      window: this.window,
+      containers: containers.map((c) => ({ name: c.name, usage: { cpu: `${Math.round(c.cpu * 1e9)}n`, memory: `${Math.round(c.memory / 1024)}Ki` } })),
+    });
+  }
+
+  delete(namespace: string, pod: string): void {
+    this.byPod.delete(`${namespace}/${pod}`);
+  }
+
+  async podMetrics(pods: readonly PodRef[]): Promise<PodMetricsJson[]> {
+    const out: PodMetricsJson[] = [];
+    for (const p of pods) {
+      const m = this.byPod.get(`${p.namespace}/${p.name}`);
+      if (m) out.push(m);
+    }
+    return out;
+  }
+}
+
+// ---- explain ----
+
+export interface DecisionExplanation {
+  decision: AutoscalingDecision;
+  /** The recommender run again on the stored input. */
+  replayed?: ReplicaRecommendation;
+  /** Whether the replay gives the stored desired replica count. */
+  reproducible?: boolean;
+}
+
+/** The decision in force at `at`, replayed through the recommender (what `tidemark autoscale explain` prints). */
+export async function explainDecision(log: DecisionLog, policy: PolicyRef, at?: Date): Promise<DecisionExplanation | undefined> {
+  const decision = await log.find(policy, at);
+  if (!decision) return undefined;
+  if (policy.kind !== 'PodAutoscalingPolicy' || !decision.input || !decision.output) return { decision };
+  const replayed = recommendWithTrace(parseRecommendInput(decision.input)).recommendation;
+  return { decision, replayed, reproducible: replayed.desiredReplicas === (decision.output as ReplicaRecommendation).desiredReplicas };
+}
+
+// ---- the loop ----
+
+interface PolicyMemory {
+  recommendations: { time: string; replicas: number }[];
+  scaleEvents: { time: string; replicaChange: number }[];
+  lastStatus?: PodAutoscalingPolicyStatus | NodeAutoscalingPolicyStatus;
+  lastScaleTime?: string;
+  unneededSince: Record<string, string>;
+  generation?: number;
+}
+
+/** Longest any history matters: stabilization windows reach 3600 s, policy periods 1800 s. */
+const HISTORY_MS = 3_600_000;
+
+function iso(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+async function inPool<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+}
+
+interface PreparedPodPolicy {
+  policy: PodAutoscalingPolicy;
+  key: string;
+  memory: PolicyMemory;
+  currentReplicas: number;
+  pods: KubeObjectJson[];
+}
+
+type PodPolicyConditions = Partial<Record<ConditionType, ConditionValue>>;
+
+/** Creates the loop without starting its timer (tests and benchmarks drive runOnce). */
+export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
+  const now = options.now ?? (() => new Date());
+  const staleAfterMs = options.staleAfterMs ?? 120_000;
+  const concurrency = options.concurrency ?? 16;
+  const memories = new Map<string, PolicyMemory>();
+  let rounds = 0;
+
+  const memoryOf = (key: string): PolicyMemory => {
+    let m = memories.get(key);
+    if (!m) {
+      m = { recommendations: [], scaleEvents: [], unneededSince: {} };
+      memories.set(key, m);
+    }
+    return m;
+  };
+
+  async function decide(decision: AutoscalingDecision): Promise<void> {
+    options.onDecision?.(decision);
+    try {
+      await options.decisions.record(decision);
+    } catch (e) {
+      options.log?.warn({ err: e, policy: decision.policy }, 'decision log write failed');
+    }
+  }
+
+  /** Writes the status when it changed, and a Warning event when a failing condition's reason is new. */
+  async function finishPodPolicy(
+    policy: PodAutoscalingPolicy,
+    memory: PolicyMemory,
+    at: Date,
+    conditions: PodPolicyConditions,
+    fields: Omit<PodAutoscalingPolicyStatus, 'conditions'>,
+    decision: Omit<AutoscalingDecision, 'policy' | 'time' | 'conditions'>,
+  ): Promise<void> {
+    const previous = (memory.lastStatus ?? policy.status) as PodAutoscalingPolicyStatus | undefined;
+    const status: PodAutoscalingPolicyStatus = {
+      ...(previous ?? {}),
+      ...fields,
+      ...(policy.metadata.generation !== undefined ? { observedGeneration: policy.metadata.generation } : {}),
+      conditions: mergeConditions(previous?.conditions, conditions, at),
+    };
+    if (memory.lastScaleTime) status.lastScaleTime = memory.lastScaleTime;
+    const ref: PolicyRef = { kind: 'PodAutoscalingPolicy', namespace: policy.metadata.namespace ?? 'default', name: policy.metadata.name };
+    for (const [type, value] of Object.entries(conditions) as [ConditionType, ConditionValue][]) {
+      const before = previous?.conditions?.find((c) => c.type === type);
+      if (value.status === 'False' && type !== 'ScalingLimited' && before?.reason !== value.reason) {
+        await options.cluster
+          .recordEvent({
+            involvedObject: { apiVersion: `${POLICY_GROUP}/${POLICY_VERSION}`, kind: 'PodAutoscalingPolicy', name: policy.metadata.name, namespace: ref.namespace!, ...(policy.metadata.uid ? { uid: policy.metadata.uid } : {}) },
+            type: 'Warning',
+            reason: value.reason,
+            message: value.message,
+          })
+          .catch((e: unknown) => options.log?.warn({ err: e }, 'event write failed'));
+      }
+    }
+    if (JSON.stringify(previous ?? {}) !== JSON.stringify(status)) {
+      try {
+        await options.cluster.patchPolicyStatus(POD_POLICY_PLURAL, ref.namespace, policy.metadata.name, status);
+        memory.lastStatus = status;
+      } catch (e) {
+        options.log?.warn({ err: e, policy: ref }, 'status write failed');
+      }
+    }
+    await decide({ policy: ref, time: at.toISOString(), conditions: status.conditions ?? [], ...decision });
+  }
+
+  async function prepare(policy: PodAutoscalingPolicy, at: Date): Promise<PreparedPodPolicy | undefined> {
+    const key = `pod/${policyKey(policy)}`;
+    const memory = memoryOf(key);
+    const namespace = policy.metadata.namespace ?? 'default';
+    const issues = policyIssues('PodAutoscalingPolicy', policy);
+    if (issues.length > 0) {
+      const message = issues.map((i) => `${i.field}: ${i.message}`).join('; ');
+      await finishPodPolicy(policy, memory, at, { ScalingActive: condition.invalidPolicy(message) }, {}, { action: 'none', reason: `invalid policy: ${message}` });
+      return undefined;
+    }
+    let scale;
+    try {
+      scale = await options.cluster.getScale(namespace, policy.spec.scaleTargetRef);
+    } catch (e) {
+      const detail = e instanceof TargetNotFoundError ? e.message : (e as Error).message;
+      await finishPodPolicy(policy, memory, at, { AbleToScale: condition.failedGetScale(detail) }, {}, { action: 'none', reason: `failed to get scale: ${detail}` });
+      return undefined;
+    }
+    if (!scale.selector) {
+      const c: ConditionValue = { status: 'False', reason: 'InvalidSelector', message: 'the HPA target\'s scale is missing a selector' };
+      await finishPodPolicy(policy, memory, at, { AbleToScale: condition.readyForNewScale(), ScalingActive: c }, { currentReplicas: scale.statusReplicas }, { action: 'none', reason: c.message });
+      return undefined;
+    }
+    const pods = await options.cluster.listPods(namespace, scale.selector);
+    return { policy, key, memory, currentReplicas: scale.replicas, pods };
+  }
+
+  async function evaluate(p: PreparedPodPolicy, metrics: Map<string, unknown[]>, at: Date): Promise<boolean> {
+    const { policy, memory } = p;
+    const namespace = policy.metadata.namespace ?? 'default';
+    const cutoff = at.getTime() - HISTORY_MS;
+    memory.recommendations = memory.recommendations.filter((r) => Date.parse(r.time) >= cutoff);
+    memory.scaleEvents = memory.scaleEvents.filter((r) => Date.parse(r.time) >= cutoff);
+    const all = p.pods.flatMap((pod) => metrics.get(`${namespace}/${pod.metadata?.name}`) ?? []) as PodMetricsJson[];
+    const fresh = all.filter((m) => at.getTime() - Date.parse(m.timestamp) <= staleAfterMs);
+    const stale = all.length - fresh.length;
+    const request: RecommendRequest = {
+      now: at.toISOString(),
+      hpa: {
+        apiVersion: 'autoscaling/v2',
+        kind: 'HorizontalPodAutoscaler',
+        metadata: { name: policy.metadata.name, namespace },
+        spec: policy.spec as RecommendRequest['hpa']['spec'],
+        status: { currentReplicas: p.currentReplicas },
+      },
+      pods: p.pods as RecommendRequest['pods'],
+      podMetrics: fresh as unknown as RecommendRequest['podMetrics'],
+      history: { recommendations: memory.recommendations, scaleEvents: memory.scaleEvents },
+    };
+    let trace;
+    try {
+      trace = recommendWithTrace(parseRecommendInput(request));
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      const c = condition.metricFailure('FailedGetResourceMetric', `invalid input at ${e.field}: ${e.message}`);
+      await finishPodPolicy(policy, memory, at, { AbleToScale: condition.readyForNewScale(), ScalingActive: c }, { currentReplicas: p.currentReplicas, desiredReplicas: p.currentReplicas }, { action: 'none', reason: c.message, input: request });
+      return false;
+    }
+    const rec = trace.recommendation;
+    if (trace.prenormalizedReplicas !== undefined) memory.recommendations.push({ time: iso(at), replicas: trace.prenormalizedReplicas });
+    const conditions: PodPolicyConditions = {};
+    if (trace.failures.length > 0) {
+      const f = trace.failures[0]!;
+      const staleNote = stale > 0 ? ` (${stale} pod metrics older than ${Math.round(staleAfterMs / 1000)}s ignored as stale)` : '';
+      conditions.ScalingActive = condition.metricFailure(f.reason, `${f.message}${staleNote}`);
+    } else if (p.currentReplicas === 0 && rec.desiredReplicas === 0 && rec.reason.startsWith('scaling is disabled')) {
+      conditions.ScalingActive = condition.scalingDisabled();
+    } else {
+      const first = rec.metrics[0];
+      conditions.ScalingActive = condition.validMetricFound(first ? `${first.name} ${first.type === 'Resource' && first.currentAverageUtilization !== undefined ? 'resource utilization (percentage of request)' : 'metric'}` : 'its metrics');
+    }
+    conditions.ScalingLimited = scalingLimited(rec.limitedBy);
+    let action: AutoscalingDecision['action'] = 'none';
+    if (rec.desiredReplicas !== p.currentReplicas) {
+      try {
+        await options.cluster.setScale(namespace, policy.spec.scaleTargetRef, rec.desiredReplicas);
+        action = 'scale';
+        memory.scaleEvents.push({ time: iso(at), replicaChange: rec.desiredReplicas - p.currentReplicas });
+        memory.lastScaleTime = iso(at);
+        conditions.AbleToScale = condition.succeededRescale(rec.desiredReplicas);
+        await options.cluster
+          .recordEvent({
+            involvedObject: { apiVersion: `${POLICY_GROUP}/${POLICY_VERSION}`, kind: 'PodAutoscalingPolicy', name: policy.metadata.name, namespace, ...(policy.metadata.uid ? { uid: policy.metadata.uid } : {}) },
+            type: 'Normal',
+            reason: 'SuccessfulRescale',
+            message: `New size: ${rec.desiredReplicas}; reason: ${rec.reason}`,
+          })
+          .catch((e: unknown) => options.log?.warn({ err: e }, 'event write failed'));
+      } catch (e) {
+        conditions.AbleToScale = condition.failedUpdateScale((e as Error).message);
+      }
+    } else {
+      conditions.AbleToScale = condition.readyForNewScale();
+    }
+    await finishPodPolicy(
+      policy,
+      memory,
+      at,
+      conditions,
+      { currentReplicas: p.currentReplicas, desiredReplicas: rec.desiredReplicas, currentMetrics: rec.metrics.map(metricStatus) },
+      { action, fromReplicas: p.currentReplicas, toReplicas: action === 'scale' ? rec.desiredReplicas : p.currentReplicas, reason: rec.reason, input: request, output: rec },
+    );
+    return action === 'scale';
+  }
+
+  async function podRound(at: Date): Promise<{ scaled: number; failed: number; count: number }> {
+    const policies = options.policies.podPolicies();
+    const prepared: PreparedPodPolicy[] = [];
+    let failed = 0;
+    await inPool(policies, concurrency, async (policy) => {
+      try {
+        const p = await prepare(policy, at);
+        if (p) prepared.push(p);
+        else failed++;
+      } catch (e) {
+        failed++;
+        options.log?.warn({ err: e, policy: policy.metadata }, 'policy preparation failed');
+      }
+    });
+    const refs: PodRef[] = [];
+    for (const p of prepared) for (const pod of p.pods) if (pod.metadata?.name) refs.push({ namespace: p.policy.metadata.namespace ?? 'default', name: pod.metadata.name });
+    const metrics = new Map<string, unknown[]>();
+    try {
+      for (const m of await options.metrics.podMetrics(refs, at)) {
+        const k = `${m.metadata.namespace}/${m.metadata.name}`;
+        const list = metrics.get(k) ?? [];
+        list.push(m);
+        metrics.set(k, list);
+      }
+    } catch (e) {
+      // Metrics unavailable: every policy sees missing metrics and holds still.
+      options.log?.warn({ err: e }, 'pod metrics unavailable');
+    }
+    let scaled = 0;
+    await inPool(prepared, concurrency, async (p) => {
+      try {
+        if (await evaluate(p, metrics, at)) scaled++;
+      } catch (e) {
+        failed++;
+        options.log?.warn({ err: e, policy: p.policy.metadata }, 'policy evaluation failed');
+      }
+    });
+    return { scaled, failed, count: policies.length };
+  }
+
+  async function nodeRound(policy: NodeAutoscalingPolicy, at: Date): Promise<boolean> {
+    const key = `node/${policyKey(policy)}`;
+    const memory = memoryOf(key);
+    const ref: PolicyRef = { kind: 'NodeAutoscalingPolicy', name: policy.metadata.name };
+    const previous = (memory.lastStatus ?? policy.status) as NodeAutoscalingPolicyStatus | undefined;
+    const finish = async (c: { status: 'True' | 'False'; reason: string; message: string }, extra: Partial<NodeAutoscalingPolicyStatus>, decision: Omit<AutoscalingDecision, 'policy' | 'time' | 'conditions'>): Promise<void> => {
+      const time = iso(at);
+      const before = previous?.conditions?.find((x) => x.type === 'ScalingActive');
+      const conditions: PolicyCondition[] = [
+        { type: 'ScalingActive', status: c.status, reason: c.reason, message: c.message, lastTransitionTime: before && before.status === c.status && before.lastTransitionTime ? before.lastTransitionTime : time },
+      ];
+      const status: NodeAutoscalingPolicyStatus = { ...(previous ?? {}), ...extra, conditions, ...(policy.metadata.generation !== undefined ? { observedGeneration: policy.metadata.generation } : {}) };
+      if (JSON.stringify(previous ?? {}) !== JSON.stringify(status)) {
+        try {
+          await options.cluster.patchPolicyStatus(NODE_POLICY_PLURAL, undefined, policy.metadata.name, status);
+          memory.lastStatus = status;
+        } catch (e) {
+          options.log?.warn({ err: e, policy: ref }, 'status write failed');
+        }
+      }
+      await decide({ policy: ref, time: at.toISOString(), conditions, ...decision });
+    };
+    const issues = policyIssues('NodeAutoscalingPolicy', policy);
+    if (issues.length > 0) {
+      const message = issues.map((i) => `${i.field}: ${i.message}`).join('; ');
+      await finish({ status: 'False', reason: 'InvalidPolicy', message }, {}, { action: 'none', reason: `invalid policy: ${message}` });
+      return false;
+    }
+    const [nodes, pods, pdbs] = await Promise.all([options.cluster.listNodes(), options.cluster.listAllPods(), options.cluster.listPodDisruptionBudgets()]);
+    const spec = policy.spec;
+    const priorities: Record<string, string[]> = {};
+    for (const g of spec.nodeGroups) if (g.priority !== undefined) (priorities[String(g.priority)] ??= []).push(`^${g.name.replace(/[.]/g, '\\.')}$`);
+    const input = {
+      now: at.toISOString(),
+      nodeGroups: spec.nodeGroups.map((g) => ({ name: g.name, minSize: g.minSize, maxSize: g.maxSize, template: { capacity: g.template.capacity, labels: g.template.labels ?? {}, taints: g.template.taints ?? [] } })),
+      nodes,
+      // Finished pods hold no resources and the planner need not see them.
+      pods: pods.filter((p) => !['Succeeded', 'Failed'].includes(String((p.status as { phase?: string } | undefined)?.phase))),
+      pdbs,
+      quotas: { ...(spec.quotas?.maxNodesPerCluster !== undefined ? { maxNodesPerCluster: spec.quotas.maxNodesPerCluster } : {}), maxPodsPerNode: spec.quotas?.maxPodsPerNode ?? 256 },
+      options: {
+        expander: spec.expander ?? 'least-waste',
+        scaleDownUtilizationThreshold: spec.scaleDownUtilizationThreshold ?? 0.5,
+        scaleDownUnneededTime: spec.scaleDownUnneededTime ?? '10m',
+        ...(Object.keys(priorities).length > 0 ? { priorities } : {}),
+      },
+      unneededSince: memory.unneededSince,
+    } as unknown as NodePlanInputJson;
+    let plan: NodePlan;
+    try {
+      plan = planNodes(parseNodePlanInput(input));
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      await finish({ status: 'False', reason: 'InvalidInput', message: `the node planner refused its input at ${e.field}: ${e.message}` }, {}, { action: 'none', reason: e.message, input });
+      return false;
+    }
+    memory.unneededSince = plan.unneededSince;
+    const acted: string[] = [];
+    if (options.nodes) {
+      for (const up of plan.scaleUp) {
+        // Nodes already on their way may take these pods: asking again would overshoot.
+        if ((await options.nodes.upcoming(up.nodeGroup)) > 0) continue;
+        await options.nodes.increase(up.nodeGroup, up.delta);
+        acted.push(`+${up.delta} ${up.nodeGroup}`);
+      }
+      if (spec.scaleDownEnabled !== false) {
+        const groupOf = new Map(nodes.map((n) => [n.metadata?.name ?? '', n.metadata?.labels?.['tidemark.io/node-group'] ?? '']));
+        for (const down of plan.scaleDown) {
+          if (await options.nodes.remove(down.node, groupOf.get(down.node) ?? '')) {
+            acted.push(`-${down.node}`);
+            delete memory.unneededSince[down.node];
+          }
+        }
+      }
+    }
+    const extra: Partial<NodeAutoscalingPolicyStatus> = { unschedulablePods: plan.unschedulable.length };
+    if (acted.some((a) => a.startsWith('+'))) extra.lastScaleUpTime = iso(at);
+    if (acted.some((a) => a.startsWith('-'))) extra.lastScaleDownTime = iso(at);
+    const reason = acted.length > 0 ? acted.join(', ') : plan.scaleUp.length + plan.scaleDown.length > 0 ? 'planned, waiting for upcoming nodes or no actuator' : 'no change needed';
+    await finish({ status: 'True', reason: acted.length > 0 ? 'SucceededRescale' : 'ValidPlan', message: reason }, extra, { action: acted.length > 0 ? 'nodes' : 'none', reason, input, output: plan });
+    return acted.length > 0;
+  }
+
+  async function round(): Promise<RoundReport> {
+    const started = Date.now();
+    const at = now();
+    const pods = await podRound(at);
+    let scaled = pods.scaled;
+    let failed = pods.failed;
+    const nodePolicies = options.policies.nodePolicies();
+    for (const policy of nodePolicies) {
+      try {
+        if (await nodeRound(policy, at)) scaled++;
+      } catch (e) {
+        failed++;
+        options.log?.warn({ err: e, policy: policy.metadata }, 'node policy evaluation failed');
+      }
+    }
+    rounds++;
+    return { podPolicies: pods.count, nodePolicies: nodePolicies.length, scaled, failed, durationMs: Date.now() - started };
+  }
+
+  // Rounds are chained so that they never overlap.
+  let chain: Promise<unknown> = Promise.resolve();
+  function runOnce(): Promise<RoundReport> {
+    const next = chain.then(() => round());
+    chain = next.catch(() => undefined);
+    return next;
+  }
+
+  return {
+    runOnce,
+    async stop() {
+      await chain;
+    },
+    get rounds() {
+      return rounds;
+    },
+  };
+}
+
+/**
+ * Starts the loop: a round every `tickMs` (1 s by default) and one at once on
+ * any policy change, never two at a time. Needs a ClusterAccess (KubeClusterAccess
+ * for a real cluster), a PolicySource (PolicyWatcher), a PodMetricsSource, a
+ * DecisionLog and, to act on node plans, a NodeActuator.
+ */
+export function startAutoscaler(options: AutoscalerOptions): Autoscaler {
+  const loop = createAutoscaler(options);
+  const tickMs = options.tickMs ?? 1000;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let pending = false;
+  let inRound = false;
+
+  const kick = (): void => {
+    if (stopped) return;
+    if (inRound) {
+      pending = true;
+      return;
+    }
+    inRound = true;
+    loop
+      .runOnce()
+      .catch((e: unknown) => options.log?.error({ err: e }, 'autoscaler round failed'))
+      .finally(() => {
+        inRound = false;
+        if (pending && !stopped) {
+          pending = false;
+          kick();
+        }
+      });
+  };
+  timer = setInterval(kick, tickMs);
+  const unsubscribe = options.policies.onChange(() => kick());
+  kick();
+  return {
+    runOnce: () => loop.runOnce(),
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      unsubscribe();
+      await loop.stop();
+    },
+    get rounds() {
+      return loop.rounds;
+    },
+  };
+}
