@@ -1,0 +1,212 @@
+// The control loop over an in-process cluster (KubeObjectStore + simulator +
+// StoreClusterAccess): scaling, status conditions, events, decisions and their
+// replay, and the bad inputs that must leave a reason and change nothing.
+import { describe, expect, it } from 'vitest';
+import { KubeObjectStore, type KubeObject } from './sim/object-store.ts';
+import { ClusterSimulator } from './sim/cluster.ts';
+import { SimulatedMetricsFeed } from './sim/metrics.ts';
+import { StoreClusterAccess } from './sim/store-access.ts';
+import { StaticPolicySource } from './kube/policy-watch.ts';
+import { policyCrd, type NodeAutoscalingPolicy, type PodAutoscalingPolicy, type PodAutoscalingPolicyStatus } from './kube/policies.ts';
+import { createAutoscaler, explainDecision, InMemoryDecisionLog, InMemoryPodMetrics, type NodeActuator } from './controller.ts';
+
+const T0 = new Date('2026-11-23T10:00:00Z');
+
+function cluster() {
+  let clock = T0.getTime();
+  const now = () => new Date(clock);
+  const store = new KubeObjectStore({ now });
+  const crdType = store.resourceType('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!;
+  store.create(crdType, policyCrd('PodAutoscalingPolicy') as unknown as KubeObject);
+  store.create(crdType, policyCrd('NodeAutoscalingPolicy') as unknown as KubeObject);
+  // Pods that exist at the start began long ago, past the HPA's CPU initialisation period.
+  const sim = new ClusterSimulator(store, { now, initialStartTime: new Date(T0.getTime() - 3_600_000) });
+  const access = new StoreClusterAccess(store);
+  const feed = new SimulatedMetricsFeed(sim);
+  return { store, sim, access, feed, now, advance: (ms: number) => (clock += ms) };
+}
+
+function podPolicy(name: string, target: string, extra: Partial<PodAutoscalingPolicy['spec']> = {}): PodAutoscalingPolicy {
+  return {
+    apiVersion: 'autoscaling.tidemark.io/v1alpha1',
+    kind: 'PodAutoscalingPolicy',
+    metadata: { name, namespace: 'shop' },
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: target },
+      minReplicas: 1,
+      maxReplicas: 10,
+      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 50 } } }],
+      ...extra,
+    },
+  };
+}
+
+function register(store: KubeObjectStore, p: PodAutoscalingPolicy): PodAutoscalingPolicy {
+  const t = store.resourceType('autoscaling.tidemark.io', 'v1alpha1', 'podautoscalingpolicies')!;
+  return store.create(t, p as unknown as KubeObject) as unknown as PodAutoscalingPolicy;
+}
+
+function statusOf(store: KubeObjectStore, name: string): PodAutoscalingPolicyStatus {
+  const t = store.resourceType('autoscaling.tidemark.io', 'v1alpha1', 'podautoscalingpolicies')!;
+  return (store.get(t, 'shop', name).status ?? {}) as PodAutoscalingPolicyStatus;
+}
+
+function conditionOf(status: PodAutoscalingPolicyStatus, type: string) {
+  return status.conditions?.find((c) => c.type === type);
+}
+
+describe('pod policies', () => {
+  it('scales out on CPU above target, writes HPA conditions, emits SuccessfulRescale and logs a replayable decision', async () => {
+    const c = cluster();
+    c.sim.addNode({ name: 'n1', cpu: '16', memory: '32Gi' });
+    // 2 pods of 500m at 1 core total = 100% utilisation against a 50% target: 4 replicas.
+    c.sim.addWorkload({ namespace: 'shop', name: 'web', replicas: 2, cpuRequest: '500m', memoryRequest: '128Mi', load: () => 1 });
+    const policy = register(c.store, podPolicy('web', 'web'));
+    c.feed.sample(c.now());
+    const decisions = new InMemoryDecisionLog();
+    const loop = createAutoscaler({ cluster: c.access, policies: new StaticPolicySource([policy]), metrics: c.feed.metrics, decisions, now: c.now });
+    const report = await loop.runOnce();
+    expect(report).toMatchObject({ podPolicies: 1, scaled: 1, failed: 0 });
+    const dep = c.store.get(c.store.resourceType('apps', 'v1', 'deployments')!, 'shop', 'web');
+    expect((dep.spec as { replicas: number }).replicas).toBe(4);
+    expect(c.sim.pods('shop')).toHaveLength(4);
+
+    const status = statusOf(c.store, 'web');
+    expect(status).toMatchObject({ currentReplicas: 2, desiredReplicas: 4, lastScaleTime: '2026-11-23T10:00:00Z' });
+    expect(status.currentMetrics).toEqual([{ type: 'Resource', resource: { name: 'cpu', current: expect.objectContaining({ averageUtilization: 100 }) } }]);
+    expect(conditionOf(status, 'AbleToScale')).toMatchObject({ status: 'True', reason: 'SucceededRescale', message: 'the HPA controller was able to update the target scale to 4' });
+    expect(conditionOf(status, 'ScalingActive')).toMatchObject({ status: 'True', reason: 'ValidMetricFound' });
+    expect(conditionOf(status, 'ScalingLimited')).toMatchObject({ status: 'False', reason: 'DesiredWithinRange' });
+
+    expect(c.access.events).toHaveLength(1);
+    expect(c.access.events[0]).toMatchObject({ type: 'Normal', reason: 'SuccessfulRescale', involvedObject: { kind: 'PodAutoscalingPolicy', name: 'web', namespace: 'shop' } });
+    expect(c.access.events[0]!.message).toMatch(/^New size: 4; reason: .*above target/);
+
+    const explained = await explainDecision(decisions, { kind: 'PodAutoscalingPolicy', namespace: 'shop', name: 'web' });
+    expect(explained?.decision).toMatchObject({ action: 'scale', fromReplicas: 2, toReplicas: 4 });
+    expect(explained?.reproducible).toBe(true);
+    expect(explained?.replayed?.desiredReplicas).toBe(4);
+    // Before the decision there was none.
+    expect(await explainDecision(decisions, { kind: 'PodAutoscalingPolicy', namespace: 'shop', name: 'web' }, new Date(T0.getTime() - 1000))).toBeUndefined();
+  });
+
+  it('caps at maxReplicas with ScalingLimited TooManyReplicas, and holds steady without writing status again', async () => {
+    const c = cluster();
+    c.sim.addNode({ name: 'n1', cpu: '64', memory: '64Gi' });
+    c.sim.addWorkload({ namespace: 'shop', name: 'web', replicas: 2, cpuRequest: '500m', memoryRequest: '128Mi', load: () => 10 });
+    const policy = register(c.store, podPolicy('web', 'web', { maxReplicas: 3 }));
+    c.feed.sample(c.now());
+    const loop = createAutoscaler({ cluster: c.access, policies: new StaticPolicySource([policy]), metrics: c.feed.metrics, decisions: new InMemoryDecisionLog(), now: c.now });
+    await loop.runOnce();
+    expect(conditionOf(statusOf(c.store, 'web'), 'ScalingLimited')).toMatchObject({ status: 'True', reason: 'TooManyReplicas' });
+    expect(c.sim.pods('shop')).toHaveLength(3);
+    c.advance(1000);
+    c.feed.sample(c.now());
+    const rv = c.store.resourceVersion;
+    await loop.runOnce();
+    // At max, nothing to do: no scale, no event, no status write beyond what changed.
+    expect(c.access.events.filter((e) => e.reason === 'SuccessfulRescale')).toHaveLength(1);
+    const t = c.store.resourceType('autoscaling.tidemark.io', 'v1alpha1', 'podautoscalingpolicies')!;
+    const writes = c.store.changesSince(rv).filter((ch) => ch.resource === t);
+    expect(writes.length).toBeLessThanOrEqual(1);
+    expect(conditionOf(statusOf(c.store, 'web'), 'AbleToScale')).toMatchObject({ reason: 'ReadyForNewScale' });
+  });
+
+  it('gives every bad policy a reason and no change, while a good policy in the same round still scales', async () => {
+    const c = cluster();
+    c.sim.addNode({ name: 'n1', cpu: '64', memory: '64Gi' });
+    for (const name of ['good', 'nometrics', 'stale', 'badquantity']) {
+      c.sim.addWorkload({ namespace: 'shop', name, replicas: 2, cpuRequest: '500m', memoryRequest: '128Mi', load: () => 1 });
+    }
+    // A pod whose request does not parse as a quantity.
+    const podType = c.store.resourceType('', 'v1', 'pods')!;
+    const bad = c.store.list(podType, 'shop').find((p) => p.metadata.labels?.['app'] === 'badquantity')!;
+    c.store.update(podType, { ...bad, spec: { ...(bad.spec as object), containers: [{ name: 'app', resources: { requests: { cpu: 'lots' } } }] } });
+
+    const invalid = podPolicy('invalid', 'good');
+    (invalid.spec as unknown as Record<string, unknown>)['maxReplicas'] = 'ten';
+    const policies = [
+      register(c.store, podPolicy('good', 'good')),
+      register(c.store, invalid),
+      register(c.store, podPolicy('missing', 'does-not-exist')),
+      register(c.store, podPolicy('nometrics', 'nometrics')),
+      register(c.store, podPolicy('stale', 'stale')),
+      register(c.store, podPolicy('badquantity', 'badquantity')),
+    ];
+    const metrics = new InMemoryPodMetrics();
+    const feed = new SimulatedMetricsFeed(c.sim, metrics);
+    // Stale samples: two hours old.
+    feed.sample(new Date(c.now().getTime() - 7_200_000));
+    const usage = c.sim.usage(c.now());
+    for (const u of usage) {
+      if (u.pod.startsWith('nometrics')) metrics.delete(u.namespace, u.pod);
+      else if (!u.pod.startsWith('stale')) metrics.set(u.namespace, u.pod, [{ name: u.container, cpu: u.cpu, memory: u.memory }], c.now());
+    }
+    const decisions = new InMemoryDecisionLog();
+    const loop = createAutoscaler({ cluster: c.access, policies: new StaticPolicySource(policies), metrics, decisions, now: c.now, staleAfterMs: 60_000 });
+    const report = await loop.runOnce();
+    expect(report.scaled).toBe(1);
+
+    const deployments = c.store.resourceType('apps', 'v1', 'deployments')!;
+    const replicas = (name: string) => (c.store.get(deployments, 'shop', name).spec as { replicas: number }).replicas;
+    expect(replicas('good')).toBe(4);
+    for (const name of ['nometrics', 'stale', 'badquantity']) expect(replicas(name)).toBe(2);
+
+    expect(conditionOf(statusOf(c.store, 'invalid'), 'ScalingActive')).toMatchObject({ status: 'False', reason: 'InvalidPolicy', message: expect.stringContaining('spec.maxReplicas') });
+    expect(conditionOf(statusOf(c.store, 'missing'), 'AbleToScale')).toMatchObject({ status: 'False', reason: 'FailedGetScale', message: expect.stringContaining('does-not-exist') });
+    expect(conditionOf(statusOf(c.store, 'nometrics'), 'ScalingActive')).toMatchObject({ status: 'False', reason: 'FailedGetResourceMetric' });
+    expect(conditionOf(statusOf(c.store, 'stale'), 'ScalingActive')).toMatchObject({ status: 'False', reason: 'FailedGetResourceMetric', message: expect.stringContaining('stale') });
+    expect(conditionOf(statusOf(c.store, 'badquantity'), 'ScalingActive')).toMatchObject({ status: 'False', reason: 'FailedGetResourceMetric', message: expect.stringContaining('pods[') });
+
+    for (const name of ['invalid', 'missing', 'nometrics', 'stale', 'badquantity']) {
+      const d = await decisions.find({ kind: 'PodAutoscalingPolicy', namespace: 'shop', name });
+      expect(d?.action, name).toBe('none');
+    }
+    // Failures are announced once as Warning events, not every round.
+    const warnings = c.access.events.filter((e) => e.type === 'Warning').length;
+    expect(warnings).toBeGreaterThanOrEqual(5);
+    c.advance(1000);
+    await loop.runOnce();
+    expect(c.access.events.filter((e) => e.type === 'Warning').length).toBe(warnings);
+  });
+});
+
+describe('node policies', () => {
+  const nodePolicy: NodeAutoscalingPolicy = {
+    apiVersion: 'autoscaling.tidemark.io/v1alpha1',
+    kind: 'NodeAutoscalingPolicy',
+    metadata: { name: 'cluster' },
+    spec: {
+      nodeGroups: [{ name: 'general', minSize: 0, maxSize: 5, template: { capacity: { cpu: '2', memory: '4Gi', pods: '110' }, labels: { 'tidemark.io/node-group': 'general' } } }],
+      scaleDownUnneededTime: '10m',
+    },
+  };
+
+  it('asks the actuator for the nodes pending pods need, once while they are on their way', async () => {
+    const c = cluster();
+    c.store.create(c.store.resourceType('autoscaling.tidemark.io', 'v1alpha1', 'nodeautoscalingpolicies')!, nodePolicy as unknown as KubeObject);
+    c.sim.addNode({ name: 'base', cpu: '2', memory: '4Gi', labels: { 'tidemark.io/node-group': 'general' } });
+    c.sim.addWorkload({ namespace: 'shop', name: 'web', replicas: 6, cpuRequest: '900m', memoryRequest: '128Mi' });
+    expect(c.sim.pendingPods()).toHaveLength(4);
+    const calls: string[] = [];
+    let upcoming = 0;
+    const actuator: NodeActuator = {
+      upcoming: async () => upcoming,
+      increase: async (group, delta) => {
+        calls.push(`${group}+${delta}`);
+        upcoming += delta;
+      },
+      remove: async () => false,
+    };
+    const decisions = new InMemoryDecisionLog();
+    const loop = createAutoscaler({ cluster: c.access, policies: new StaticPolicySource([], [nodePolicy]), metrics: new InMemoryPodMetrics(), decisions, nodes: actuator, now: c.now });
+    await loop.runOnce();
+    expect(calls).toEqual(['general+2']);
+    await loop.runOnce();
+    expect(calls).toEqual(['general+2']);
+    const status = c.store.get(c.store.resourceType('autoscaling.tidemark.io', 'v1alpha1', 'nodeautoscalingpolicies')!, undefined, 'cluster').status as { lastScaleUpTime?: string; conditions: { reason: string }[] };
+    expect(status.lastScaleUpTime).toBe('2026-11-23T10:00:00Z');
+    const d = await decisions.find({ kind: 'NodeAutoscalingPolicy', name: 'cluster' });
+    expect(d?.input).toBeDefined();
+  });
+});
