@@ -1,0 +1,222 @@
+// The collector's HTTP receivers: Prometheus remote_write 1.0 at
+// POST /api/v1/write, a JSON push endpoint at POST /api/v1/push and
+// exposition-text import at POST /api/v1/import/prometheus. Each request is
+// decoded whole before anything is published, so a bad request stores nothing.
+//
+// Back-pressure and outages answer 503 with Retry-After, not 429: Prometheus
+// retries every 5xx but drops a batch answered 429 unless the sender set
+// retry_on_http_429, and it honours Retry-After on both.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { HttpError, type RouteModule } from '../core/http.ts';
+import { InputError } from '../core/errors.ts';
+import { parseInput } from '../core/validate.ts';
+import { labelSetProblem } from '../core/series.ts';
+import type { AppContext } from '../core/context.ts';
+import type { Labels, SampleBatch } from '../core/samples.ts';
+import { RemoteWriteDecoder } from './remote-write.ts';
+import { formatFromContentType, parseExposition } from './exposition.ts';
+import { SeriesResolver } from './series-resolver.ts';
+import { collectorMetrics, type CollectorMetrics, type CollectorSource } from './self-metrics.ts';
+
+/** Seconds a sender is asked to wait while the bus is full or the store is away. */
+const RETRY_AFTER_SECONDS = '5';
+
+function unavailable(code: string, message: string): HttpError {
+  return new HttpError(503, code, message, undefined, { 'Retry-After': RETRY_AFTER_SECONDS });
+}
+
+function headerValue(request: FastifyRequest, name: string): string | undefined {
+  const v = request.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Refuses before decoding when the bus cannot take the samples now. */
+function checkBus(ctx: AppContext): void {
+  if (!ctx.bus.ready()) throw unavailable('store_unavailable', 'the store is not accepting samples; retry later');
+  if (ctx.bus.saturated()) throw unavailable('overloaded', 'the ingest queue is full; retry later');
+}
+
+async function publish(ctx: AppContext, metrics: CollectorMetrics, source: CollectorSource, batch: SampleBatch): Promise<void> {
+  if (batch.length === 0 && batch.series.length === 0) return;
+  try {
+    await ctx.bus.publish('metrics', batch);
+  } catch (e) {
+    metrics.requestsRejected.inc({ source, reason: 'unavailable' });
+    throw unavailable('store_unavailable', `samples not accepted: ${(e as Error).message}`);
+  }
+  metrics.samplesReceived.inc({ source }, batch.length);
+}
+
+/** Runs a decode step, counting its InputError as a rejection of this source. */
+function decoding<T>(metrics: CollectorMetrics, source: CollectorSource, reason: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof InputError || e instanceof HttpError) metrics.requestsRejected.inc({ source, reason });
+    throw e;
+  }
+}
+
+function bodyBuffer(request: FastifyRequest, expected: string): Buffer {
+  if (!Buffer.isBuffer(request.body)) {
+    throw new HttpError(415, 'unsupported_media_type', `expected Content-Type ${expected}, got ${headerValue(request, 'content-type') ?? 'none'}`);
+  }
+  return request.body;
+}
+
+// ---------------------------------------------------------------------------
+// JSON push: {"series":[{"labels":{"__name__":"x",…},"samples":[[unixSeconds, value],…]}]}
+
+const pushValue = z.union([
+  z.number(),
+  z.enum(['NaN', '+Inf', '-Inf', 'Inf']),
+  z.string().regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/, 'expected a number or "NaN", "+Inf", "-Inf"'),
+]);
+
+/** The push request: timestamps in Unix seconds (fractions allowed) as in Prometheus' HTTP API. */
+export const pushRequestSchema = z.object({
+  series: z
+    .array(
+      z.object({
+        labels: z.record(z.string(), z.string()),
+        samples: z.array(z.tuple([z.number().finite(), pushValue])).min(1),
+      }),
+    )
+    .max(100_000),
+});
+
+export type PushRequest = z.output<typeof pushRequestSchema>;
+
+function pushValueNumber(v: z.output<typeof pushValue>): number {
+  if (typeof v === 'number') return v;
+  if (v === 'NaN') return Number.NaN;
+  if (v === '+Inf' || v === 'Inf') return Number.POSITIVE_INFINITY;
+  if (v === '-Inf') return Number.NEGATIVE_INFINITY;
+  return Number(v);
+}
+
+/** Validates a push request whole and turns it into one batch (nothing is kept of an invalid one). */
+export function pushBatch(body: unknown, tenant: string, resolver: SeriesResolver): { batch: SampleBatch; commit(): void } {
+  const request = parseInput(pushRequestSchema, body);
+  request.series.forEach((s, i) => {
+    const labels: Record<string, string> = {};
+    for (const [k, v] of Object.entries(s.labels)) if (v !== '') labels[k] = v;
+    const problem = labelSetProblem(labels);
+    if (problem) throw new InputError(`series[${i}].labels`, problem);
+    s.labels = labels;
+  });
+  const builder = resolver.batch(tenant);
+  for (const s of request.series) {
+    for (const [t, v] of s.samples) builder.add(s.labels, Math.round(t * 1000), pushValueNumber(v));
+  }
+  return { batch: builder.build(), commit: () => builder.commit() };
+}
+
+// ---------------------------------------------------------------------------
+// Exposition import: text or OpenMetrics as a scrape would return it.
+
+const extraLabelSchema = z.union([z.string(), z.array(z.string())]).optional();
+
+/** Turns an exposition body into one batch; samples without a timestamp get `nowMs`. */
+export function importBatch(text: string, contentType: string | undefined, extra: Labels, nowMs: number, tenant: string, resolver: SeriesResolver): { batch: SampleBatch; commit(): void } {
+  const exposition = parseExposition(text, formatFromContentType(contentType));
+  const builder = resolver.batch(tenant, Math.max(16, exposition.samples.length));
+  exposition.samples.forEach((s, i) => {
+    const labels = { ...s.labels, ...extra };
+    const problem = labelSetProblem(labels);
+    if (problem) throw new InputError(`samples[${i}]`, problem);
+    builder.add(labels, s.timestampMs ?? nowMs, s.value);
+  });
+  return { batch: builder.build(), commit: () => builder.commit() };
+}
+
+function parseExtraLabels(query: unknown): Labels {
+  const raw = parseInput(extraLabelSchema, (query as Record<string, unknown> | undefined)?.['extra_label'], 'extra_label');
+  const labels: Record<string, string> = {};
+  for (const pair of raw === undefined ? [] : Array.isArray(raw) ? raw : [raw]) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new InputError('extra_label', `"${pair}" is not name=value`);
+    labels[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return labels;
+}
+
+/** The remote_write 1.0 request headers: protobuf, snappy, version 0.1.x when given. */
+function checkRemoteWriteHeaders(request: FastifyRequest): void {
+  const contentType = headerValue(request, 'content-type') ?? '';
+  if (!/^application\/x-protobuf\s*(;|$)/i.test(contentType)) {
+    throw new HttpError(415, 'unsupported_media_type', `expected Content-Type application/x-protobuf, got ${contentType || 'none'}`);
+  }
+  const proto = /;\s*proto=([^;\s]+)/i.exec(contentType)?.[1];
+  if (proto && proto !== 'prometheus.WriteRequest') {
+    // Remote write 2.0 senders fall back to 1.0 on a 415.
+    throw new HttpError(415, 'unsupported_media_type', `only remote_write 1.0 (prometheus.WriteRequest) is accepted, not ${proto}`);
+  }
+  const encoding = headerValue(request, 'content-encoding');
+  if (!encoding || encoding.toLowerCase() !== 'snappy') {
+    throw new HttpError(415, 'unsupported_media_type', `expected Content-Encoding snappy, got ${encoding ?? 'none'}`);
+  }
+  const version = headerValue(request, 'x-prometheus-remote-write-version');
+  if (version !== undefined && !/^0\.1(\.|$)/.test(version)) {
+    throw new HttpError(415, 'unsupported_media_type', `remote write version ${version} is not supported (expected 0.1.0)`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+export interface CollectorRouteOptions {
+  /** Series the remote_write decoder remembers as defined (default 1,000,000). */
+  readonly seriesCacheSize?: number;
+}
+
+export function createCollectorRoutes(options: CollectorRouteOptions = {}): RouteModule {
+  return (app, ctx) => {
+    const metrics = collectorMetrics(ctx.registry);
+    const tenant = ctx.config.tenant;
+    const decoder = new RemoteWriteDecoder({ tenant, ...(options.seriesCacheSize ? { seriesCacheSize: options.seriesCacheSize } : {}) });
+    const resolver = new SeriesResolver();
+
+    app.post('/api/v1/write', async (request: FastifyRequest, reply: FastifyReply) => {
+      decoding(metrics, 'remote_write', 'unsupported', () => checkRemoteWriteHeaders(request));
+      checkBus(ctx);
+      const body = bodyBuffer(request, 'application/x-protobuf');
+      const result = decoding(metrics, 'remote_write', 'malformed', () => decoder.decode(body));
+      await publish(ctx, metrics, 'remote_write', result.batch);
+      result.commit();
+      return reply.status(204).send();
+    });
+
+    app.post('/api/v1/push', async (request: FastifyRequest, reply: FastifyReply) => {
+      const contentType = headerValue(request, 'content-type') ?? '';
+      if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+        metrics.requestsRejected.inc({ source: 'push', reason: 'unsupported' });
+        throw new HttpError(415, 'unsupported_media_type', `expected Content-Type application/json, got ${contentType || 'none'}`);
+      }
+      checkBus(ctx);
+      const result = decoding(metrics, 'push', 'malformed', () => pushBatch(request.body, tenant, resolver));
+      await publish(ctx, metrics, 'push', result.batch);
+      result.commit();
+      return reply.status(204).send();
+    });
+
+    app.post('/api/v1/import/prometheus', async (request: FastifyRequest, reply: FastifyReply) => {
+      const contentType = headerValue(request, 'content-type');
+      if (contentType && !/^(text\/plain|application\/openmetrics-text)\s*(;|$)/i.test(contentType)) {
+        metrics.requestsRejected.inc({ source: 'import', reason: 'unsupported' });
+        throw new HttpError(415, 'unsupported_media_type', `expected text/plain or application/openmetrics-text, got ${contentType}`);
+      }
+      checkBus(ctx);
+      const body = bodyBuffer(request, 'text/plain');
+      const result = decoding(metrics, 'import', 'malformed', () =>
+        importBatch(body.toString('utf8'), contentType, parseExtraLabels(request.query), Date.now(), tenant, resolver),
+      );
+      await publish(ctx, metrics, 'import', result.batch);
+      result.commit();
+      return reply.status(204).send();
+    });
+  };
+}
+
+/** The receivers with default options, registered by the engine. */
+export const collectorRoutes: RouteModule = createCollectorRoutes();
