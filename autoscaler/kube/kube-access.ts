@@ -23,6 +23,11 @@ function code(e: unknown): number | undefined {
   return e instanceof ApiException ? (e.code as number) : undefined;
 }
 
+/** client-node hands back typed models with Date objects; the pure functions take the API's JSON. */
+function plain(items: readonly object[]): KubeObjectJson[] {
+  return JSON.parse(JSON.stringify(items)) as KubeObjectJson[];
+}
+
 function toScale(s: V1Scale): TargetScale {
   return { replicas: s.spec?.replicas ?? 0, statusReplicas: s.status?.replicas ?? 0, selector: s.status?.selector ?? '' };
 }
@@ -75,19 +80,19 @@ export class KubeClusterAccess implements ClusterAccess {
   }
 
   async listPods(namespace: string, selector: string): Promise<KubeObjectJson[]> {
-    return (await this.core.listNamespacedPod({ namespace, labelSelector: selector })).items as KubeObjectJson[];
+    return plain((await this.core.listNamespacedPod({ namespace, labelSelector: selector })).items);
   }
 
   async listAllPods(): Promise<KubeObjectJson[]> {
-    return (await this.core.listPodForAllNamespaces()).items as KubeObjectJson[];
+    return plain((await this.core.listPodForAllNamespaces()).items);
   }
 
   async listNodes(): Promise<KubeObjectJson[]> {
-    return (await this.core.listNode()).items as KubeObjectJson[];
+    return plain((await this.core.listNode()).items);
   }
 
   async listPodDisruptionBudgets(): Promise<KubeObjectJson[]> {
-    return (await this.policy.listPodDisruptionBudgetForAllNamespaces()).items as KubeObjectJson[];
+    return plain((await this.policy.listPodDisruptionBudgetForAllNamespaces()).items);
   }
 
   async patchPolicyStatus(plural: string, namespace: string | undefined, name: string, status: object): Promise<void> {

@@ -1,0 +1,213 @@
+// End to end: the control loop against the fake API server (everything through
+// @kubernetes/client-node: policy informers, /scale, /status, Events, node
+// cordon and Eviction) with the cluster simulator behind it and the
+// simulated cloud as the node provider. One cluster, three phases in order:
+// a load spike scales a Deployment out within seconds; pending pods bring new
+// nodes; quiet hours remove the nodes the autoscaler added and no others.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiextensionsV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
+import { startFakeApiServer, type FakeApiServer } from './fake-apiserver.ts';
+import { ClusterSimulator } from '../../autoscaler/sim/cluster.ts';
+import { SimulatedMetricsFeed } from '../../autoscaler/sim/metrics.ts';
+import { SimulatedCloud } from '../../autoscaler/providers/simulated.ts';
+import { KubeDrainApi } from '../../autoscaler/nodes/drain.ts';
+import { KubeClusterAccess } from '../../autoscaler/kube/kube-access.ts';
+import { PolicyWatcher } from '../../autoscaler/kube/policy-watch.ts';
+import { ProviderNodeActuator } from '../../autoscaler/kube/node-actuator.ts';
+import { policyCrd, type PodAutoscalingPolicyStatus } from '../../autoscaler/kube/policies.ts';
+import { InMemoryDecisionLog, startAutoscaler, type Autoscaler } from '../../autoscaler/controller.ts';
+import type { KubeObject } from '../../autoscaler/sim/object-store.ts';
+
+const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const GROUP = 'autoscaling.tidemark.io';
+const VERSION = 'v1alpha1';
+
+let server: FakeApiServer;
+let kc: KubeConfig;
+let sim: ClusterSimulator;
+let cloud: SimulatedCloud;
+let feed: SimulatedMetricsFeed;
+let watcher: PolicyWatcher;
+let loop: Autoscaler;
+let sampler: NodeJS.Timeout;
+let webCores = 0.5;
+let originalNodes: string[] = [];
+const decisions = new InMemoryDecisionLog();
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms: number): Promise<{ value: T; elapsedMs: number }> {
+  const start = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return { value, elapsedMs: Date.now() - start };
+    if (Date.now() - start > ms) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function nodeNames(): string[] {
+  return sim.nodes().map((n) => n.metadata.name!).sort();
+}
+
+beforeAll(async () => {
+  server = await startFakeApiServer();
+  kc = server.kubeConfig();
+  const ext = kc.makeApiClient(ApiextensionsV1Api);
+  for (const kind of ['PodAutoscalingPolicy', 'NodeAutoscalingPolicy'] as const) {
+    await ext.createCustomResourceDefinition({ body: policyCrd(kind) as unknown as V1CustomResourceDefinition });
+  }
+  sim = new ClusterSimulator(server.store, { initialStartTime: new Date(Date.now() - 3_600_000) });
+  const nodeType = server.store.resourceType('', 'v1', 'nodes')!;
+  // The cloud's instances register as Nodes the way kubelets would, and leave when deleted.
+  cloud = new SimulatedCloud({
+    groups: [{ id: 'general', minSize: 2, maxSize: 8, initialSize: 2, capacity: { cpu: '2', memory: '8Gi', pods: 110 }, labels: {} }],
+    onEvent: (e) => {
+      if (e.type === 'ready') {
+        const node = cloud.nodeObjects().find((n) => n.metadata.name === e.instance.name);
+        if (node) server.store.create(nodeType, node as unknown as KubeObject);
+      } else if (e.type === 'deleted' && server.store.find(nodeType, undefined, e.instance.name)) {
+        server.store.delete(nodeType, undefined, e.instance.name);
+      }
+    },
+  });
+  for (const n of cloud.nodeObjects()) server.store.create(nodeType, n as unknown as KubeObject);
+  // A node added by hand, in the same group: never the autoscaler's to remove.
+  sim.addNode({ name: 'manual-1', cpu: '2', memory: '8Gi', labels: { 'tidemark.io/node-group': 'general' } });
+  originalNodes = nodeNames();
+
+  sim.addWorkload({ namespace: 'shop', name: 'web', replicas: 2, cpuRequest: '500m', memoryRequest: '256Mi', load: () => webCores });
+  sim.addWorkload({ namespace: 'shop', name: 'batch', replicas: 0, cpuRequest: '1500m', memoryRequest: '1Gi' });
+  sim.endSeeding();
+
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  await custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: 'shop',
+    plural: 'podautoscalingpolicies',
+    body: {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'PodAutoscalingPolicy',
+      metadata: { name: 'web', namespace: 'shop' },
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+        minReplicas: 2,
+        maxReplicas: 10,
+        metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 50 } } }],
+        // Quiet hours come fast in a test: no downscale stabilization.
+        behavior: { scaleDown: { stabilizationWindowSeconds: 0, policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }] } },
+      },
+    },
+  });
+  await custom.createClusterCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: 'nodeautoscalingpolicies',
+    body: {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'NodeAutoscalingPolicy',
+      metadata: { name: 'cluster' },
+      spec: {
+        provider: { type: 'simulated' },
+        nodeGroups: [{ name: 'general', minSize: 2, maxSize: 8, template: { capacity: { cpu: '2', memory: '8Gi', pods: '110' }, labels: { 'tidemark.io/node-group': 'general' } } }],
+        expander: 'least-waste',
+        scaleDownUtilizationThreshold: 0.5,
+        scaleDownUnneededTime: '1s',
+        quotas: { maxNodesPerCluster: 40, maxPodsPerNode: 256 },
+      },
+    },
+  });
+
+  feed = new SimulatedMetricsFeed(sim);
+  feed.sample();
+  // cAdvisor samples land every 200 ms.
+  sampler = setInterval(() => feed.sample(), 200);
+  watcher = new PolicyWatcher(kc);
+  await watcher.start();
+  const access = new KubeClusterAccess(kc);
+  loop = startAutoscaler({
+    cluster: access,
+    policies: watcher,
+    metrics: feed.metrics,
+    decisions,
+    nodes: new ProviderNodeActuator({ provider: cloud, drain: new KubeDrainApi(kc), cluster: access, drainOptions: { initialBackoffMs: 50, maxBackoffMs: 200, podGonePollMs: 50, podGoneTimeoutMs: 5000 } }),
+    tickMs: 250,
+    staleAfterMs: 10_000,
+  });
+});
+
+afterAll(async () => {
+  clearInterval(sampler);
+  await loop?.stop();
+  await watcher?.stop();
+  sim?.close();
+  await server?.close();
+});
+
+describe.sequential('autoscaling end to end', () => {
+  it('holds a steady workload at its size and reports ValidMetricFound', async () => {
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const { value: status } = await until(
+      'web policy status',
+      async () => {
+        const p = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: 'shop', plural: 'podautoscalingpolicies', name: 'web' })) as { status?: PodAutoscalingPolicyStatus };
+        return p.status?.conditions?.length ? p.status : undefined;
+      },
+      5000,
+    );
+    expect(status.conditions?.find((c) => c.type === 'ScalingActive')).toMatchObject({ status: 'True', reason: 'ValidMetricFound' });
+    expect(status.desiredReplicas).toBe(2);
+    const apps = kc.makeApiClient(AppsV1Api);
+    expect((await apps.readNamespacedDeploymentScale({ name: 'web', namespace: 'shop' })).spec?.replicas).toBe(2);
+  });
+
+  it('scales the Deployment out within seconds of a load spike, with an Event and status', async () => {
+    const apps = kc.makeApiClient(AppsV1Api);
+    // 3 cores over 2 pods of 500m is 300% of request against a 50% target: 6 replicas.
+    webCores = 3;
+    const { elapsedMs } = await until(
+      'web scaled to 6',
+      async () => ((await apps.readNamespacedDeploymentScale({ name: 'web', namespace: 'shop' })).spec?.replicas === 6 ? true : undefined),
+      5000,
+    );
+    expect(elapsedMs).toBeLessThan(3000);
+    const events = await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: 'shop' });
+    const rescale = events.items.find((e) => e.reason === 'SuccessfulRescale');
+    expect(rescale?.message).toMatch(/^New size: 6; reason: cpu resource utilization \(percentage of request\) above target/);
+    expect(rescale?.involvedObject).toMatchObject({ kind: 'PodAutoscalingPolicy', name: 'web' });
+    const policy = (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: 'shop', plural: 'podautoscalingpolicies', name: 'web' })) as { status: PodAutoscalingPolicyStatus };
+    expect(policy.status.conditions?.find((c) => c.type === 'AbleToScale')).toMatchObject({ status: 'True', reason: 'SucceededRescale' });
+    expect(policy.status.lastScaleTime).toBeDefined();
+    // The scale went through the /scale subresource.
+    expect(server.requests.some((r) => r.method === 'PATCH' && r.path === '/apis/apps/v1/namespaces/shop/deployments/web/scale')).toBe(true);
+    expect(sim.pods('shop').filter((p) => p.metadata.labels?.['app'] === 'web')).toHaveLength(6);
+  });
+
+  it('adds nodes for pods that cannot be scheduled, and schedules them', async () => {
+    const apps = kc.makeApiClient(AppsV1Api);
+    await apps.patchNamespacedDeploymentScale({ name: 'batch', namespace: 'shop', body: { spec: { replicas: 4 } } }, MERGE);
+    expect(sim.pendingPods().length).toBeGreaterThan(0);
+    const { elapsedMs } = await until('every pod scheduled', () => (sim.pendingPods().length === 0 ? true : undefined), 8000);
+    expect(elapsedMs).toBeLessThan(6000);
+    const added = sim.nodes().filter((n) => n.metadata.annotations?.['tidemark.io/provisioned-by'] === 'autoscaler');
+    expect(added.length).toBeGreaterThan(0);
+    expect(added.every((n) => n.metadata.labels?.['tidemark.io/node-group'] === 'general')).toBe(true);
+    const policy = (await kc.makeApiClient(CustomObjectsApi).getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'nodeautoscalingpolicies', name: 'cluster' })) as { status: { lastScaleUpTime?: string } };
+    expect(policy.status.lastScaleUpTime).toBeDefined();
+  });
+
+  it('in quiet hours removes the nodes the autoscaler added and no others, and the Deployment scales back in', async () => {
+    const apps = kc.makeApiClient(AppsV1Api);
+    webCores = 0;
+    await apps.patchNamespacedDeploymentScale({ name: 'batch', namespace: 'shop', body: { spec: { replicas: 0 } } }, MERGE);
+    const added = sim.nodes().filter((n) => n.metadata.annotations?.['tidemark.io/provisioned-by'] === 'autoscaler').map((n) => n.metadata.name!);
+    expect(added.length).toBeGreaterThan(0);
+    await until('autoscaler-added nodes removed', () => (nodeNames().join() === originalNodes.join() ? true : undefined), 15_000);
+    expect(nodeNames()).toEqual(originalNodes);
+    expect(cloud.list().filter((i) => i.provisionedByAutoscaler)).toEqual([]);
+    await until('web back to 2', async () => ((await apps.readNamespacedDeploymentScale({ name: 'web', namespace: 'shop' })).spec?.replicas === 2 ? true : undefined), 10_000);
+    // Nodes were cordoned before removal, through the API.
+    expect(server.requests.some((r) => r.method === 'PATCH' && added.some((n) => r.path === `/api/v1/nodes/${n}`))).toBe(true);
+    const d = await decisions.find({ kind: 'NodeAutoscalingPolicy', name: 'cluster' });
+    expect(d).toBeDefined();
+  });
+});
