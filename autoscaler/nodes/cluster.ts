@@ -3,6 +3,7 @@
 // the scheduler gave up on. A mutable snapshot so simulations (pending pods
 // landing, a node's pods moving away) can place pods and take them back.
 import { milliValue } from '../quantity.ts';
+import { controllerOf } from './drainability.ts';
 import type { NodePlanInput, Node, Pod } from './input.ts';
 import {
   NODE_GROUP_LABEL,
@@ -13,6 +14,7 @@ import {
   type Resources,
   type SchedulingPod,
 } from './scheduling.ts';
+import { nodeTemplate, type NodeTemplate } from './template.ts';
 
 /** The kubelet's default --max-pods, for nodes that report no pods capacity. */
 const DEFAULT_MAX_PODS = 110;
@@ -31,7 +33,8 @@ export interface ClusterNode {
   ready: boolean;
   /** Pods bound here that still run (terminal pods hold no resources). */
   pods: SchedulingPod[];
-  node: Node;
+  /** Asked of the provider but not registered yet: takes pending pods, is never removed nor a drain destination. */
+  upcoming: boolean;
 }
 
 export function isTerminal(pod: Pod): boolean {
@@ -59,9 +62,10 @@ export class ClusterSnapshot {
   readonly byName = new Map<string, ClusterNode>();
   readonly pending: SchedulingPod[] = [];
   readonly predicates = new PredicateCache();
+  readonly templates: NodeTemplate[];
 
   constructor(input: NodePlanInput) {
-    this.nodes = input.nodes.map((node) => {
+    this.nodes = input.nodes.map((node): ClusterNode => {
       const allocatable = resourcesOf(node, input.quotas.maxPodsPerNode);
       const ready = node.status.conditions.length === 0 || node.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True');
       return {
@@ -80,16 +84,47 @@ export class ClusterSnapshot {
         createdMs: Date.parse(node.metadata.creationTimestamp),
         ready,
         pods: [],
-        node,
+        upcoming: false,
       };
     });
     for (const n of this.nodes) this.byName.set(n.name, n);
+    // One pod per DaemonSet stands for the DaemonSet on template nodes.
+    const daemonSets = new Map<string, SchedulingPod>();
     for (const pod of input.pods) {
       if (pod.spec.nodeName) {
         const node = this.byName.get(pod.spec.nodeName);
-        if (node && !isTerminal(pod)) this.bind(toSchedulingPod(pod), node);
+        if (!node || isTerminal(pod)) continue;
+        const sp = toSchedulingPod(pod);
+        this.bind(sp, node);
+        const owner = controllerOf(pod);
+        if (owner?.kind === 'DaemonSet') {
+          const key = `${pod.metadata.namespace}/${owner.name}`;
+          if (!daemonSets.has(key)) daemonSets.set(key, sp);
+        }
       } else if (isUnschedulablePending(pod)) {
         this.pending.push(toSchedulingPod(pod));
+      }
+    }
+    this.templates = input.nodeGroups.map((g) => nodeTemplate(g, input.quotas.maxPodsPerNode, [...daemonSets.values()], this.predicates));
+    const nowMs = Date.parse(input.now);
+    for (const t of this.templates) {
+      for (let i = 0; i < t.group.upcoming; i++) {
+        const name = `upcoming:${t.group.name}:${i}`;
+        const n: ClusterNode = {
+          name,
+          shape: { ...t.shape, name },
+          allocatable: { ...t.capacity },
+          free: { ...t.resources },
+          group: t.group.name,
+          autoscalerAdded: true,
+          scaleDownDisabled: false,
+          createdMs: nowMs,
+          ready: true,
+          pods: [],
+          upcoming: true,
+        };
+        this.nodes.push(n);
+        this.byName.set(name, n);
       }
     }
   }

@@ -157,6 +157,8 @@ const nodeGroup = z
     name: z.string().min(1),
     minSize: podCount,
     maxSize: podCount,
+    /** Nodes asked of the provider but not registered yet (target size minus registered nodes). */
+    upcoming: podCount.default(0),
     template: z.object({
       capacity: z.object({ cpu: quantity, memory: quantity, pods: z.union([podCount, quantity]) }),
       labels: stringMap.default({}),

@@ -107,6 +107,31 @@ describe('scale-up', () => {
     expect(p.fitsExistingNodes).toEqual([{ pod: 'default/w-0', node: 'n1' }]);
   });
 
+  it('reserves room on template nodes for the DaemonSets that would run there', () => {
+    // A 4-core template holds two 1600m pods; with a 1-core DaemonSet on it, 3 cores are left: one.
+    const nodes = [node('base', { cpu: '1', memory: '4Gi', pods: 1 })];
+    const ds = pod('agent-base', { cpu: '1', memory: '1Gi', node: 'base', owner: 'DaemonSet' });
+    const pending = Array.from({ length: 4 }, (_, i) => pod(`w-${i}`, { cpu: '1600m', memory: '1Gi' }));
+    expect(plan({ nodeGroups: [workers], pods: pending }).scaleUp[0]?.delta).toBe(2);
+    expect(plan({ nodeGroups: [workers], nodes, pods: [ds, ...pending] }).scaleUp[0]?.delta).toBe(4);
+    const huge = plan({ nodeGroups: [workers], nodes, pods: [ds, pod('big', { cpu: '3500m', memory: '1Gi' })] });
+    expect(huge.unschedulable[0]!.reason).toContain('requests cpu 3500m > node 3 after 1 DaemonSet pod(s)');
+    // A DaemonSet that cannot run on the template (its taint is not tolerated) takes nothing there.
+    expect(plan({ nodeGroups: [gpu], nodes, pods: [ds, pod('t', { cpu: '7500m', memory: '1Gi', tolerations: [gpuToleration] })] }).scaleUp[0]?.delta).toBe(1);
+  });
+
+  it('lets upcoming nodes take pending pods before asking for more, and counts them against maxSize', () => {
+    const pods = Array.from({ length: 6 }, (_, i) => pod(`w-${i}`, { cpu: '1500m', memory: '1Gi' }));
+    const withUpcoming = (upcoming: number, maxSize = 10) => [{ ...group('workers', 0, maxSize, { cpu: '4', memory: '16Gi', pods: 110 }), upcoming }];
+    const p = plan({ nodeGroups: withUpcoming(2), pods });
+    expect(p.scaleUp).toEqual([{ nodeGroup: 'workers', delta: 1, pods: ['default/w-4', 'default/w-5'] }]);
+    expect(p.fitsExistingNodes.map((f) => f.node)).toEqual(['upcoming:workers:0', 'upcoming:workers:0', 'upcoming:workers:1', 'upcoming:workers:1']);
+    expect(p.kept).toEqual([]);
+    const capped = plan({ nodeGroups: withUpcoming(2, 2), pods });
+    expect(capped.scaleUp).toEqual([]);
+    expect(capped.unschedulable.map((u) => u.reason)).toEqual(['node group workers at maxSize 2', 'node group workers at maxSize 2']);
+  });
+
   it('ignores pods the scheduler has not yet marked Unschedulable', () => {
     const fresh = pod('new-0', { cpu: '1', memory: '1Gi' }) as { status: unknown };
     fresh.status = { phase: 'Pending', conditions: [] };

@@ -45,7 +45,7 @@ export function planNodes(input: NodePlanInput, strategies: PlanStrategies = {})
     strategies.expander ??
     expanderFor(options.expander, { priorities: options.priorities, seed: options.randomSeed ?? seedFrom(input.now) });
 
-  const up = planScaleUp(snapshot, input.nodeGroups, quotas.maxPodsPerNode, { maxNodesPerCluster: quotas.maxNodesPerCluster }, estimator, expander);
+  const up = planScaleUp(snapshot, input.nodeGroups, { maxNodesPerCluster: quotas.maxNodesPerCluster }, estimator, expander);
   const down = planScaleDown(snapshot, input, {
     nowMs: Date.parse(input.now),
     now: input.now,

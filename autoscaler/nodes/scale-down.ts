@@ -55,7 +55,7 @@ const pct = (x: number): string => `${Math.round(x * 1000) / 10}%`;
 function simulateMoves(snapshot: ClusterSnapshot, from: ClusterNode, pods: readonly SchedulingPod[], gone: ReadonlySet<ClusterNode>): string | undefined {
   const done: Array<[SchedulingPod, ClusterNode]> = [];
   for (const pod of pods) {
-    const dest = snapshot.nodes.find((n) => n !== from && !gone.has(n) && snapshot.accepts(n, pod));
+    const dest = snapshot.nodes.find((n) => n !== from && !n.upcoming && !gone.has(n) && snapshot.accepts(n, pod));
     if (!dest) {
       for (const [p, n] of done) snapshot.unbind(p, n);
       return pod.id;
@@ -78,6 +78,7 @@ export function planScaleDown(snapshot: ClusterSnapshot, input: NodePlanInput, s
   const candidates: Array<{ node: ClusterNode; reason: string }> = [];
 
   for (const n of snapshot.nodes) {
+    if (n.upcoming) continue;
     if (!n.autoscalerAdded) {
       keep(n, 'not-autoscaler-added', 'not added by the autoscaler (created with the cluster or by hand); never removed');
       continue;

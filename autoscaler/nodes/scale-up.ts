@@ -8,8 +8,8 @@ import type { ClusterSnapshot } from './cluster.ts';
 import { fitsEmptyTemplate, type NodeEstimator } from './estimator.ts';
 import type { Expander, ExpansionOption } from './expander.ts';
 import type { NodeGroupSpec } from './input.ts';
-import { milliValue } from '../quantity.ts';
-import { NODE_GROUP_LABEL, formatCpu, formatMemory, type NodeShape, type Resources, type SchedulingPod } from './scheduling.ts';
+import { formatCpu, formatMemory, type SchedulingPod } from './scheduling.ts';
+import type { NodeTemplate } from './template.ts';
 
 export interface ScaleUpPlan {
   nodeGroup: string;
@@ -30,34 +30,8 @@ export interface PodOnExistingNode {
 export interface ScaleUpResult {
   scaleUp: ScaleUpPlan[];
   unschedulable: UnschedulablePod[];
-  /** Pending pods an existing node has room for: the scheduler's job, not a reason to add nodes. */
+  /** Pending pods an existing or upcoming node has room for: the scheduler's job, not a reason to add nodes. */
   fitsExistingNodes: PodOnExistingNode[];
-}
-
-export interface NodeTemplate {
-  group: NodeGroupSpec;
-  shape: NodeShape;
-  resources: Resources;
-}
-
-export function nodeTemplate(group: NodeGroupSpec, maxPodsPerNode: number): NodeTemplate {
-  const c = group.template.capacity;
-  const pods = typeof c.pods === 'number' ? c.pods : Math.floor(milliValue(c.pods) / 1000);
-  return {
-    group,
-    shape: {
-      name: `template-node-for-${group.name}`,
-      // A new node carries its group's label, so pods may select the group by it.
-      labels: { ...group.template.labels, [NODE_GROUP_LABEL]: group.name },
-      taints: group.template.taints,
-      unschedulable: false,
-    },
-    resources: {
-      cpu: milliValue(c.cpu),
-      memory: Math.ceil(milliValue(c.memory) / 1000),
-      pods: Math.min(pods, maxPodsPerNode),
-    },
-  };
 }
 
 function templateMismatch(snapshot: ClusterSnapshot, pod: SchedulingPod, t: NodeTemplate): string | undefined {
@@ -65,9 +39,10 @@ function templateMismatch(snapshot: ClusterSnapshot, pod: SchedulingPod, t: Node
   if (s) return s;
   if (fitsEmptyTemplate(pod, t.resources)) return undefined;
   const r = t.resources;
-  if (r.pods < 1) return 'template allows no pods';
-  if (pod.cpu > r.cpu) return `requests cpu ${formatCpu(pod.cpu)} > node ${formatCpu(r.cpu)}`;
-  return `requests memory ${formatMemory(pod.memory)} > node ${formatMemory(r.memory)}`;
+  const ds = t.daemonSetPods > 0 ? ` after ${t.daemonSetPods} DaemonSet pod(s)` : '';
+  if (r.pods < 1) return `template allows no more pods${ds}`;
+  if (pod.cpu > r.cpu) return `requests cpu ${formatCpu(pod.cpu)} > node ${formatCpu(Math.max(0, r.cpu))}${ds}`;
+  return `requests memory ${formatMemory(pod.memory)} > node ${formatMemory(Math.max(0, r.memory))}${ds}`;
 }
 
 /** Binds the pending pods existing nodes have room for; returns the rest. */
@@ -97,7 +72,6 @@ export interface ScaleUpLimits {
 export function planScaleUp(
   snapshot: ClusterSnapshot,
   groups: readonly NodeGroupSpec[],
-  maxPodsPerNode: number,
   limits: ScaleUpLimits,
   estimator: NodeEstimator,
   expander: Expander,
@@ -105,7 +79,7 @@ export function planScaleUp(
   const fitsExistingNodes: PodOnExistingNode[] = [];
   const unschedulable: UnschedulablePod[] = [];
   const candidates = placeOnExistingNodes(snapshot, fitsExistingNodes);
-  const templates = groups.map((g) => nodeTemplate(g, maxPodsPerNode));
+  const templates = snapshot.templates;
 
   const size = new Map<string, number>(groups.map((g) => [g.name, 0]));
   for (const n of snapshot.nodes) if (n.group !== undefined && size.has(n.group)) size.set(n.group, size.get(n.group)! + 1);
