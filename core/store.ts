@@ -90,6 +90,17 @@ export class Store {
     return (await result.json()) as T[];
   }
 
+  /** The result as text in the given format (e.g. JSONEachRow lines), for answers passed on without parsing. */
+  async queryText(sql: string, params?: QueryParams, settings?: ClickHouseSettings, format: 'JSONEachRow' | 'JSONCompactEachRow' | 'CSV' | 'TabSeparated' = 'JSONEachRow'): Promise<string> {
+    const result = await this.client.query({
+      query: sql,
+      query_params: params,
+      format,
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 0, ...settings },
+    });
+    return result.text();
+  }
+
   /** Small inserts of plain rows (configuration, reports, events). Bulk samples go through insertNative. */
   async insertRows(table: string, rows: readonly Record<string, unknown>[], settings?: ClickHouseSettings): Promise<void> {
     if (rows.length === 0) return;

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { InputError } from '../errors.ts';
 import type { AppContext } from '../context.ts';
-import { findSeries, parseDurationSeconds, parseMatcher, parseTime, runRangeQuery, validateRangeQuery } from './query.ts';
+import { findSeries, parseDurationSeconds, parseMatcher, parseTime, runRangeQueryJson, validateRangeQuery } from './query.ts';
 import { nodeUtilisation, podUtilisation, workloadUtilisation } from './utilisation.ts';
 
 type QueryString = Record<string, string | string[] | undefined>;
@@ -43,12 +43,12 @@ export function rangeQueryFromParams(q: QueryString, now = Date.now() / 1000): u
 export async function metricsRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const tenant = ctx.config.tenant;
 
-  app.get('/api/v1/range', async (req) => {
+  app.get('/api/v1/range', async (req, reply) => {
     const query = validateRangeQuery(rangeQueryFromParams(req.query as QueryString));
-    return runRangeQuery(ctx.store, tenant, query);
+    return reply.type('application/json').send(await runRangeQueryJson(ctx.store, tenant, query));
   });
 
-  app.post('/api/v1/range', async (req) => runRangeQuery(ctx.store, tenant, validateRangeQuery(req.body)));
+  app.post('/api/v1/range', async (req, reply) => reply.type('application/json').send(await runRangeQueryJson(ctx.store, tenant, validateRangeQuery(req.body))));
 
   app.get('/api/v1/series', async (req) => {
     const q = req.query as QueryString;

@@ -1,0 +1,51 @@
+// bench:ingest — the synthetic fleet as remote_write requests over loopback
+// HTTP through the receiver, bus and ingester into the embedded store, then
+// the engine's own INSERT … SELECT of the same rows for comparison, and the
+// engine's peak RSS. Last line: one JSON figure line.
+import { Store } from '../core/store.ts';
+import { buildFleetLoad, DEFAULT_FLEET, peakRssMb, sendAll, waitForCount } from './fleet.ts';
+import { removeDir, startEngineProcess, tidemarkSampleCount } from './engine-process.ts';
+import { join } from 'node:path';
+
+const rounds = Number(process.env['BENCH_ROUNDS'] ?? DEFAULT_FLEET.rounds);
+const load = buildFleetLoad({ ...DEFAULT_FLEET, rounds });
+console.error(`fleet: ${load.series} series x ${rounds} rounds = ${load.samples} samples in ${load.bodies.length} requests`);
+
+const engine = await startEngineProcess();
+let samplesPerSecond = 0;
+let rss = NaN;
+let stored = 0;
+try {
+  const started = performance.now();
+  const sent = await sendAll(`${engine.url}/api/v1/write`, load.bodies, 8);
+  const done = await waitForCount(() => tidemarkSampleCount(engine.url, load.metrics, load.firstTimestampMs, load.lastTimestampMs), load.samples, 120_000, 200);
+  stored = done.count;
+  const seconds = (done.atMs - started) / 1000;
+  samplesPerSecond = stored / seconds;
+  rss = await peakRssMb(engine.child.pid!);
+  console.error(`sent in ${sent.seconds.toFixed(2)} s (statuses ${JSON.stringify(sent.statuses)}), ${stored} queryable after ${seconds.toFixed(2)} s`);
+} finally {
+  await engine.stop();
+}
+
+// The engine's own insert rate for the same rows, through the same table and its rollups.
+const store = await Store.open({ dataPath: join(engine.dataDir, 'store'), database: 'tidemark' });
+const t0 = performance.now();
+await store.command(`INSERT INTO tidemark.samples SELECT tenant, series_id, ts + INTERVAL 1 DAY, value FROM tidemark.samples`);
+const engineSeconds = (performance.now() - t0) / 1000;
+const rows = (await store.query<{ c: number }>(`SELECT count() AS c FROM tidemark.samples WHERE ts > now64() + INTERVAL 12 HOUR`))[0]!.c;
+await store.close();
+removeDir(engine.dataDir);
+
+const engineRowsPerSecond = rows / engineSeconds;
+console.log(
+  JSON.stringify({
+    bench: 'ingest',
+    samples: load.samples,
+    stored,
+    samples_per_s: Math.round(samplesPerSecond),
+    engine_rows_per_s: Math.round(engineRowsPerSecond),
+    ratio: Number((samplesPerSecond / engineRowsPerSecond).toFixed(3)),
+    peak_rss_mb: Math.round(rss),
+  }),
+);

@@ -1,0 +1,119 @@
+// bench:query — 24 hours of a 1,000-node fleet's CPU and memory at a 15 s
+// scrape interval, written into the store by ClickHouse itself (rollups
+// filled by the materialized views as in production), then range queries
+// through the engine's HTTP API from a separate process.
+import { join } from 'node:path';
+import { Store } from '../core/store.ts';
+import { migrate, schemaContext } from '../core/migrations.ts';
+import { metricsMigrations } from '../core/metrics/schema.ts';
+import { seriesId } from '../core/series.ts';
+import { insertSeries } from '../collector/ingester.ts';
+import { removeDir, startEngineProcess } from './engine-process.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+
+const NODES = 1000;
+const NAMESPACES = 40;
+const HOURS = Number(process.env['BENCH_HOURS'] ?? 24);
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 20);
+const end = Math.floor(Date.now() / 3600_000) * 3600; // a whole hour, unix seconds
+const start = end - HOURS * 3600;
+
+const dir = mkdtempSync(join(tmpdir(), 'tidemark-query-bench-'));
+const dataPath = join(dir, 'store');
+const store = await Store.open({ dataPath, database: 'tidemark' });
+await migrate(store, schemaContext(store, { rawRetentionDays: 30, rollupRetentionDays: 400 }), metricsMigrations);
+
+const metrics = [
+  { name: 'node_memory_MemAvailable_bytes', labels: (n: number) => ({ instance: `10.0.${n >> 8}.${n & 255}:9100`, node: `node-${n}` }), expr: 'base * 8e9 + 2e9 * sin(t / 3600 + base * 6)' },
+  {
+    name: 'container_memory_working_set_bytes',
+    labels: (n: number) => ({ namespace: `team-${n % NAMESPACES}`, pod: `app-${n}-7d9f8c6b5d-x${n}`, container: 'app', node: `node-${n}` }),
+    expr: 'base * 2e9 + 5e8 * sin(t / 1800 + base * 6)',
+  },
+  {
+    name: 'container_cpu_usage_seconds_total',
+    labels: (n: number) => ({ namespace: `team-${n % NAMESPACES}`, pod: `app-${n}-7d9f8c6b5d-x${n}`, container: 'app', node: `node-${n}` }),
+    expr: '(t - {start:Float64}) * (0.2 + base)',
+  },
+];
+
+const t0 = performance.now();
+for (const m of metrics) {
+  const defs = Array.from({ length: NODES }, (_, n) => {
+    const labels = { __name__: m.name, ...m.labels(n) };
+    return { id: seriesId(labels), labels };
+  });
+  await insertSeries(store, 'default', defs);
+  // Every series, every 15 s: ClickHouse generates the rows and the materialized views roll them up.
+  await store.command(
+    `INSERT INTO tidemark.samples (tenant, series_id, ts, value)
+     WITH [${defs.map((d) => d.id.toString()).join(',')}] AS ids
+     SELECT 'default', ids[(number % ${NODES}) + 1] AS series_id,
+            toDateTime64({start:Float64} + intDiv(number, ${NODES}) * 15, 3, 'UTC') AS ts,
+            ${m.expr.replace(/\bt\b/g, 'toFloat64(intDiv(number, ' + NODES + ') * 15 + {start:Float64})').replace(/\bbase\b/g, '((number % ' + NODES + ') / ' + NODES + ')')} AS value
+     FROM numbers(${NODES * HOURS * 240})`,
+    { start },
+    { max_insert_threads: '2' },
+  );
+}
+const loadSeconds = (performance.now() - t0) / 1000;
+const rows = (await store.query<{ c: number }>('SELECT count() AS c FROM tidemark.samples'))[0]!.c;
+await store.command('OPTIMIZE TABLE tidemark.samples_1m FINAL');
+await store.close();
+console.error(`loaded ${rows} samples in ${loadSeconds.toFixed(1)} s`);
+
+const engine = await startEngineProcess({}, {}, dataPath);
+interface Timing {
+  p50: number;
+  p99: number;
+  table: string;
+  series: number;
+  points: number;
+}
+async function time(params: Record<string, string>): Promise<Timing> {
+  const q = new URLSearchParams(params).toString();
+  const times: number[] = [];
+  let table = '';
+  let series = 0;
+  let points = 0;
+  for (let i = 0; i < RUNS + 2; i++) {
+    const s = performance.now();
+    const r = await fetch(`${engine.url}/api/v1/range?${q}`);
+    const body = (await r.json()) as { table: string; series: { points: unknown[] }[]; message?: string };
+    if (!r.ok) throw new Error(body.message);
+    const ms = performance.now() - s;
+    if (i >= 2) times.push(ms); // two warm-up runs
+    table = body.table;
+    series = body.series.length;
+    points = body.series.reduce((a, x) => a + x.points.length, 0);
+  }
+  times.sort((a, b) => a - b);
+  const pct = (p: number) => times[Math.min(times.length - 1, Math.ceil((p / 100) * times.length) - 1)]!;
+  return { p50: pct(50), p99: pct(99), table, series, points };
+}
+try {
+  const day = await time({ metric: 'node_memory_MemAvailable_bytes', fn: 'avg', by: 'node', start: String(start), end: String(end), step: '60' });
+  console.error(`24 h avg by node, 60 s step: ${day.series} series, ${day.points} points from ${day.table}: p50 ${day.p50.toFixed(0)} ms, p99 ${day.p99.toFixed(0)} ms`);
+  const hour = await time({ metric: 'container_memory_working_set_bytes', fn: 'p95', by: 'namespace', start: String(end - 3600), end: String(end), step: '15' });
+  console.error(`1 h p95 by namespace, 15 s step: ${hour.series} series, ${hour.points} points from ${hour.table}: p50 ${hour.p50.toFixed(0)} ms, p99 ${hour.p99.toFixed(0)} ms`);
+  const rate = await time({ metric: 'container_cpu_usage_seconds_total', fn: 'rate', by: 'namespace', start: String(end - 3600), end: String(end), step: '60' });
+  console.error(`1 h rate by namespace, 60 s step: ${rate.series} series from ${rate.table}: p50 ${rate.p50.toFixed(0)} ms, p99 ${rate.p99.toFixed(0)} ms`);
+  console.log(
+    JSON.stringify({
+      bench: 'query',
+      samples: rows,
+      p50_ms: Math.round(day.p50),
+      p99_ms: Math.round(day.p99),
+      table: day.table,
+      series: day.series,
+      points: day.points,
+      p95_by_namespace_1h_p50_ms: Math.round(hour.p50),
+      p95_by_namespace_1h_p99_ms: Math.round(hour.p99),
+      p95_table: hour.table,
+    }),
+  );
+} finally {
+  await engine.stop();
+  removeDir(dir);
+}
