@@ -6,6 +6,7 @@ import type { Store } from '../core/store.ts';
 import { InputError } from '../core/errors.ts';
 import { parseUnder } from './input.ts';
 import { chTime, type Period } from './period.ts';
+import { Fraction, decimalFraction } from './money.ts';
 
 const timestamp = z
   .string()
@@ -113,5 +114,65 @@ export async function chargesByCluster(store: Store, tenant: string, window: Per
     if (!list) out.set(r.cluster, (list = []));
     list.push({ start: Number(r.s), end: Number(r.e), amount: Number(r.amount) });
   }
+  return out;
+}
+
+/**
+ * Charges overlapping any of the given windows (the 24 hours before each
+ * compensated outage). Fetching only these, instead of a month of charges
+ * for every cluster, keeps the monthly job fast at a thousand clusters.
+ */
+export async function chargesForWindows(store: Store, tenant: string, windows: readonly { cluster: string; start: number; end: number }[]): Promise<Map<string, StoredCharge[]>> {
+  const out = new Map<string, StoredCharge[]>();
+  if (windows.length === 0) return out;
+  const rows = await store.query<{ cluster: string; s: string; e: string; amount: string }>(
+    `SELECT DISTINCT c.cluster AS cluster, c.item AS item, toString(toUnixTimestamp64Milli(c.starts_at)) AS s, toString(toUnixTimestamp64Milli(c.ends_at)) AS e, toString(c.amount) AS amount
+     FROM (SELECT cluster, item, starts_at, ends_at, amount FROM ${store.table('sla_charges')} FINAL
+           WHERE tenant = {tenant:String} AND has({wc:Array(String)}, cluster)) AS c
+     INNER JOIN (SELECT w.1 AS wc, w.2 AS wf, w.3 AS wt FROM (SELECT arrayJoin(arrayZip({wc:Array(String)}, {wf:Array(Int64)}, {wt:Array(Int64)})) AS w)) AS win
+       ON c.cluster = win.wc
+     WHERE toUnixTimestamp64Milli(c.starts_at) < win.wt AND toUnixTimestamp64Milli(c.ends_at) > win.wf
+     ORDER BY cluster, s, item`,
+    { tenant, wc: windows.map((w) => w.cluster), wf: windows.map((w) => w.start), wt: windows.map((w) => w.end) },
+  );
+  for (const r of rows) {
+    let list = out.get(r.cluster);
+    if (!list) out.set(r.cluster, (list = []));
+    list.push({ start: Number(r.s), end: Number(r.e), amount: Number(r.amount) });
+  }
+  return out;
+}
+
+/**
+ * What each cluster was charged for the period, exact: charges wholly inside
+ * are summed as Decimal in ClickHouse; the few crossing a period edge are
+ * pro-rated here on fractions. Floored to the cent, the compensation cap.
+ */
+export async function paidByCluster(store: Store, tenant: string, period: Period): Promise<Map<string, number>> {
+  const params = { tenant, from: period.start, to: period.end };
+  const overlapping = `tenant = {tenant:String} AND starts_at < fromUnixTimestamp64Milli({to:Int64}, 'UTC') AND ends_at > fromUnixTimestamp64Milli({from:Int64}, 'UTC')`;
+  const inside = `starts_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND ends_at <= fromUnixTimestamp64Milli({to:Int64}, 'UTC')`;
+  const [sums, edges] = await Promise.all([
+    store.query<{ cluster: string; total: string }>(
+      `SELECT cluster, toString(sumIf(amount, ${inside})) AS total FROM ${store.table('sla_charges')} FINAL WHERE ${overlapping} GROUP BY cluster`,
+      params,
+    ),
+    store.query<{ cluster: string; s: string; e: string; amount: string }>(
+      `SELECT cluster, toString(toUnixTimestamp64Milli(starts_at)) AS s, toString(toUnixTimestamp64Milli(ends_at)) AS e, toString(amount) AS amount
+       FROM ${store.table('sla_charges')} FINAL WHERE ${overlapping} AND NOT (${inside})`,
+      params,
+    ),
+  ]);
+  const totals = new Map<string, Fraction>();
+  for (const r of sums) totals.set(r.cluster, decimalFraction(r.total));
+  for (const r of edges) {
+    const s = Number(r.s);
+    const e = Number(r.e);
+    const part = Math.min(e, period.end) - Math.max(s, period.start);
+    const prorated = decimalFraction(r.amount).mul(new Fraction(BigInt(part), BigInt(e - s)));
+    totals.set(r.cluster, (totals.get(r.cluster) ?? Fraction.ZERO).add(prorated));
+  }
+  const out = new Map<string, number>();
+  for (const [cluster, f] of totals) out.set(cluster, Number(f.mul(new Fraction(100n)).floor()) / 100);
   return out;
 }

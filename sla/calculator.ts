@@ -221,9 +221,10 @@ export function computeInstance(
   for (const s of counted) {
     let fee = Fraction.ZERO;
     let cents = 0n;
-    if (s.counted) {
+    // The fee only matters for compensation, so it is worked out (and shown) only when the commitment was missed.
+    if (s.counted && !met) {
       fee = feePerMinute(inst.charges, s.start);
-      if (!met) cents = toCents(fee.mul(new Fraction(BigInt(s.minutes))).mul(multiplier));
+      cents = toCents(fee.mul(new Fraction(BigInt(s.minutes))).mul(multiplier));
     }
     totalCents += cents;
     incidents.push({

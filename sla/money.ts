@@ -58,9 +58,9 @@ function gcd(a: bigint, b: bigint): bigint {
  * decimal representation (what JSON carried), not its binary value, so 0.1
  * is exactly 1/10.
  */
-export function decimalFraction(x: number): Fraction {
-  if (!Number.isFinite(x)) throw new RangeError(`not a finite number: ${x}`);
-  const text = x.toString();
+export function decimalFraction(x: number | string): Fraction {
+  if (typeof x === 'number' && !Number.isFinite(x)) throw new RangeError(`not a finite number: ${x}`);
+  const text = typeof x === 'number' ? x.toString() : x.trim();
   const m = /^(-?)(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/.exec(text);
   if (!m) throw new RangeError(`cannot read ${text} as a decimal`);
   const digits = BigInt((m[2] ?? '') + (m[3] ?? ''));

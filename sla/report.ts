@@ -16,7 +16,7 @@ import type { Store } from '../core/store.ts';
 import { computeSla, isoUtc, mergeIntervals, type InstanceResult, type SlaInput, type Cause } from './calculator.ts';
 import { deriveOutageWindows, probedClusters } from './outages.ts';
 import { listExclusions } from './exclusions.ts';
-import { chargesByCluster } from './billing.ts';
+import { chargesForWindows, paidByCluster } from './billing.ts';
 import { monthPeriod, chTime, type Period } from './period.ts';
 import { renderReportHtml } from './html.ts';
 
@@ -66,14 +66,20 @@ export function dailyAvailability(period: Period, incidents: readonly { start: s
   return out;
 }
 
-/** Builds the calculator input for a period from what the store holds. */
+/**
+ * Builds the calculator input for a period from what the store holds. Two
+ * passes: whether a cluster met the commitment and which stretches count
+ * do not depend on charges, so the first pass finds the compensated
+ * stretches and only the charges in the 24 hours before those are fetched;
+ * what each cluster paid (the cap) is summed in SQL. The result equals
+ * running the calculator over every charge.
+ */
 export async function gatherSlaInput(store: Store, tenant: string, period: Period, terms: SlaTerms, configuredClusters: readonly string[] = []): Promise<SlaInput> {
-  const [windows, exclusions, charges, probed] = await Promise.all([
+  const [windows, exclusions, probed, paid] = await Promise.all([
     deriveOutageWindows(store, tenant, period),
     listExclusions(store, tenant, period),
-    // The fee average looks back 24 hours before an outage, so charges from just before the period matter.
-    chargesByCluster(store, tenant, { start: period.start - DAY, end: period.end }),
     probedClusters(store, tenant, period),
+    paidByCluster(store, tenant, period),
   ]);
   const names = [...new Set([...configuredClusters, ...probed])].sort();
   const byCluster = new Map<string, { start: number; end: number; cause: Cause; reason?: string; recordedBy?: string }[]>();
@@ -82,7 +88,7 @@ export async function gatherSlaInput(store: Store, tenant: string, period: Perio
     if (!list) byCluster.set(w.cluster, (list = []));
     list.push({ start: w.start, end: w.end, cause: 'platform' });
   }
-  return {
+  const input: SlaInput = {
     period: { start: period.start, end: period.end },
     ...terms,
     instances: names.map((id) => ({
@@ -91,9 +97,16 @@ export async function gatherSlaInput(store: Store, tenant: string, period: Perio
         ...(byCluster.get(id) ?? []),
         ...exclusions.filter((e) => e.cluster === id || e.cluster === '*').map((e) => ({ start: e.start, end: e.end, cause: e.cause as Cause, reason: e.reason, recordedBy: e.recordedBy })),
       ],
-      charges: charges.get(id) ?? [],
+      charges: [],
+      paid: paid.get(id) ?? 0,
     })),
   };
+  const feeWindows = computeSla(input).instances.flatMap((r) =>
+    r.met ? [] : r.incidents.filter((i) => i.counted).map((i) => ({ cluster: r.id, start: Date.parse(i.start) - DAY, end: Date.parse(i.start) })),
+  );
+  const charges = await chargesForWindows(store, tenant, feeWindows);
+  for (const inst of input.instances) inst.charges = charges.get(inst.id) ?? [];
+  return input;
 }
 
 /** Pure: the report body for a month from calculator input. */

@@ -59,6 +59,8 @@ beforeAll(async () => {
   await recordProbeResults(store, probes('cls-b', day, day + 120, () => 0));
   // A down stretch in September must not leak into October.
   await recordProbeResults(store, probes('cls-b', -30, 0, () => 4));
+  // A charge across the month's end: half of it is October's.
+  await storeCharges(store, tenant, [{ cluster: 'cls-c', item: 'lb', start: Date.UTC(2026, 9, 31, 12), end: Date.UTC(2026, 10, 1, 12), amount: '10.01' }], 'test');
 });
 
 afterAll(async () => {
@@ -109,7 +111,7 @@ describe('exclusions and billing input', () => {
     await cmd.parseAsync(['node', 'billing', 'import', file]);
     await cmd.parseAsync(['node', 'billing', 'import', file]);
     expect(out).toMatch(/1488 charges/);
-    const rows = await store.query<{ n: string; total: string }>(`SELECT toString(count()) AS n, toString(sum(amount)) AS total FROM ${store.table('sla_charges')} FINAL WHERE tenant = {t:String}`, { t: tenant });
+    const rows = await store.query<{ n: string; total: string }>(`SELECT toString(count()) AS n, toString(sum(amount)) AS total FROM ${store.table('sla_charges')} FINAL WHERE tenant = {t:String} AND item = 'compute'`, { t: tenant });
     expect(rows[0]).toEqual({ n: '1488', total: String(31 * 24 * 2.4) });
   });
   it('stores charges from JSON as well', async () => {
@@ -142,6 +144,9 @@ describe('monthly report from the store to files', () => {
     expect(a.compensation).toBe(300);
     expect(first.report.clusters.map((c) => c.id)).toEqual(['cls-a', 'cls-b', 'cls-c']);
     expect(first.report.clusters.find((c) => c.id === 'cls-b')!.incidents).toEqual([]);
+    // The cap: October's charges, the one across the month's end pro-rated (10.01 / 2 = 5.005, floored to 5.00).
+    expect(a.paid).toBe(1339.2);
+    expect(first.report.clusters.find((c) => c.id === 'cls-c')!.paid).toBe(5);
     expect(a.daily).toHaveLength(31);
     expect(a.daily[1]).toEqual({ date: '2026-10-02', availability: Math.round(((1440 - 40) / 1440) * 100 * 1e4) / 1e4 });
 
