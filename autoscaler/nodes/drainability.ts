@@ -70,9 +70,17 @@ export class DisruptionBudgets {
 
   constructor(
     private readonly pdbs: readonly PodDisruptionBudget[],
-    allPods: readonly Pod[],
-  ) {
-    for (const pdb of pdbs) this.remaining.set(pdb, pdb.status?.disruptionsAllowed ?? allowedFromSpec(pdb, allPods));
+    private readonly allPods: readonly Pod[],
+  ) {}
+
+  /** Computed on first use: most plans never touch most budgets, and counting covered pods is the costly part. */
+  private left(pdb: PodDisruptionBudget): number {
+    let n = this.remaining.get(pdb);
+    if (n === undefined) {
+      n = pdb.status?.disruptionsAllowed ?? allowedFromSpec(pdb, this.allPods);
+      this.remaining.set(pdb, n);
+    }
+    return n;
   }
 
   matching(pod: Pod): PodDisruptionBudget[] {
@@ -86,8 +94,8 @@ export class DisruptionBudgets {
       for (const b of this.matching(pod)) {
         const n = (spend.get(b) ?? 0) + 1;
         spend.set(b, n);
-        if (n > this.remaining.get(b)!) {
-          return `disruption budget ${budgetName(b)} allows ${Math.max(0, this.remaining.get(b)!)} more disruption(s), pod ${pod.metadata.namespace}/${pod.metadata.name} would exceed it`;
+        if (n > this.left(b)) {
+          return `disruption budget ${budgetName(b)} allows ${Math.max(0, this.left(b))} more disruption(s), pod ${pod.metadata.namespace}/${pod.metadata.name} would exceed it`;
         }
       }
     }
@@ -95,7 +103,7 @@ export class DisruptionBudgets {
   }
 
   spend(pods: readonly Pod[]): void {
-    for (const pod of pods) for (const b of this.matching(pod)) this.remaining.set(b, this.remaining.get(b)! - 1);
+    for (const pod of pods) for (const b of this.matching(pod)) this.remaining.set(b, this.left(b) - 1);
   }
 }
 

@@ -39,6 +39,8 @@ export interface PodOptions {
   node?: string;
   /** Controller kind; ReplicaSet unless null (a bare pod). */
   owner?: string | null;
+  /** The controller's name; `<pod>-owner` by default. */
+  ownerName?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   nodeSelector?: Record<string, string>;
@@ -60,7 +62,7 @@ export function pod(name: string, o: PodOptions = {}): Json {
       namespace: o.namespace ?? 'default',
       labels: o.labels ?? { app: name.replace(/-\d+$/, '') },
       annotations: o.annotations ?? {},
-      ownerReferences: owner ? [{ apiVersion: owner === 'DaemonSet' || owner === 'ReplicaSet' ? 'apps/v1' : 'v1', kind: owner, name: `${name}-owner`, controller: true }] : [],
+      ownerReferences: owner ? [{ apiVersion: owner === 'DaemonSet' || owner === 'ReplicaSet' ? 'apps/v1' : 'v1', kind: owner, name: o.ownerName ?? `${name}-owner`, controller: true }] : [],
     },
     spec: {
       ...(o.node ? { nodeName: o.node } : {}),
