@@ -10,6 +10,8 @@
 #   TIDEMARK_CACHE          cache root (default ~/.cache/tidemark)
 #   TIDEMARK_KAFKA_VERSION  pin a version (default: newest cached 4.x, else newest 4.x on Central)
 #   TIDEMARK_KAFKA_HEAP     JVM heap (default 512m)
+#   TIDEMARK_KAFKA_RUN      state directory (default $TIDEMARK_CACHE/kafka-run); a second
+#                           directory runs a second, independent broker (the restart test does)
 #
 # State lives in $TIDEMARK_CACHE/kafka-run: `broker` holds host:port once the
 # broker answers (tests read it), `pid`, `kafka.log` (broker log), `data/`.
@@ -18,7 +20,7 @@
 set -euo pipefail
 
 CACHE="${TIDEMARK_CACHE:-$HOME/.cache/tidemark}"
-RUN="$CACHE/kafka-run"
+RUN="${TIDEMARK_KAFKA_RUN:-$CACHE/kafka-run}"
 HEAP="${TIDEMARK_KAFKA_HEAP:-512m}"
 HOST=127.0.0.1
 # Exit codes the test helper relies on: 3 = already running, 4 = not running.
@@ -48,7 +50,7 @@ resolve_version() {
   local tmp
   tmp="$(mktemp -d)"
   write_pom "$tmp" '[4.0.0,5.0.0)'
-  (cd "$tmp" && mvn -B -q -Dstyle.color=never dependency:copy-dependencies -DincludeArtifactIds=kafka_2.13 -DexcludeTransitive=true -DoutputDirectory="$tmp/out" >&2) ||
+  (cd "$tmp" && mvn -B -q -Dstyle.color=never dependency:copy-dependencies -DincludeArtifactIds=kafka_2.13 -DexcludeTransitive=true -DoutputDirectory="$tmp/out" 2>&1 | strip_colors >&2; exit "${PIPESTATUS[0]}") ||
     { rm -rf "$tmp"; die "cannot resolve org.apache.kafka:kafka_2.13 [4.0.0,5.0.0) from Maven Central"; }
   local jar
   jar="$(ls "$tmp/out" | grep -E '^kafka_2\.13-4\.[0-9.]+\.jar$' | head -1)"
@@ -75,18 +77,21 @@ fetch() {
   say "fetching Apache Kafka $version from Maven Central into $home"
   rm -rf "$home" && mkdir -p "$home/libs"
   write_pom "$home" "$version"
-  (cd "$home" && mvn -B -q -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$home/libs" >&2) ||
+  (cd "$home" && mvn -B -q -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$home/libs" 2>&1 | strip_colors >&2; exit "${PIPESTATUS[0]}") ||
     die "Maven could not fetch kafka_2.13:$version (see output above)"
   # kafka_2.13's pom brings slf4j and log4j-core but no binding between them
   # (the distribution adds it), so without this the broker logs nothing.
   local log4j
   log4j="$(ls "$home/libs" | sed -n 's/^log4j-api-\(.*\)\.jar$/\1/p' | head -1)"
   if [[ -n "$log4j" ]]; then
-    (cd "$home" && mvn -B -q -Dstyle.color=never dependency:copy -Dartifact="org.apache.logging.log4j:log4j-slf4j-impl:$log4j" -DoutputDirectory="$home/libs" >&2) ||
+    (cd "$home" && mvn -B -q -Dstyle.color=never dependency:copy -Dartifact="org.apache.logging.log4j:log4j-slf4j-impl:$log4j" -DoutputDirectory="$home/libs" 2>&1 | strip_colors >&2; exit "${PIPESTATUS[0]}") ||
       say "warning: no log4j-slf4j-impl $log4j; the broker log will be empty"
   fi
   touch "$home/.complete"
 }
+
+# Maven 3.8 prints colour codes even in batch mode when quiet.
+strip_colors() { sed 's/\x1b\[[0-9;]*m//g'; }
 
 free_port() {
   node -e "const s=require('net').createServer();s.listen(0,'$HOST',()=>{console.log(s.address().port);s.close()})"

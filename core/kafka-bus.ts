@@ -1,0 +1,773 @@
+// The Kafka bus: the Bus interface over Apache Kafka through kafkajs, for
+// the distributed deployment where collectors and ingesters are separate
+// processes. Owns topic set-up, the wire partitioning of sample batches
+// (one series always lands in one partition), the idempotent producer with
+// its backpressure, the consumer that acknowledges (commits) only after the
+// handler has stored a delivery, the dead-letter topic, and the bus's
+// self-metrics. The message encoding itself lives in core/sample-codec.ts.
+import {
+  CompressionCodecs,
+  CompressionTypes,
+  Kafka,
+  logLevel,
+  Partitioners,
+  type Admin,
+  type Batch,
+  type Consumer,
+  type EachBatchPayload,
+  type LogEntry,
+  type Message,
+  type Producer,
+  type TopicMessages,
+} from 'kafkajs';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { compressSync, uncompressSync } from 'snappy';
+import { BusClosedError, type Bus, type Delivery, type DeliveryHandler, type Topic, type TopicPayloads } from './bus.ts';
+import type { Config } from './config.ts';
+import { silentLogger, type Logger } from './log.ts';
+import type { SampleBatch, SeriesDefinition } from './samples.ts';
+import { CodecError, decodeRecords, decodeSampleBatch, encodeRecords, encodeSampleBatch, encodedSampleBatchSize } from './sample-codec.ts';
+
+export const TOPICS: readonly Topic[] = ['metrics', 'logs', 'probes'];
+
+export type KafkaCompression = 'none' | 'gzip' | 'snappy';
+
+export interface KafkaBusOptions {
+  brokers: string[];
+  clientId: string;
+  /** Consumer groups are `<groupId>.<topic>`, see consume(). */
+  groupId: string;
+  topicPrefix: string;
+  partitions: number;
+  replicationFactor: number;
+  registry?: Registry;
+  logger?: Logger;
+  compression?: KafkaCompression;
+  /** Bytes accepted but not yet acknowledged by the broker before publish() waits and saturated() says so. */
+  maxPendingBytes?: number;
+  /** Flush once this many bytes are queued, without waiting for lingerMs. */
+  maxRequestBytes?: number;
+  /** How long a queued message waits for others to share its produce request. */
+  lingerMs?: number;
+  /** Largest message we produce; below the broker's message.max.bytes (1 MiB by default). */
+  maxMessageBytes?: number;
+  /** How often consumer lag (depth) and broker reachability are refreshed. */
+  lagIntervalMs?: number;
+  consumer?: {
+    sessionTimeout?: number;
+    heartbeatInterval?: number;
+    rebalanceTimeout?: number;
+    maxBytesPerPartition?: number;
+    /** Wait before redelivering a delivery whose handler failed. */
+    retryDelayMs?: number;
+  };
+}
+
+/** Options from the typed config; the rest keep their defaults. */
+export function kafkaBusOptions(config: Config, extra: Partial<KafkaBusOptions> = {}): KafkaBusOptions {
+  return { ...config.kafka, ...extra };
+}
+
+/** A topic exists with fewer partitions than configured: series would map to partitions that do not exist. */
+export class TopicPartitionsError extends Error {
+  constructor(
+    readonly topic: string,
+    readonly actual: number,
+    readonly configured: number,
+  ) {
+    super(`kafka topic ${topic} has ${actual} partitions, fewer than the ${configured} configured (kafka.partitions); add partitions or lower the setting`);
+    this.name = 'TopicPartitionsError';
+  }
+}
+
+// Snappy through the native `snappy` package (already a dependency) in the
+// shape kafkajs expects of a codec. Java producers frame snappy the xerial
+// way; reading that frame too keeps the topics readable whoever wrote them.
+const XERIAL_HEADER = Buffer.from([130, 83, 78, 65, 80, 80, 89, 0]);
+const snappyCodec = {
+  async compress(encoder: { buffer: Buffer }): Promise<Buffer> {
+    return compressSync(encoder.buffer);
+  },
+  async decompress(buffer: Buffer): Promise<Buffer> {
+    if (buffer.length < 16 || !buffer.subarray(0, 8).equals(XERIAL_HEADER)) return uncompressSync(buffer) as Buffer;
+    const chunks: Buffer[] = [];
+    for (let at = 16; at < buffer.length; ) {
+      const size = buffer.readInt32BE(at);
+      chunks.push(uncompressSync(buffer.subarray(at + 4, at + 4 + size)) as Buffer);
+      at += 4 + size;
+    }
+    return Buffer.concat(chunks);
+  },
+};
+CompressionCodecs[CompressionTypes.Snappy] = () => snappyCodec;
+
+const COMPRESSION: Record<KafkaCompression, CompressionTypes> = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+  snappy: CompressionTypes.Snappy,
+};
+
+interface OutgoingMessage {
+  topic: Topic;
+  partition: number;
+  value: Buffer;
+  units: number;
+}
+
+interface PendingPublish {
+  messages: OutgoingMessage[];
+  bytes: number;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+interface BusMetrics {
+  lag: Gauge;
+  producedMessages: Counter;
+  producedUnits: Counter;
+  producedBytes: Counter;
+  consumedMessages: Counter;
+  consumedUnits: Counter;
+  batchUnits: Histogram;
+  retries: Counter;
+  deadLetters: Counter;
+  pendingBytes: Gauge;
+  ready: Gauge;
+}
+
+function busMetrics(registry: Registry | undefined, bus: KafkaBus): BusMetrics {
+  const registers = registry ? [registry] : [];
+  return {
+    lag: new Gauge({ name: 'tidemark_kafka_consumer_lag', help: 'Messages not yet committed by the consumer group, per partition.', labelNames: ['topic', 'partition'], registers }),
+    producedMessages: new Counter({ name: 'tidemark_kafka_produced_messages_total', help: 'Messages acknowledged by the broker.', labelNames: ['topic'], registers }),
+    producedUnits: new Counter({ name: 'tidemark_kafka_produced_units_total', help: 'Samples (metrics) or records (logs, probes) acknowledged by the broker.', labelNames: ['topic'], registers }),
+    producedBytes: new Counter({ name: 'tidemark_kafka_produced_bytes_total', help: 'Encoded bytes acknowledged by the broker (before compression).', labelNames: ['topic'], registers }),
+    consumedMessages: new Counter({ name: 'tidemark_kafka_consumed_messages_total', help: 'Messages handed to a consumer and committed.', labelNames: ['topic'], registers }),
+    consumedUnits: new Counter({ name: 'tidemark_kafka_consumed_units_total', help: 'Samples or records handed to a consumer and committed.', labelNames: ['topic'], registers }),
+    batchUnits: new Histogram({
+      name: 'tidemark_kafka_batch_units',
+      help: 'Samples or records per produce request (direction=produce) or per delivery (direction=consume).',
+      labelNames: ['topic', 'direction'],
+      buckets: [1, 10, 100, 1_000, 10_000, 50_000, 100_000, 500_000, 1_000_000],
+      registers,
+    }),
+    retries: new Counter({ name: 'tidemark_kafka_retries_total', help: 'Retried operations: produce requests, failed deliveries, connection attempts.', labelNames: ['operation'], registers }),
+    deadLetters: new Counter({ name: 'tidemark_kafka_dead_letters_total', help: 'Undecodable messages moved to the dead-letter topic.', labelNames: ['topic', 'reason'], registers }),
+    pendingBytes: new Gauge({ name: 'tidemark_kafka_pending_bytes', help: 'Bytes accepted by publish() and not yet acknowledged by the broker.', registers, collect() { this.set(bus.pendingBytes); } }),
+    ready: new Gauge({ name: 'tidemark_kafka_ready', help: '1 when connected to the broker with the topics in place.', registers, collect() { this.set(bus.ready() ? 1 : 0); } }),
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** kafkajs logs go to our logger at debug: the bus itself logs the transitions that matter, once each. */
+function kafkajsLogCreator(logger: Logger): () => (entry: LogEntry) => void {
+  return () => (entry) => {
+    const { message, ...rest } = entry.log;
+    logger.debug({ kafkajs: entry.namespace, ...rest }, message);
+  };
+}
+
+/** Partition of a series: the low 32 bits of its id (a SHA-256 prefix, so uniform) modulo the partition count. */
+export function seriesPartition(id: bigint, partitions: number): number {
+  return Number(id & 0xffff_ffffn) % partitions;
+}
+
+/**
+ * Splits a batch into per-partition batches (one series, one partition,
+ * so per-series order survives any number of consumers), each cut to fit
+ * maxMessageBytes. Reads the ids' low words through a Uint32Array view to
+ * keep BigInt arithmetic out of the per-sample loop.
+ */
+export function partitionSampleBatch(batch: SampleBatch, partitions: number, maxMessageBytes: number): { partition: number; batch: SampleBatch }[] {
+  const n = batch.length;
+  const low = new Uint32Array(batch.seriesIds.buffer, batch.seriesIds.byteOffset, n * 2);
+  const target = new Uint32Array(n);
+  const counts = new Uint32Array(partitions);
+  for (let i = 0; i < n; i++) {
+    const p = low[2 * i]! % partitions;
+    target[i] = p;
+    counts[p]!++;
+  }
+  const definitions = new Map<number, SeriesDefinition[]>();
+  for (const def of batch.series) {
+    const p = seriesPartition(def.id, partitions);
+    let list = definitions.get(p);
+    if (!list) definitions.set(p, (list = []));
+    list.push(def);
+  }
+  const columns = new Map<number, { ids: BigUint64Array; ts: Float64Array; vals: Float64Array; fill: number }>();
+  for (let p = 0; p < partitions; p++) {
+    const c = counts[p]!;
+    if (c > 0) columns.set(p, { ids: new BigUint64Array(c), ts: new Float64Array(c), vals: new Float64Array(c), fill: 0 });
+  }
+  for (let i = 0; i < n; i++) {
+    const col = columns.get(target[i]!)!;
+    col.ids[col.fill] = batch.seriesIds[i]!;
+    col.ts[col.fill] = batch.timestamps[i]!;
+    col.vals[col.fill] = batch.values[i]!;
+    col.fill++;
+  }
+  const out: { partition: number; batch: SampleBatch }[] = [];
+  const partitionsUsed = new Set<number>([...columns.keys(), ...definitions.keys()]);
+  for (const p of [...partitionsUsed].sort((a, b) => a - b)) {
+    const col = columns.get(p) ?? { ids: new BigUint64Array(0), ts: new Float64Array(0), vals: new Float64Array(0), fill: 0 };
+    const series = definitions.get(p) ?? [];
+    const header = encodedSampleBatchSize({ tenant: batch.tenant, series, length: 0, seriesIds: col.ids, timestamps: col.ts, values: col.vals });
+    // Definitions travel with the first chunk, which therefore holds fewer samples.
+    let start = 0;
+    let first = true;
+    do {
+      const room = Math.max(1, Math.floor((maxMessageBytes - (first ? header : 64 + batch.tenant.length * 4)) / 24));
+      const end = Math.min(col.fill, start + room);
+      out.push({
+        partition: p,
+        batch: {
+          tenant: batch.tenant,
+          series: first ? series : [],
+          length: end - start,
+          seriesIds: col.ids.subarray(start, end),
+          timestamps: col.ts.subarray(start, end),
+          values: col.vals.subarray(start, end),
+        },
+      });
+      start = end;
+      first = false;
+    } while (start < col.fill);
+  }
+  return out;
+}
+
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+interface ConsumerState {
+  consumer: Consumer;
+  assignment: number[];
+}
+
+export class KafkaBus implements Bus {
+  readonly kind = 'kafka' as const;
+  private readonly options: Required<Omit<KafkaBusOptions, 'registry' | 'logger' | 'consumer'>> & { consumer: NonNullable<KafkaBusOptions['consumer']> };
+  private readonly kafka: Kafka;
+  private readonly admin: Admin;
+  private producer: Producer;
+  private readonly log: Logger;
+  private readonly metrics: BusMetrics;
+  private readonly queue: PendingPublish[] = [];
+  private readonly roomWaiters: (() => void)[] = [];
+  private readonly readyWaiters: (() => void)[] = [];
+  private readonly consumers = new Map<Topic, ConsumerState>();
+  private readonly partitionCount = new Map<Topic, number>();
+  private readonly lagByTopic: Record<Topic, number> = { metrics: 0, logs: 0, probes: 0 };
+  /** Average units per message seen by this process, to express lag (in messages) in the bus's units. */
+  private readonly unitsPerMessage: Record<Topic, { units: number; messages: number }> = {
+    metrics: { units: 0, messages: 0 },
+    logs: { units: 0, messages: 0 },
+    probes: { units: 0, messages: 0 },
+  };
+  /** Bytes accepted by publish() and not yet acknowledged. */
+  pendingBytes = 0;
+  private queuedBytes = 0;
+  private connected = false;
+  private reachable = false;
+  private closed = false;
+  private sending = false;
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private lagTimer: NodeJS.Timeout | null = null;
+  private lastProblem: Error | null = null;
+  private readonly connecting: Promise<void>;
+
+  constructor(options: KafkaBusOptions) {
+    this.options = {
+      compression: 'snappy',
+      maxPendingBytes: 64 * 1024 * 1024,
+      maxRequestBytes: 4 * 1024 * 1024,
+      lingerMs: 5,
+      maxMessageBytes: 900 * 1024,
+      lagIntervalMs: 5_000,
+      ...options,
+      consumer: { sessionTimeout: 10_000, heartbeatInterval: 1_000, rebalanceTimeout: 20_000, maxBytesPerPartition: 4 * 1024 * 1024, retryDelayMs: 500, ...options.consumer },
+    };
+    for (const b of options.brokers) {
+      if (!/^[^\s:]+:\d+$/.test(b)) throw new Error(`kafka.brokers: "${b}" is not host:port`);
+    }
+    this.log = (options.logger ?? silentLogger).child({ component: 'kafka-bus' });
+    this.metrics = busMetrics(options.registry, this);
+    this.kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      connectionTimeout: 3_000,
+      requestTimeout: 30_000,
+      // Short internal retries: the bus's own loops retry without limit and say so once.
+      retry: { initialRetryTime: 200, maxRetryTime: 2_000, retries: 4 },
+      logLevel: logLevel.WARN,
+      logCreator: kafkajsLogCreator(this.log),
+    });
+    this.admin = this.kafka.admin();
+    this.producer = this.newProducer();
+    // A broker that is down must not stop the engine from starting: connect in the background.
+    this.connecting = this.connectLoop();
+  }
+
+  /** Full Kafka topic name of a bus topic. */
+  topicName(topic: Topic | 'dead-letter'): string {
+    return `${this.options.topicPrefix}${topic}`;
+  }
+
+  private newProducer(): Producer {
+    // Idempotent with one request in flight: broker-side sequence numbers drop a retried
+    // request that had in fact been written, and ordering per partition is kept.
+    return this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { initialRetryTime: 200, maxRetryTime: 2_000, retries: 5 },
+    });
+  }
+
+  private async connectLoop(): Promise<void> {
+    let said = false;
+    let delay = 300;
+    while (!this.closed) {
+      try {
+        await this.admin.connect();
+        await this.ensureTopics();
+        await this.producer.connect();
+        this.connected = true;
+        this.reachable = true;
+        this.lastProblem = null;
+        if (said) this.log.info({ brokers: this.options.brokers }, 'kafka reachable again; bus ready');
+        for (const w of this.readyWaiters.splice(0)) w();
+        this.scheduleLag(0);
+        this.kick();
+        return;
+      } catch (e) {
+        this.lastProblem = e as Error;
+        this.metrics.retries.inc({ operation: 'connect' });
+        if (!said) {
+          // Once, not on every attempt: a broker down for an hour must not flood the log.
+          this.log.error({ brokers: this.options.brokers, err: (e as Error).message }, 'kafka not ready; retrying in the background');
+          said = true;
+        }
+        await sleep(delay);
+        delay = Math.min(delay * 2, 5_000);
+      }
+    }
+  }
+
+  private async ensureTopics(): Promise<void> {
+    const wanted = [...TOPICS.map((t) => this.topicName(t)), this.topicName('dead-letter')];
+    const existing = new Set(await this.admin.listTopics());
+    const missing = wanted.filter((t) => !existing.has(t));
+    if (missing.length > 0) {
+      await this.admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((topic) => ({ topic, numPartitions: this.options.partitions, replicationFactor: this.options.replicationFactor })),
+      });
+      this.log.info({ topics: missing }, 'created kafka topics');
+    }
+    const { topics } = await this.admin.fetchTopicMetadata({ topics: wanted });
+    for (const t of topics) {
+      if (t.partitions.length < this.options.partitions) throw new TopicPartitionsError(t.name, t.partitions.length, this.options.partitions);
+      const bus = TOPICS.find((b) => this.topicName(b) === t.name);
+      // More partitions than configured are used: an operator may have added some.
+      if (bus) this.partitionCount.set(bus, t.partitions.length);
+    }
+  }
+
+  /** Resolves when connected with the topics in place; rejects with the last problem (e.g. TopicPartitionsError) after timeoutMs. */
+  async whenReady(timeoutMs: number): Promise<void> {
+    if (this.connected) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(this.lastProblem ?? new Error(`kafka not ready within ${timeoutMs} ms`)), timeoutMs);
+      this.readyWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Why the bus is not ready, if it is not. */
+  problem(): string | null {
+    return this.ready() ? null : (this.lastProblem?.message ?? 'connecting');
+  }
+
+  // ---- producing ----
+
+  private encode<T extends Topic>(topic: T, payload: TopicPayloads[T]): OutgoingMessage[] {
+    const partitions = this.partitionCount.get(topic) ?? this.options.partitions;
+    if (topic === 'metrics') {
+      return partitionSampleBatch(payload as SampleBatch, partitions, this.options.maxMessageBytes).map(({ partition, batch }) => ({
+        topic,
+        partition,
+        value: encodeSampleBatch(batch),
+        units: batch.length,
+      }));
+    }
+    // Records keep their per-cluster order: one cluster's records share a partition.
+    const kind = topic as 'logs' | 'probes';
+    const records = payload as TopicPayloads['logs' | 'probes'];
+    const groups = new Map<number, (typeof records)[number][]>();
+    for (const r of records) {
+      const p = fnv1a(`${r.tenant}/${r.cluster}`) % partitions;
+      let list = groups.get(p);
+      if (!list) groups.set(p, (list = []));
+      list.push(r);
+    }
+    return [...groups].map(([partition, list]) => ({
+      topic,
+      partition,
+      value: encodeRecords(kind, list as TopicPayloads[typeof kind]),
+      units: list.length,
+    }));
+  }
+
+  /**
+   * Resolves once the broker has acknowledged the payload (acks from all
+   * in-sync replicas), so a collector that crashes after publish() returned
+   * loses nothing. Waits while maxPendingBytes are unacknowledged.
+   */
+  async publish<T extends Topic>(topic: T, payload: TopicPayloads[T]): Promise<void> {
+    if (this.closed) throw new BusClosedError();
+    const messages = this.encode(topic, payload);
+    if (messages.length === 0) return;
+    const bytes = messages.reduce((sum, m) => sum + m.value.length, 0);
+    // A payload larger than the whole bound goes through alone rather than waiting forever.
+    while (!this.closed && this.pendingBytes > 0 && this.pendingBytes + bytes > this.options.maxPendingBytes) {
+      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+    }
+    if (this.closed) throw new BusClosedError();
+    this.pendingBytes += bytes;
+    this.queuedBytes += bytes;
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ messages, bytes, resolve, reject });
+      if (this.queuedBytes >= this.options.maxRequestBytes) this.kick();
+      else if (!this.lingerTimer) this.lingerTimer = setTimeout(() => this.kick(), this.options.lingerMs);
+    });
+  }
+
+  saturated(): boolean {
+    return !this.ready() || this.pendingBytes >= this.options.maxPendingBytes;
+  }
+
+  private kick(): void {
+    if (this.lingerTimer) {
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = null;
+    }
+    if (!this.sending) void this.sendLoop();
+  }
+
+  /** One produce request at a time (what maxInFlightRequests: 1 allows anyway); publishes queued meanwhile share the next one. */
+  private async sendLoop(): Promise<void> {
+    this.sending = true;
+    let failures = 0;
+    try {
+      while (this.queue.length > 0 && this.connected) {
+        const take: PendingPublish[] = [];
+        let bytes = 0;
+        while (this.queue.length > 0 && (take.length === 0 || bytes + this.queue[0]!.bytes <= this.options.maxRequestBytes)) {
+          const p = this.queue.shift()!;
+          take.push(p);
+          bytes += p.bytes;
+        }
+        this.queuedBytes -= bytes;
+        try {
+          await this.send(take.flatMap((p) => p.messages));
+          failures = 0;
+          this.reachable = true;
+          for (const p of take) p.resolve();
+          this.release(bytes);
+        } catch (e) {
+          const error = e as Error & { type?: string; retriable?: boolean };
+          if (error.type === 'MESSAGE_TOO_LARGE' || error.type === 'RECORD_LIST_TOO_LARGE' || error.type === 'INVALID_RECORD') {
+            // Not retriable: the caller gets the error naming the topic; the bus keeps running.
+            const topics = [...new Set(take.flatMap((p) => p.messages.map((m) => this.topicName(m.topic))))].join(', ');
+            const largest = Math.max(...take.flatMap((p) => p.messages.map((m) => m.value.length)));
+            const rejection = new Error(`kafka rejected a produce to ${topics}: ${error.type} (largest message ${largest} bytes; kafka bus maxMessageBytes ${this.options.maxMessageBytes})`);
+            this.log.error({ topics, type: error.type, largest }, rejection.message);
+            for (const p of take) p.reject(rejection);
+            this.release(bytes);
+            continue;
+          }
+          // Anything else is treated as transient (broker down, leader moving): put the
+          // publishes back at the head, in order, and retry without limit.
+          this.queue.unshift(...take);
+          this.queuedBytes += bytes;
+          failures++;
+          this.metrics.retries.inc({ operation: 'produce' });
+          if (failures === 1) this.log.warn({ err: error.message }, 'kafka produce failed; retrying');
+          this.reachable = false;
+          if (this.closed && failures > 3) break;
+          if (failures % 5 === 0) await this.resetProducer();
+          await sleep(Math.min(200 * 2 ** Math.min(failures, 4), 3_000));
+        }
+      }
+    } finally {
+      this.sending = false;
+    }
+    if (this.closed && this.queue.length > 0) {
+      for (const p of this.queue.splice(0)) p.reject(new BusClosedError());
+    }
+  }
+
+  private release(bytes: number): void {
+    this.pendingBytes -= bytes;
+    for (const w of this.roomWaiters.splice(0)) w();
+  }
+
+  private async send(messages: OutgoingMessage[]): Promise<void> {
+    const byTopic = new Map<Topic, Message[]>();
+    for (const m of messages) {
+      let list = byTopic.get(m.topic);
+      if (!list) byTopic.set(m.topic, (list = []));
+      list.push({ partition: m.partition, key: String(m.partition), value: m.value, headers: { units: String(m.units) } });
+    }
+    const topicMessages: TopicMessages[] = [...byTopic].map(([topic, list]) => ({ topic: this.topicName(topic), messages: list }));
+    await this.producer.sendBatch({ topicMessages, acks: -1, timeout: 30_000, compression: COMPRESSION[this.options.compression] });
+    const unitsByTopic = new Map<Topic, number>();
+    for (const m of messages) {
+      this.metrics.producedMessages.inc({ topic: m.topic });
+      this.metrics.producedUnits.inc({ topic: m.topic }, m.units);
+      this.metrics.producedBytes.inc({ topic: m.topic }, m.value.length);
+      unitsByTopic.set(m.topic, (unitsByTopic.get(m.topic) ?? 0) + m.units);
+      this.noteUnits(m.topic, m.units);
+    }
+    for (const [topic, units] of unitsByTopic) this.metrics.batchUnits.observe({ topic, direction: 'produce' }, units);
+  }
+
+  /** A producer whose sequence state may be out of step after repeated failures starts afresh with a new producer id. */
+  private async resetProducer(): Promise<void> {
+    const old = this.producer;
+    this.producer = this.newProducer();
+    await old.disconnect().catch(() => undefined);
+    await this.producer.connect().catch(() => undefined);
+  }
+
+  private noteUnits(topic: Topic, units: number): void {
+    const u = this.unitsPerMessage[topic];
+    u.units += units;
+    u.messages += 1;
+  }
+
+  // ---- consuming ----
+
+  /**
+   * Starts a consumer for one topic in the group `<groupId>.<topic>`: a group per
+   * topic because kafkajs' assigners hand every member partitions of every topic
+   * any member subscribed to, so an ingester consuming only metrics could be
+   * given log partitions it never reads. Resolves at once; the consumer joins in
+   * the background (the broker may be down).
+   */
+  async consume<T extends Topic>(topic: T, handler: DeliveryHandler<T>): Promise<void> {
+    if (this.closed) throw new BusClosedError();
+    if (this.consumers.has(topic)) throw new Error(`kafka bus: a consumer for ${topic} is already running in this process`);
+    const c = this.options.consumer;
+    const consumer = this.kafka.consumer({
+      groupId: `${this.options.groupId}.${topic}`,
+      sessionTimeout: c.sessionTimeout,
+      heartbeatInterval: c.heartbeatInterval,
+      rebalanceTimeout: c.rebalanceTimeout,
+      maxBytesPerPartition: c.maxBytesPerPartition,
+      allowAutoTopicCreation: false,
+      retry: { initialRetryTime: 300, maxRetryTime: 3_000, retries: 8, restartOnFailure: async () => !this.closed },
+    });
+    const state: ConsumerState = { consumer, assignment: [] };
+    this.consumers.set(topic, state);
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      state.assignment = [...(event.payload.memberAssignment[this.topicName(topic)] ?? [])].sort((a, b) => a - b);
+      this.log.info({ topic, partitions: state.assignment }, 'kafka consumer joined its group');
+    });
+    consumer.on(consumer.events.CRASH, (event) => {
+      this.log.warn({ topic, err: event.payload.error.message, restart: event.payload.restart }, 'kafka consumer crashed');
+      this.metrics.retries.inc({ operation: 'consumer' });
+    });
+    void this.runConsumer(topic, state, handler);
+  }
+
+  private async runConsumer<T extends Topic>(topic: T, state: ConsumerState, handler: DeliveryHandler<T>): Promise<void> {
+    await this.connecting;
+    let said = false;
+    while (!this.closed) {
+      try {
+        await state.consumer.connect();
+        await state.consumer.subscribe({ topics: [this.topicName(topic)], fromBeginning: true });
+        await state.consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          eachBatch: (payload) => this.handleBatch(topic, payload, handler),
+        });
+        return;
+      } catch (e) {
+        this.metrics.retries.inc({ operation: 'consumer' });
+        if (!said) this.log.error({ topic, err: (e as Error).message }, 'kafka consumer could not start; retrying');
+        said = true;
+        await state.consumer.disconnect().catch(() => undefined);
+        await sleep(1_000);
+      }
+    }
+  }
+
+  /** Partitions of `topic` assigned to this process's consumer (for status pages and tests). */
+  assignment(topic: Topic): number[] {
+    return [...(this.consumers.get(topic)?.assignment ?? [])];
+  }
+
+  private async handleBatch<T extends Topic>(topic: T, payload: EachBatchPayload, handler: DeliveryHandler<T>): Promise<void> {
+    const { batch } = payload;
+    if (batch.messages.length === 0) return;
+    const payloads: TopicPayloads[T][] = [];
+    let units = 0;
+    for (const message of batch.messages) {
+      const value = message.value;
+      try {
+        if (!value) throw new CodecError('truncated', 'message has no value');
+        const decoded = (topic === 'metrics' ? decodeSampleBatch(value) : decodeRecords(topic as 'logs' | 'probes', value)) as TopicPayloads[T];
+        payloads.push(decoded);
+        const n = topic === 'metrics' ? (decoded as SampleBatch).length : (decoded as unknown[]).length;
+        units += n;
+        this.noteUnits(topic, n);
+      } catch (e) {
+        await this.deadLetter(topic, batch, message.offset, value, e as Error);
+      }
+    }
+    const first = batch.firstOffset() ?? batch.messages[0]!.offset;
+    const last = batch.lastOffset();
+    if (payloads.length > 0) {
+      const delivery: Delivery<T> = { topic, payloads, token: `${batch.topic}/${batch.partition}/${first}-${last}` };
+      // A failed handler gets the same delivery (same token) again after a pause; nothing
+      // is committed meanwhile. If the partition is taken away (rebalance) or the bus
+      // stops, the uncommitted range is redelivered to whoever owns it next.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await handler(delivery);
+          break;
+        } catch (e) {
+          this.metrics.retries.inc({ operation: 'deliver' });
+          if (attempt === 0) this.log.warn({ token: delivery.token, err: (e as Error).message }, 'delivery handler failed; not committing, will redeliver');
+          if (this.closed || !payload.isRunning() || payload.isStale()) throw e;
+          await sleep(Math.min(this.options.consumer.retryDelayMs! * 2 ** Math.min(attempt, 4), 10_000));
+          await payload.heartbeat();
+        }
+      }
+    }
+    payload.resolveOffset(last);
+    await payload.commitOffsetsIfNecessary({
+      topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }],
+    });
+    this.metrics.consumedMessages.inc({ topic }, batch.messages.length);
+    this.metrics.consumedUnits.inc({ topic }, units);
+    this.metrics.batchUnits.observe({ topic, direction: 'consume' }, units);
+  }
+
+  private async deadLetter(topic: Topic, batch: Batch, offset: string, value: Buffer | null, error: Error): Promise<void> {
+    const reason = error instanceof CodecError ? error.reason : 'decode_failed';
+    this.log.error({ topic: batch.topic, partition: batch.partition, offset, reason, err: error.message }, 'undecodable message moved to the dead-letter topic');
+    // Retried until written: moving on without the dead letter would lose the message.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.producer.send({
+          topic: this.topicName('dead-letter'),
+          acks: -1,
+          messages: [
+            {
+              value: value ?? Buffer.alloc(0),
+              headers: {
+                reason,
+                error: error.message,
+                'source-topic': batch.topic,
+                'source-partition': String(batch.partition),
+                'source-offset': offset,
+              },
+            },
+          ],
+        });
+        break;
+      } catch (e) {
+        this.metrics.retries.inc({ operation: 'dead-letter' });
+        if (this.closed) throw e;
+        await sleep(Math.min(300 * 2 ** Math.min(attempt, 4), 5_000));
+      }
+    }
+    this.metrics.deadLetters.inc({ topic, reason });
+  }
+
+  // ---- depth, readiness ----
+
+  private scheduleLag(delay: number): void {
+    if (this.closed) return;
+    this.lagTimer = setTimeout(() => {
+      this.lagTimer = null;
+      void this.refreshLag().finally(() => this.scheduleLag(this.options.lagIntervalMs));
+    }, delay);
+    this.lagTimer.unref();
+  }
+
+  /** Lag = high watermark − committed offset (or − log start when nothing is committed), summed per topic. */
+  async refreshLag(): Promise<Record<Topic, number>> {
+    try {
+      for (const topic of TOPICS) {
+        const name = this.topicName(topic);
+        const [ends, committed] = await Promise.all([
+          this.admin.fetchTopicOffsets(name),
+          this.admin.fetchOffsets({ groupId: `${this.options.groupId}.${topic}`, topics: [name] }),
+        ]);
+        const done = new Map<number, bigint>();
+        for (const p of committed[0]?.partitions ?? []) done.set(p.partition, BigInt(p.offset));
+        let messages = 0n;
+        for (const e of ends) {
+          const high = BigInt(e.high);
+          const c = done.get(e.partition) ?? -1n;
+          const lag = high - (c >= 0n ? c : BigInt(e.low));
+          this.metrics.lag.set({ topic: name, partition: String(e.partition) }, Number(lag));
+          messages += lag;
+        }
+        const u = this.unitsPerMessage[topic];
+        this.lagByTopic[topic] = Math.round(Number(messages) * (u.messages > 0 ? u.units / u.messages : 1));
+      }
+      this.reachable = true;
+    } catch (e) {
+      if (this.reachable) this.log.warn({ err: (e as Error).message }, 'kafka unreachable while reading consumer lag');
+      this.reachable = false;
+      this.lastProblem = e as Error;
+    }
+    return this.depth();
+  }
+
+  /**
+   * Consumer lag per topic in the bus's units: lag in messages (refreshed every
+   * lagIntervalMs) times the average samples or records per message this
+   * process has seen, or in messages if it has seen none.
+   */
+  depth(): Record<Topic, number> {
+    return { ...this.lagByTopic };
+  }
+
+  ready(): boolean {
+    return !this.closed && this.connected && this.reachable;
+  }
+
+  /** Sends what publish() accepted (for up to 10 s), then leaves the group and disconnects. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.lagTimer) clearTimeout(this.lagTimer);
+    for (const w of this.roomWaiters.splice(0)) w();
+    for (const w of this.readyWaiters.splice(0)) w();
+    if (this.queue.length > 0 && this.connected) {
+      this.kick();
+      const deadline = Date.now() + 10_000;
+      while ((this.queue.length > 0 || this.sending) && Date.now() < deadline) await sleep(20);
+    }
+    for (const p of this.queue.splice(0)) p.reject(new BusClosedError());
+    await Promise.all([...this.consumers.values()].map((c) => c.consumer.disconnect().catch(() => undefined)));
+    await this.producer.disconnect().catch(() => undefined);
+    await this.admin.disconnect().catch(() => undefined);
+    await this.connecting.catch(() => undefined);
+  }
+}
