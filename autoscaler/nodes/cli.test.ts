@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { runPlan } from './cli.ts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { nodesCommand, runPlan } from './cli.ts';
 import { parseDuration } from './duration.ts';
 import { group, node, planInput, pod } from './test-fixtures.ts';
 
@@ -51,6 +54,38 @@ describe('tidemark nodes plan', () => {
     const r = runPlan('{"now":');
     expect(r).toMatchObject({ code: 2, stdout: '' });
     expect(r.stderr).toContain('not JSON');
+  });
+});
+
+describe('nodesCommand', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+    process.exitCode = undefined;
+  });
+
+  async function run(args: string[]): Promise<{ out: string; err: string; code: number | string | undefined }> {
+    let out = '';
+    let err = '';
+    vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => ((out += String(c)), true));
+    vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => ((err += String(c)), true));
+    await nodesCommand().parseAsync(['node', 'nodes', ...args]);
+    return { out, err, code: process.exitCode };
+  }
+
+  it('plans from --input FILE', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'node-plan-'));
+    const file = join(dir, 'in.json');
+    writeFileSync(file, JSON.stringify(planInput({ nodeGroups: [workers], pods: [pod('w-0', { cpu: '1', memory: '1Gi' })] })));
+    const r = await run(['plan', '--input', file]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).scaleUp).toEqual([{ nodeGroup: 'workers', delta: 1, pods: ['default/w-0'] }]);
+  });
+
+  it('exits 2 naming --input when the file cannot be read', async () => {
+    const r = await run(['plan', '--input', '/nonexistent/in.json']);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err.startsWith('--input: ')).toBe(true);
   });
 });
 
