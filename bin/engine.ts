@@ -15,6 +15,10 @@ import { createLogger, type Logger } from '../core/log.ts';
 import type { AppContext } from '../core/context.ts';
 import { durationMs } from '../core/config.ts';
 import { Ingester, ingesterMetrics } from '../collector/ingester.ts';
+import { collectorRoutes } from '../collector/routes.ts';
+import { slaMigrations } from '../sla/schema.ts';
+import { slaRoutes } from '../sla/routes.ts';
+import { startSla } from '../sla/service.ts';
 
 export interface Engine {
   readonly app: FastifyInstance;
@@ -24,7 +28,7 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-const MIGRATIONS: Migration[] = [...metricsMigrations];
+const MIGRATIONS: Migration[] = [...metricsMigrations, ...slaMigrations];
 
 async function createBus(config: Config): Promise<Bus> {
   if (config.bus.kind === 'memory') {
@@ -54,7 +58,8 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
 
   const app = createHttpServer({ bodyLimit: config.server.bodyLimit });
   const routes: RouteModule[] = [];
-  if (role === 'all' || role === 'api') routes.push(metricsRoutes);
+  if (role === 'all' || role === 'collector') routes.push(collectorRoutes);
+  if (role === 'all' || role === 'api') routes.push(metricsRoutes, slaRoutes);
   for (const r of routes) await r(app, ctx);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -64,6 +69,8 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
   });
   app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+
+  await startSla(ctx);
 
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   log.info({ address, role, bus: bus.kind, store: store.embedded ? `embedded ${config.store.dataPath}` : config.store.url }, 'tidemark is up');

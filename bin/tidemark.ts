@@ -3,6 +3,9 @@ import { Command, CommanderError } from 'commander';
 import { InputError } from '../core/errors.ts';
 import { upCommand } from './up.ts';
 import { queryCommand } from './query.ts';
+import { billingCommand, slaCommand } from '../sla/cli.ts';
+import { autoscaleCommand } from '../autoscaler/cli.ts';
+import { nodesCommand } from '../autoscaler/nodes/cli.ts';
 
 const program = new Command('tidemark')
   .description('Tidemark: monitoring, autoscaling and SLA engine for managed Kubernetes clouds')
@@ -12,6 +15,10 @@ const program = new Command('tidemark')
 
 program.addCommand(upCommand());
 program.addCommand(queryCommand());
+program.addCommand(slaCommand());
+program.addCommand(billingCommand());
+program.addCommand(autoscaleCommand());
+program.addCommand(nodesCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -24,6 +24,8 @@ export class MemoryBus implements Bus {
   readonly kind = 'memory' as const;
   private readonly queues = new Map<Topic, Queue>();
   private closed = false;
+  /** Topics whose consumer is failing (the store refuses inserts): the bus is not ready while any is. */
+  private readonly failing = new Set<Topic>();
 
   constructor(private readonly options: MemoryBusOptions) {}
 
@@ -80,8 +82,10 @@ export class MemoryBus implements Bus {
       for (;;) {
         try {
           await handler(delivery);
+          this.failing.delete(topic);
           break;
         } catch {
+          this.failing.add(topic);
           if (this.closed) return;
           await new Promise((resolve) => setTimeout(resolve, 500));
         }
@@ -100,7 +104,7 @@ export class MemoryBus implements Bus {
   }
 
   ready(): boolean {
-    return !this.closed;
+    return !this.closed && this.failing.size === 0;
   }
 
   async close(): Promise<void> {
