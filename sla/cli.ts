@@ -10,7 +10,7 @@ import { migrate, schemaContext } from '../core/migrations.ts';
 import { computeSla, parseSlaInput } from './calculator.ts';
 import { slaMigrations } from './schema.ts';
 import { runMonthlyReport } from './report.ts';
-import { recordExclusion, listExclusions, exclusionJson } from './exclusions.ts';
+import { recordExclusion, listExclusions, exclusionJson, parseExclusion } from './exclusions.ts';
 import { parseChargesCsv, storeCharges } from './billing.ts';
 import { monthPeriod } from './period.ts';
 
@@ -122,9 +122,9 @@ export function slaCommand(deps: SlaCliDeps = {}): Command {
     .option('--config <file>', 'configuration file')
     .option('--output <dir>', 'report directory (default: sla.report.outputDir)')
     .action((opts: { month: string; config?: string; output?: string }) =>
-      guarded(deps, () =>
-        withStore(deps, opts.config, async (store, config, tenant) => {
-          monthPeriod(opts.month, '--month');
+      guarded(deps, () => {
+        monthPeriod(opts.month, '--month');
+        return withStore(deps, opts.config, async (store, config, tenant) => {
           const c = config.sla;
           const out = await runMonthlyReport(store, {
             tenant,
@@ -137,8 +137,8 @@ export function slaCommand(deps: SlaCliDeps = {}): Command {
             minOutageMinutes: c.minOutageMinutes,
           });
           write(JSON.stringify({ month: out.month, version: out.version, created: out.created, announced: out.announced, files: out.files, totals: out.report.totals }) + '\n');
-        }),
-      ),
+        });
+      }),
     );
 
   const exclusions = sla.command('exclusions').description('maintenance, dependency, customer, third-party and force-majeure windows');
@@ -153,12 +153,14 @@ export function slaCommand(deps: SlaCliDeps = {}): Command {
     .requiredOption('--by <who>', 'who records it')
     .option('--config <file>', 'configuration file')
     .action((opts: { cluster: string; start: string; end: string; cause: string; reason: string; by: string; config?: string }) =>
-      guarded(deps, () =>
-        withStore(deps, opts.config, async (store, _config, tenant) => {
-          const rec = await recordExclusion(store, tenant, { cluster: opts.cluster, start: opts.start, end: opts.end, cause: opts.cause, reason: opts.reason, recordedBy: opts.by });
+      guarded(deps, () => {
+        const raw = { cluster: opts.cluster, start: opts.start, end: opts.end, cause: opts.cause, reason: opts.reason, recordedBy: opts.by };
+        parseExclusion(raw); // refuse bad input before touching the store
+        return withStore(deps, opts.config, async (store, _config, tenant) => {
+          const rec = await recordExclusion(store, tenant, raw);
           write(JSON.stringify(exclusionJson(rec)) + '\n');
-        }),
-      ),
+        });
+      }),
     );
   exclusions
     .command('list')
@@ -167,12 +169,13 @@ export function slaCommand(deps: SlaCliDeps = {}): Command {
     .option('--cluster <name>', 'one cluster')
     .option('--config <file>', 'configuration file')
     .action((opts: { month: string; cluster?: string; config?: string }) =>
-      guarded(deps, () =>
-        withStore(deps, opts.config, async (store, _config, tenant) => {
-          const list = await listExclusions(store, tenant, monthPeriod(opts.month, '--month'), opts.cluster);
+      guarded(deps, () => {
+        const period = monthPeriod(opts.month, '--month');
+        return withStore(deps, opts.config, async (store, _config, tenant) => {
+          const list = await listExclusions(store, tenant, period, opts.cluster);
           write(JSON.stringify(list.map(exclusionJson)) + '\n');
-        }),
-      ),
+        });
+      }),
     );
   return sla;
 }

@@ -13,7 +13,7 @@ import { deriveOutageWindows } from '../sla/outages.ts';
 import { recordExclusion, listExclusions } from '../sla/exclusions.ts';
 import { parseChargesCsv, storeCharges } from '../sla/billing.ts';
 import { runMonthlyReport, listReports, loadReport } from '../sla/report.ts';
-import { billingCommand } from '../sla/cli.ts';
+import { billingCommand, slaCommand } from '../sla/cli.ts';
 import { InputError } from '../core/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sla-report-'));
@@ -167,7 +167,10 @@ describe('monthly report from the store to files', () => {
   });
 
   it('re-runs after an exclusion as a new version and keeps the earlier one', async () => {
-    await recordExclusion(store, tenant, { cluster: 'cls-a', start: '2026-10-10T12:20:00Z', end: '2026-10-10T12:50:00Z', cause: 'maintenance', reason: 'etcd upgrade CHG-42', recordedBy: 'alice' });
+    let out = '';
+    const cli = slaCommand({ store, tenant, write: (s) => (out += s) });
+    await cli.parseAsync(['node', 'sla', 'exclusions', 'add', '--cluster', 'cls-a', '--start', '2026-10-10T12:20:00Z', '--end', '2026-10-10T12:50:00Z', '--cause', 'maintenance', '--reason', 'etcd upgrade CHG-42', '--by', 'alice']);
+    expect(JSON.parse(out)).toMatchObject({ cluster: 'cls-a', cause: 'maintenance', recordedBy: 'alice' });
     const second = await runMonthlyReport(store, { tenant, month: '2026-10', outputDir, commitment: 99.95, multiplier: 100, minOutageMinutes: 10, clusters: ['cls-c'] });
     expect(second.version).toBe(2);
     const a = second.report.clusters.find((c) => c.id === 'cls-a')!;
