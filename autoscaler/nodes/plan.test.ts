@@ -46,6 +46,18 @@ describe('scale-up', () => {
     expect(byGroup['workers']).toEqual({ nodeGroup: 'workers', delta: 1, pods: ['default/web-0', 'default/web-1'] });
   });
 
+  it('spills into the next group when the expander\'s choice reaches its maxSize', () => {
+    const spot = group('spot', 0, 2, { cpu: '4', memory: '16Gi', pods: 110 });
+    const ondemand = group('ondemand', 0, 10, { cpu: '4', memory: '16Gi', pods: 110 });
+    const pods = Array.from({ length: 10 }, (_, i) => pod(`w-${i}`, { cpu: '1500m', memory: '1Gi' }));
+    const p = plan({ nodeGroups: [ondemand, spot], pods, options: { expander: 'priority', priorities: { '10': ['^spot$'], '1': ['.*'] } } });
+    expect(p.scaleUp.map((s) => [s.nodeGroup, s.delta, s.pods.length])).toEqual([
+      ['spot', 2, 4],
+      ['ondemand', 3, 6],
+    ]);
+    expect(p.unschedulable).toEqual([]);
+  });
+
   it('keeps pods off tainted templates they do not tolerate', () => {
     const p = plan({ nodeGroups: [gpu], pods: [pod('web-0', { cpu: '1', memory: '1Gi' })] });
     expect(p.scaleUp).toEqual([]);
