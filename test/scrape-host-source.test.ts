@@ -42,7 +42,7 @@ afterAll(async () => {
   await exporter?.stop();
 });
 
-const byName = (samples: readonly { labels: Record<string, string> }[], name: string) => samples.filter((s) => s.labels['__name__'] === name);
+const byName = <S extends { labels: Record<string, string> }>(samples: readonly S[], name: string): S[] => samples.filter((s) => s.labels['__name__'] === name);
 const labelNames = (samples: readonly { labels: Record<string, string> }[]) => new Set(samples.map((s) => Object.keys(s.labels).sort().join(',')));
 const labelValues = (samples: readonly { labels: Record<string, string> }[], names: string[]) => new Set(samples.map((s) => names.map((n) => s.labels[n]).join('|')));
 
