@@ -112,6 +112,12 @@ export interface AutoscalerOptions {
   staleAfterMs?: number;
   /** Policies evaluated at once. */
   concurrency?: number;
+  /**
+   * A policy whose inputs (samples, replicas, pods, spec) have not changed
+   * since its last evaluation is re-evaluated only after this long (15 s, the
+   * HPA's own sync period), which is when windows and policies can release.
+   */
+  resyncMs?: number;
   log?: Logger;
   /** Called with every decision as it is made (benchmarks measure latency with it). */
   onDecision?: (decision: AutoscalingDecision) => void;
@@ -225,7 +231,9 @@ interface PolicyMemory {
   lastStatus?: PodAutoscalingPolicyStatus | NodeAutoscalingPolicyStatus;
   lastScaleTime?: string;
   unneededSince: Record<string, string>;
-  generation?: number;
+  /** What the last evaluation saw, and when: unchanged inputs need no new decision before the resync. */
+  fingerprint?: string;
+  evaluatedAt?: number;
 }
 
 /** Longest any history matters: stabilization windows reach 3600 s, policy periods 1800 s. */
@@ -261,6 +269,17 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
   const now = options.now ?? (() => new Date());
   const staleAfterMs = options.staleAfterMs ?? 120_000;
   const concurrency = options.concurrency ?? 16;
+  const resyncMs = options.resyncMs ?? 15_000;
+  // Schema checks run once per policy object: the watcher hands the same object until it changes.
+  const issueCache = new WeakMap<object, ReturnType<typeof policyIssues>>();
+  const issuesOf = (kind: PolicyKind, policy: object): ReturnType<typeof policyIssues> => {
+    let issues = issueCache.get(policy);
+    if (!issues) {
+      issues = policyIssues(kind, policy);
+      issueCache.set(policy, issues);
+    }
+    return issues;
+  };
   const memories = new Map<string, PolicyMemory>();
   let rounds = 0;
 
@@ -328,7 +347,7 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
     const key = `pod/${policyKey(policy)}`;
     const memory = memoryOf(key);
     const namespace = policy.metadata.namespace ?? 'default';
-    const issues = policyIssues('PodAutoscalingPolicy', policy);
+    const issues = issuesOf('PodAutoscalingPolicy', policy);
     if (issues.length > 0) {
       const message = issues.map((i) => `${i.field}: ${i.message}`).join('; ');
       await finishPodPolicy(policy, memory, at, { ScalingActive: condition.invalidPolicy(message) }, {}, { action: 'none', reason: `invalid policy: ${message}` });
@@ -358,6 +377,12 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
     memory.recommendations = memory.recommendations.filter((r) => Date.parse(r.time) >= cutoff);
     memory.scaleEvents = memory.scaleEvents.filter((r) => Date.parse(r.time) >= cutoff);
     const all = p.pods.flatMap((pod) => metrics.get(`${namespace}/${pod.metadata?.name}`) ?? []) as PodMetricsJson[];
+    let newest = '';
+    for (const m of all) if (m.timestamp > newest) newest = m.timestamp;
+    const fingerprint = `${policy.metadata.resourceVersion ?? ''}|${policy.metadata.generation ?? ''}|${p.currentReplicas}|${newest}|${p.pods.map((pod) => `${pod.metadata?.name}@${pod.metadata?.['resourceVersion'] ?? ''}`).join(',')}`;
+    if (memory.fingerprint === fingerprint && memory.evaluatedAt !== undefined && at.getTime() - memory.evaluatedAt < resyncMs) return false;
+    memory.fingerprint = fingerprint;
+    memory.evaluatedAt = at.getTime();
     const fresh = all.filter((m) => at.getTime() - Date.parse(m.timestamp) <= staleAfterMs);
     const stale = all.length - fresh.length;
     const request: RecommendRequest = {
@@ -491,7 +516,7 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       }
       await decide({ policy: ref, time: at.toISOString(), conditions, ...decision });
     };
-    const issues = policyIssues('NodeAutoscalingPolicy', policy);
+    const issues = issuesOf('NodeAutoscalingPolicy', policy);
     if (issues.length > 0) {
       const message = issues.map((i) => `${i.field}: ${i.message}`).join('; ');
       await finish({ status: 'False', reason: 'InvalidPolicy', message }, {}, { action: 'none', reason: `invalid policy: ${message}` });
