@@ -76,10 +76,12 @@ export interface StartPeerOptions {
   readonly readyPath: string;
   readonly timeoutMs?: number;
   readonly cwd?: string;
+  /** A port already chosen (e.g. written into the peer's config file); otherwise a free one is picked. */
+  readonly fixedPort?: number;
 }
 
 export async function startPeer(options: StartPeerOptions): Promise<Peer> {
-  const port = await freePort();
+  const port = options.fixedPort ?? (await freePort());
   const child = spawn(options.binary, options.args(port), { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd });
   let output = '';
   const keep = (chunk: Buffer) => {
@@ -141,4 +143,38 @@ export function startNodeExporter(extraArgs: string[] = []): Promise<Peer> {
     args: (port) => [`--web.listen-address=127.0.0.1:${port}`, ...extraArgs],
     readyPath: '/metrics',
   });
+}
+
+/**
+ * A real Prometheus on a free loopback port with the given configuration
+ * (YAML text; `${self}` is replaced by its own host:port), its data in a
+ * fresh temporary directory removed on stop.
+ */
+export async function startPrometheus(configYaml: string, extraArgs: string[] = []): Promise<Peer> {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const binary = requireBinary('prometheus', 'prometheus');
+  const dir = mkdtempSync(join(tmpdir(), 'tidemark-prometheus-'));
+  const port = await freePort();
+  writeFileSync(join(dir, 'prometheus.yml'), configYaml.replaceAll('${self}', `127.0.0.1:${port}`));
+  const peer = await startPeer({
+    name: 'prometheus',
+    binary,
+    args: () => [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      ...extraArgs,
+    ],
+    readyPath: '/-/ready',
+    timeoutMs: 30_000,
+    fixedPort: port,
+  });
+  return {
+    ...peer,
+    async stop() {
+      await peer.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
