@@ -9,6 +9,9 @@ import {
   NODE_GROUP_LABEL,
   PROVISIONED_BY_ANNOTATION,
   PredicateCache,
+  adjustExtended,
+  extendedFits,
+  extendedOf,
   toSchedulingPod,
   type NodeShape,
   type Resources,
@@ -54,6 +57,7 @@ function resourcesOf(node: Node, maxPodsPerNode: number): Resources {
     cpu: milliValue(list['cpu']!),
     memory: Math.ceil(milliValue(list['memory']!) / 1000),
     pods: Math.min(pods, maxPodsPerNode),
+    extended: extendedOf(list),
   };
 }
 
@@ -77,7 +81,7 @@ export class ClusterSnapshot {
           unschedulable: node.spec.unschedulable === true,
         },
         allocatable,
-        free: { ...allocatable },
+        free: { ...allocatable, extended: allocatable.extended && { ...allocatable.extended } },
         group: node.metadata.labels[NODE_GROUP_LABEL],
         autoscalerAdded: node.metadata.annotations[PROVISIONED_BY_ANNOTATION] === 'autoscaler',
         scaleDownDisabled: node.metadata.annotations[SCALE_DOWN_DISABLED_ANNOTATION] === 'true',
@@ -114,7 +118,7 @@ export class ClusterSnapshot {
           name,
           shape: { ...t.shape, name },
           allocatable: { ...t.capacity },
-          free: { ...t.resources },
+          free: { ...t.resources, extended: t.resources.extended && { ...t.resources.extended } },
           group: t.group.name,
           autoscalerAdded: true,
           scaleDownDisabled: false,
@@ -134,6 +138,7 @@ export class ClusterSnapshot {
     node.free.cpu -= pod.cpu;
     node.free.memory -= pod.memory;
     node.free.pods -= 1;
+    node.free.extended = adjustExtended(node.free.extended, pod.extended, -1);
   }
 
   unbind(pod: SchedulingPod, node: ClusterNode): void {
@@ -142,6 +147,7 @@ export class ClusterSnapshot {
     node.free.cpu += pod.cpu;
     node.free.memory += pod.memory;
     node.free.pods += 1;
+    node.free.extended = adjustExtended(node.free.extended, pod.extended, 1);
   }
 
   /** Whether the pod could be bound to the node now: predicates and room. */
@@ -151,6 +157,7 @@ export class ClusterSnapshot {
       node.free.pods >= 1 &&
       node.free.cpu >= pod.cpu &&
       node.free.memory >= pod.memory &&
+      extendedFits(node.free.extended, pod.extended) &&
       this.predicates.check(pod, node.shape) === undefined
     );
   }

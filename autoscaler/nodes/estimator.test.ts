@@ -11,6 +11,7 @@ function podGroup(prefix: string, cpu: number, memory: number, count: number): S
     id: `universe/${prefix}-${i}`,
     cpu,
     memory,
+    extended: undefined,
     nodeSelector: {},
     requiredTerms: undefined,
     tolerations: [],

@@ -5,7 +5,7 @@
 // cpu/templateCpu + mem/templateMem; each group first tries the nodes already
 // added in this estimate, then the last added node, then a fresh one; a limit
 // on added nodes cuts the estimate short and the pods packed so far stand.
-import type { Resources, SchedulingPod } from './scheduling.ts';
+import { adjustExtended, extendedFits, type Resources, type SchedulingPod } from './scheduling.ts';
 
 export interface NodeEstimate {
   nodeCount: number;
@@ -21,25 +21,20 @@ export interface NodeEstimator {
   estimate(pods: readonly SchedulingPod[], template: Resources, maxNodes: number): NodeEstimate;
 }
 
-interface Bin {
-  cpu: number;
-  memory: number;
-  pods: number;
+function fits(bin: Resources, pod: SchedulingPod): boolean {
+  return bin.pods >= 1 && bin.cpu >= pod.cpu && bin.memory >= pod.memory && extendedFits(bin.extended, pod.extended);
 }
 
-function fits(bin: Bin, pod: SchedulingPod): boolean {
-  return bin.pods >= 1 && bin.cpu >= pod.cpu && bin.memory >= pod.memory;
-}
-
-function place(bin: Bin, pod: SchedulingPod): void {
+function place(bin: Resources, pod: SchedulingPod): void {
   bin.cpu -= pod.cpu;
   bin.memory -= pod.memory;
   bin.pods -= 1;
+  adjustExtended(bin.extended, pod.extended, -1);
 }
 
 /** True when the pod fits an empty template node at all. */
 export function fitsEmptyTemplate(pod: SchedulingPod, template: Resources): boolean {
-  return template.pods >= 1 && template.cpu >= pod.cpu && template.memory >= pod.memory;
+  return fits(template, pod);
 }
 
 /** Groups pods that schedule identically, keeping first-seen order. */
@@ -63,7 +58,7 @@ export class BinpackingEstimator implements NodeEstimator {
       .sort((a, b) => b.s - a.s || a.i - b.i)
       .map((x) => x.g);
 
-    const bins: Bin[] = [];
+    const bins: Resources[] = [];
     const used: boolean[] = [];
     const scheduled: SchedulingPod[] = [];
 
@@ -91,7 +86,7 @@ export class BinpackingEstimator implements NodeEstimator {
         // An empty node that refused the pod means a fresh one would too.
         if (last >= 0 && !used[last]) break;
         if (bins.length >= maxNodes) break;
-        bins.push({ cpu: template.cpu, memory: template.memory, pods: template.pods });
+        bins.push({ cpu: template.cpu, memory: template.memory, pods: template.pods, extended: template.extended && { ...template.extended } });
         used.push(false);
         const fresh = bins[bins.length - 1]!;
         if (!fits(fresh, pod)) break;

@@ -8,6 +8,7 @@ const pods = (n: number, cpu: number, memory: number): SchedulingPod[] =>
     id: `default/p-${i}`,
     cpu,
     memory,
+    extended: undefined,
     nodeSelector: {},
     requiredTerms: undefined,
     tolerations: [],

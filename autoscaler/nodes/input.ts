@@ -160,7 +160,8 @@ const nodeGroup = z
     /** Nodes asked of the provider but not registered yet (target size minus registered nodes). */
     upcoming: podCount.default(0),
     template: z.object({
-      capacity: z.object({ cpu: quantity, memory: quantity, pods: z.union([podCount, quantity]) }),
+      // Extended resources (nvidia.com/gpu: 4) may sit beside cpu, memory and pods.
+      capacity: z.object({ cpu: quantity, memory: quantity, pods: z.union([podCount, quantity]) }).catchall(quantity),
       labels: stringMap.default({}),
       taints: z.array(taint).default([]),
     }),

@@ -58,6 +58,34 @@ describe('scale-up', () => {
     expect(p.unschedulable).toEqual([]);
   });
 
+  it('packs extended resources such as GPUs, and keeps GPU pods off groups without them', () => {
+    const gpus = group('gpus', 0, 5, { cpu: '32', memory: '128Gi', pods: 110, 'nvidia.com/gpu': 4 });
+    const gpuPod = (name: string) => {
+      const p = pod(name, { cpu: '1', memory: '1Gi' }) as { spec: { containers: Array<{ resources: { requests: Record<string, string> } }> } };
+      p.spec.containers[0]!.resources.requests['nvidia.com/gpu'] = '1';
+      return p;
+    };
+    const pods = Array.from({ length: 6 }, (_, i) => gpuPod(`train-${i}`));
+    const p = plan({ nodeGroups: [workers, gpus], pods });
+    // cpu alone would fit all six on one 32-core node; four GPUs a node make it two.
+    expect(p.scaleUp).toEqual([{ nodeGroup: 'gpus', delta: 2, pods: pods.map((_, i) => `default/train-${i}`) }]);
+
+    const only = plan({ nodeGroups: [workers], pods: [gpuPod('train-x')] });
+    expect(only.unschedulable[0]!.reason).toBe("fits no node group's template (workers: requests nvidia.com/gpu 1 > node 0)");
+
+    // An existing node with a free GPU takes the pod; one whose GPUs are taken does not.
+    const gpuNode = (name: string) => {
+      const n = node(name, { cpu: '32', memory: '128Gi' }) as { status: { allocatable: Record<string, string>; capacity: Record<string, string> } };
+      n.status.allocatable = { ...n.status.allocatable, 'nvidia.com/gpu': '1' };
+      return n;
+    };
+    const busy = gpuPod('busy') as unknown as { spec: { nodeName?: string }; status: unknown };
+    busy.spec.nodeName = 'g1';
+    busy.status = { phase: 'Running', conditions: [] };
+    const e = plan({ nodeGroups: [gpus], nodes: [gpuNode('g1'), gpuNode('g2')], pods: [busy, gpuPod('t-0')] });
+    expect(e.fitsExistingNodes).toEqual([{ pod: 'default/t-0', node: 'g2' }]);
+  });
+
   it('keeps pods off tainted templates they do not tolerate', () => {
     const p = plan({ nodeGroups: [gpu], pods: [pod('web-0', { cpu: '1', memory: '1Gi' })] });
     expect(p.scaleUp).toEqual([]);

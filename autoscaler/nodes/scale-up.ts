@@ -42,6 +42,10 @@ function templateMismatch(snapshot: ClusterSnapshot, pod: SchedulingPod, t: Node
   const ds = t.daemonSetPods > 0 ? ` after ${t.daemonSetPods} DaemonSet pod(s)` : '';
   if (r.pods < 1) return `template allows no more pods${ds}`;
   if (pod.cpu > r.cpu) return `requests cpu ${formatCpu(pod.cpu)} > node ${formatCpu(Math.max(0, r.cpu))}${ds}`;
+  for (const [k, v] of Object.entries(pod.extended ?? {})) {
+    const have = r.extended?.[k] ?? 0;
+    if (v > have) return `requests ${k} ${v} > node ${Math.max(0, have)}${ds}`;
+  }
   return `requests memory ${formatMemory(pod.memory)} > node ${formatMemory(Math.max(0, r.memory))}${ds}`;
 }
 

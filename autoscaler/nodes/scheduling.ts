@@ -15,6 +15,36 @@ export interface Resources {
   cpu: number;
   memory: number;
   pods: number;
+  /** Extended resources (nvidia.com/gpu, hugepages-2Mi, …) as counts; absent when there are none. */
+  extended?: Record<string, number> | undefined;
+}
+
+/** Requested but not modelled: the scheduler's ephemeral-storage check needs disk figures the input does not carry. */
+const UNMODELLED = new Set(['cpu', 'memory', 'pods', 'ephemeral-storage']);
+
+/** The extended resources of a resource list, as counts; undefined when there are none. */
+export function extendedOf(list: Record<string, Quantity> | undefined): Record<string, number> | undefined {
+  let out: Record<string, number> | undefined;
+  for (const [k, q] of Object.entries(list ?? {})) {
+    if (UNMODELLED.has(k)) continue;
+    (out ??= {})[k] = Math.ceil(milliValue(q) / 1000);
+  }
+  return out;
+}
+
+/** Whether `free` holds `need`; a resource the node lacks counts as zero. */
+export function extendedFits(free: Record<string, number> | undefined, need: Record<string, number> | undefined): boolean {
+  if (!need) return true;
+  for (const k in need) if ((free?.[k] ?? 0) < need[k]!) return false;
+  return true;
+}
+
+/** Adds `sign` × `need` to `free` in place. */
+export function adjustExtended(free: Record<string, number> | undefined, need: Record<string, number> | undefined, sign: 1 | -1): Record<string, number> | undefined {
+  if (!need) return free;
+  const out = free ?? {};
+  for (const k in need) out[k] = (out[k] ?? 0) + sign * need[k]!;
+  return out;
 }
 
 export interface SchedulingPod {
@@ -22,6 +52,7 @@ export interface SchedulingPod {
   id: string;
   cpu: number;
   memory: number;
+  extended: Record<string, number> | undefined;
   nodeSelector: Record<string, string>;
   requiredTerms: NodeSelectorTerm[] | undefined;
   tolerations: Toleration[];
@@ -49,11 +80,18 @@ function request(requests: Record<string, Quantity> | undefined, limits: Record<
  * Effective requests as the scheduler computes them (k8s PodRequests): app
  * containers plus restartable (sidecar) init containers run together, each
  * plain init container runs alone after the sidecars before it, and the pod
- * needs the larger of the two, plus its overhead.
+ * needs the larger of the two, plus its overhead. cpu in millicores, every
+ * other resource in whole units.
  */
-export function podRequests(pod: Pod): { cpu: number; memory: number } {
-  const out = { cpu: 0, memory: 0 };
-  for (const r of ['cpu', 'memory'] as const) {
+export function podRequests(pod: Pod): Record<string, number> {
+  const names = new Set<string>(['cpu', 'memory']);
+  for (const c of [...pod.spec.containers, ...pod.spec.initContainers]) {
+    for (const k of Object.keys(c.resources?.requests ?? {})) names.add(k);
+    for (const k of Object.keys(c.resources?.limits ?? {})) names.add(k);
+  }
+  for (const k of Object.keys(pod.spec.overhead ?? {})) names.add(k);
+  const out: Record<string, number> = {};
+  for (const r of names) {
     let app = 0;
     for (const c of pod.spec.containers) app += request(c.resources?.requests, c.resources?.limits, r);
     let sidecars = 0;
@@ -77,16 +115,21 @@ export function podId(pod: Pod): string {
 }
 
 export function toSchedulingPod(pod: Pod): SchedulingPod {
-  const { cpu, memory } = podRequests(pod);
+  const requests = podRequests(pod);
+  const cpu = requests['cpu']!;
+  const memory = requests['memory']!;
+  let extended: Record<string, number> | undefined;
+  for (const [k, v] of Object.entries(requests)) if (!UNMODELLED.has(k) && v > 0) (extended ??= {})[k] = v;
   const requiredTerms = pod.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
   return {
     id: podId(pod),
     cpu,
     memory,
+    extended,
     nodeSelector: pod.spec.nodeSelector,
     requiredTerms,
     tolerations: pod.spec.tolerations,
-    equivalenceKey: JSON.stringify([cpu, memory, pod.spec.nodeSelector, requiredTerms ?? null, pod.spec.tolerations]),
+    equivalenceKey: JSON.stringify([cpu, memory, extended ?? null, pod.spec.nodeSelector, requiredTerms ?? null, pod.spec.tolerations]),
     pod,
   };
 }

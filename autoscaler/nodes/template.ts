@@ -3,7 +3,7 @@
 // run on it are already placed, so pending pods only get the room they leave.
 import { milliValue } from '../quantity.ts';
 import type { NodeGroupSpec } from './input.ts';
-import { NODE_GROUP_LABEL, type NodeShape, type PredicateCache, type Resources, type SchedulingPod } from './scheduling.ts';
+import { NODE_GROUP_LABEL, adjustExtended, extendedOf, type NodeShape, type PredicateCache, type Resources, type SchedulingPod } from './scheduling.ts';
 
 export interface NodeTemplate {
   group: NodeGroupSpec;
@@ -25,14 +25,21 @@ export function nodeTemplate(group: NodeGroupSpec, maxPodsPerNode: number, daemo
     taints: group.template.taints,
     unschedulable: false,
   };
-  const capacity: Resources = { cpu: milliValue(c.cpu), memory: Math.ceil(milliValue(c.memory) / 1000), pods: Math.min(pods, maxPodsPerNode) };
-  const resources = { ...capacity };
+  const { cpu: _cpu, memory: _memory, pods: _pods, ...others } = c;
+  const capacity: Resources = {
+    cpu: milliValue(c.cpu),
+    memory: Math.ceil(milliValue(c.memory) / 1000),
+    pods: Math.min(pods, maxPodsPerNode),
+    extended: extendedOf(others),
+  };
+  const resources: Resources = { ...capacity, extended: capacity.extended && { ...capacity.extended } };
   let daemonSetPods = 0;
   for (const ds of daemonSets) {
     if (predicates.check(ds, shape) !== undefined) continue;
     resources.cpu -= ds.cpu;
     resources.memory -= ds.memory;
     resources.pods -= 1;
+    resources.extended = adjustExtended(resources.extended, ds.extended, -1);
     daemonSetPods++;
   }
   return { group, shape, capacity, resources, daemonSetPods };

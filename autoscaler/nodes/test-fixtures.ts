@@ -79,7 +79,7 @@ export function pod(name: string, o: PodOptions = {}): Json {
   };
 }
 
-export function group(name: string, minSize: number, maxSize: number, capacity: { cpu: string; memory: string; pods: number }, extra: Json = {}): Json {
+export function group(name: string, minSize: number, maxSize: number, capacity: { cpu: string; memory: string; pods: number; [extended: string]: string | number }, extra: Json = {}): Json {
   return { name, minSize, maxSize, template: { capacity, labels: {}, taints: [], ...extra } };
 }
 
