@@ -158,6 +158,8 @@ function busMetrics(registry: Registry | undefined, bus: KafkaBus): BusMetrics {
   };
 }
 
+const PRODUCER_STATE_ERRORS = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING']);
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** kafkajs logs go to our logger at debug: the bus itself logs the transitions that matter, once each. */
@@ -504,7 +506,10 @@ export class KafkaBus implements Bus {
           if (failures === 1) this.log.warn({ err: error.message }, 'kafka produce failed; retrying');
           this.reachable = false;
           if (this.closed && failures > 3) break;
-          if (failures % 5 === 0) await this.resetProducer();
+          // Only a producer whose sequence state the broker no longer accepts starts afresh
+          // (a new producer id): resetting on mere connection errors would resend a request
+          // the broker may have written under the old id, and duplicate it.
+          if (error.type !== undefined && PRODUCER_STATE_ERRORS.has(error.type)) await this.resetProducer();
           await sleep(Math.min(200 * 2 ** Math.min(failures, 4), 3_000));
         }
       }
@@ -541,7 +546,7 @@ export class KafkaBus implements Bus {
     for (const [topic, units] of unitsByTopic) this.metrics.batchUnits.observe({ topic, direction: 'produce' }, units);
   }
 
-  /** A producer whose sequence state may be out of step after repeated failures starts afresh with a new producer id. */
+  /** A producer whose sequence state the broker rejects starts afresh with a new producer id. */
   private async resetProducer(): Promise<void> {
     const old = this.producer;
     this.producer = this.newProducer();

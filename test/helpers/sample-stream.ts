@@ -27,17 +27,25 @@ export class ReceivedSamples {
   readonly seen = new Map<string, number>();
   readonly partitionsBySeries = new Map<bigint, Set<number>>();
   readonly tokens: string[] = [];
+  /** Per sample, the partition/offset positions it arrived from: more than one means the producer wrote it twice. */
+  readonly positions = new Map<string, Set<string>>();
   definitions = 0;
 
   add(delivery: Delivery<'metrics'>): void {
     this.tokens.push(delivery.token);
-    const partition = Number(delivery.token.split('/')[1]);
-    for (const batch of delivery.payloads) {
+    const [, partitionText, range] = delivery.token.split('/');
+    const partition = Number(partitionText);
+    // Payloads are the decodable messages in offset order; exact when no message was a dead letter.
+    const firstOffset = Number(range!.split('-')[0]);
+    for (const [index, batch] of delivery.payloads.entries()) {
       this.definitions += batch.series.length;
       for (let i = 0; i < batch.length; i++) {
         const id = batch.seriesIds[i]!;
         const key = `${id}@${batch.timestamps[i]}`;
         this.seen.set(key, (this.seen.get(key) ?? 0) + 1);
+        let at = this.positions.get(key);
+        if (!at) this.positions.set(key, (at = new Set()));
+        at.add(`${partition}/${firstOffset + index}`);
         let set = this.partitionsBySeries.get(id);
         if (!set) this.partitionsBySeries.set(id, (set = new Set()));
         set.add(partition);
@@ -47,6 +55,13 @@ export class ReceivedSamples {
 
   get distinct(): number {
     return this.seen.size;
+  }
+
+  /** Samples written to the log more than once (a producer-side duplicate), as opposed to redelivered. */
+  get producerDuplicates(): number {
+    let d = 0;
+    for (const at of this.positions.values()) d += at.size - 1;
+    return d;
   }
 
   get duplicates(): number {
