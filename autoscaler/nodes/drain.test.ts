@@ -106,6 +106,28 @@ describe('drainAndDelete', () => {
     expect(stuck.reason).toContain('pods still on the node after 300 ms: shop/web-2');
   });
 
+  it('uncordons when the API fails mid-drain instead of leaving the node cordoned', async () => {
+    const { group } = await fixture();
+    const api = new MemoryCluster(new Map([['workers-0001', [dp('web-1')]]]));
+    api.evict = async () => {
+      throw new Error('connection reset');
+    };
+    const r = await drainAndDelete('workers-0001', api, group, { sleep: fakeSleep });
+    expect(r).toMatchObject({ outcome: 'failed', reason: 'drain failed: connection reset' });
+    expect(api.unschedulable.get('workers-0001')).toBe(false);
+  });
+
+  it('reports a failed cordon without touching the pods', async () => {
+    const { group } = await fixture();
+    const api = new MemoryCluster(new Map([['workers-0001', [dp('web-1')]]]));
+    api.setUnschedulable = async () => {
+      throw new Error('nodes "workers-0001" not found');
+    };
+    const r = await drainAndDelete('workers-0001', api, group, { sleep: fakeSleep });
+    expect(r).toEqual({ node: 'workers-0001', outcome: 'failed', evicted: [], reason: 'cordon failed: nodes "workers-0001" not found' });
+    expect(api.calls).toEqual([]);
+  });
+
   it('uncordons when the provider refuses the deletion', async () => {
     const cloud = new SimulatedCloud({ groups: [{ id: 'workers', minSize: 1, maxSize: 5, initialSize: 1 }] });
     const group = await findNodeGroup(cloud, 'workers');

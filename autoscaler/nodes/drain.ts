@@ -45,6 +45,7 @@ export interface DrainResult {
 }
 
 const realSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /** Pods a drain leaves alone: DaemonSet pods come back anyway, mirror pods cannot be evicted, finished pods hold nothing. */
 export function needsEviction(p: DrainPod): boolean {
@@ -78,30 +79,46 @@ export async function drainAndDelete(node: string, api: DrainApi, group: Pick<No
   const gonePoll = options.podGonePollMs ?? 1000;
 
   const fail = async (reason: string, evicted: string[]): Promise<DrainResult> => {
-    await api.setUnschedulable(node, false);
+    try {
+      await api.setUnschedulable(node, false);
+    } catch (e) {
+      return { node, outcome: 'failed', evicted, reason: `${reason}; uncordon failed too: ${message(e)}` };
+    }
     return { node, outcome: 'failed', evicted, reason };
   };
 
-  await api.setUnschedulable(node, true);
-  const pods = (await api.podsOnNode(node)).filter(needsEviction);
-  const results = await Promise.all(pods.map((p) => evictWithRetry(api, p, o)));
-  const evicted = pods.filter((_, i) => results[i] === undefined).map((p) => `${p.namespace}/${p.name}`);
-  const refused = results.filter((r): r is string => r !== undefined);
-  if (refused.length > 0) return fail(refused.join('; '), evicted);
+  try {
+    await api.setUnschedulable(node, true);
+  } catch (e) {
+    return { node, outcome: 'failed', evicted: [], reason: `cordon failed: ${message(e)}` };
+  }
+  const evicted: string[] = [];
+  try {
+    const pods = (await api.podsOnNode(node)).filter(needsEviction);
+    const results = await Promise.all(pods.map((p) => evictWithRetry(api, p, o)));
+    pods.forEach((p, i) => {
+      if (results[i] === undefined) evicted.push(`${p.namespace}/${p.name}`);
+    });
+    const refused = results.filter((r): r is string => r !== undefined);
+    if (refused.length > 0) return await fail(refused.join('; '), evicted);
 
-  const deadline = now() + goneTimeout;
-  const waiting = new Set(evicted);
-  for (;;) {
-    const still = (await api.podsOnNode(node)).filter((p) => needsEviction(p) && waiting.has(`${p.namespace}/${p.name}`));
-    if (still.length === 0) break;
-    if (now() >= deadline) return fail(`pods still on the node after ${goneTimeout} ms: ${still.map((p) => `${p.namespace}/${p.name}`).join(', ')}`, evicted);
-    await o.sleep(gonePoll);
+    const deadline = now() + goneTimeout;
+    const waiting = new Set(evicted);
+    for (;;) {
+      const still = (await api.podsOnNode(node)).filter((p) => needsEviction(p) && waiting.has(`${p.namespace}/${p.name}`));
+      if (still.length === 0) break;
+      if (now() >= deadline) return await fail(`pods still on the node after ${goneTimeout} ms: ${still.map((p) => `${p.namespace}/${p.name}`).join(', ')}`, evicted);
+      await o.sleep(gonePoll);
+    }
+  } catch (e) {
+    // A node left cordoned by a failed drain would sit empty and unusable.
+    return await fail(`drain failed: ${message(e)}`, evicted);
   }
 
   try {
     await group.deleteNodes([node]);
   } catch (e) {
-    return fail(`node group ${group.id} refused deletion: ${e instanceof Error ? e.message : String(e)}`, evicted);
+    return await fail(`node group ${group.id} refused deletion: ${message(e)}`, evicted);
   }
   return { node, outcome: 'deleted', evicted };
 }
