@@ -456,6 +456,10 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
 
   async function podRound(at: Date): Promise<{ scaled: number; failed: number; count: number }> {
     const policies = options.policies.podPolicies();
+    // A deleted policy's history goes with it; a policy recreated under the same name starts afresh.
+    const live = new Set(policies.map((p) => `pod/${policyKey(p)}`));
+    for (const p of options.policies.nodePolicies()) live.add(`node/${policyKey(p)}`);
+    for (const key of memories.keys()) if (!live.has(key)) memories.delete(key);
     const prepared: PreparedPodPolicy[] = [];
     let failed = 0;
     await inPool(policies, concurrency, async (policy) => {

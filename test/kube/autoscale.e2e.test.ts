@@ -160,6 +160,26 @@ describe.sequential('autoscaling end to end', () => {
     expect((await apps.readNamespacedDeploymentScale({ name: 'web', namespace: 'shop' })).spec?.replicas).toBe(2);
   });
 
+  it('gives a policy the schema refuses and one whose target is missing a reason in their status, and goes on', async () => {
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const base = { apiVersion: `${GROUP}/${VERSION}`, kind: 'PodAutoscalingPolicy' };
+    // The fake API server does not validate custom resources, as a cluster without the schema would not.
+    await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: 'shop', plural: 'podautoscalingpolicies', body: { ...base, metadata: { name: 'broken' }, spec: { scaleTargetRef: { kind: 'Deployment', name: 'web' }, maxReplicas: 'ten' } } });
+    await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: 'shop', plural: 'podautoscalingpolicies', body: { ...base, metadata: { name: 'orphan' }, spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'gone' }, maxReplicas: 3 } } });
+    const conditionOf = async (name: string, type: string) => {
+      const p = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: 'shop', plural: 'podautoscalingpolicies', name })) as { status?: PodAutoscalingPolicyStatus };
+      return p.status?.conditions?.find((c) => c.type === type);
+    };
+    const { value: invalid } = await until('broken policy status', () => conditionOf('broken', 'ScalingActive'), 3000);
+    expect(invalid).toMatchObject({ status: 'False', reason: 'InvalidPolicy', message: expect.stringContaining('spec.maxReplicas') });
+    const { value: missing } = await until('orphan policy status', () => conditionOf('orphan', 'AbleToScale'), 3000);
+    expect(missing).toMatchObject({ status: 'False', reason: 'FailedGetScale' });
+    const events = await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: 'shop' });
+    expect(events.items.some((e) => e.type === 'Warning' && e.reason === 'FailedGetScale' && e.involvedObject.name === 'orphan')).toBe(true);
+    const d = await decisions.find({ kind: 'PodAutoscalingPolicy', namespace: 'shop', name: 'broken' });
+    expect(d?.action).toBe('none');
+  });
+
   it('scales the Deployment out within seconds of a load spike, with an Event and status', async () => {
     const apps = kc.makeApiClient(AppsV1Api);
     // 3 cores over 2 pods of 500m is 300% of request against a 50% target: 6 replicas.
