@@ -223,8 +223,8 @@ export interface MonthlyReportOptions extends SlaTerms {
   clusters?: readonly string[];
   now?: () => number;
   fetch?: typeof fetch;
-  /** Tests: throw right after this step, as a crash there would. */
-  crashAfter?: 'files' | 'stored';
+  /** Called after each durable step; tests stop or kill the job here to play a crash at that point. */
+  onStep?: (step: 'files' | 'stored') => Promise<void> | void;
 }
 
 export interface MonthlyReportOutcome {
@@ -236,8 +236,6 @@ export interface MonthlyReportOutcome {
   files: ReportFiles;
   report: SlaReport;
 }
-
-export class SimulatedCrash extends Error {}
 
 /** Runs (or completes, or confirms) the report for a month. Safe to call any number of times. */
 export async function runMonthlyReport(store: Store, opts: MonthlyReportOptions): Promise<MonthlyReportOutcome> {
@@ -266,12 +264,12 @@ export async function runMonthlyReport(store: Store, opts: MonthlyReportOptions)
     const createdAt = now();
     body = { ...report, version, digest, generatedAt: isoUtc(createdAt) };
     writeReportFiles(files, body);
-    if (opts.crashAfter === 'files') throw new SimulatedCrash('crash after writing files');
+    await opts.onStep?.('files');
     await store.insertRows('sla_reports', [
       { tenant: opts.tenant, month: opts.month, version, digest, created_at: chTime(createdAt), body: JSON.stringify(body), files: JSON.stringify(files) },
     ]);
   }
-  if (opts.crashAfter === 'stored') throw new SimulatedCrash('crash after storing the report');
+  await opts.onStep?.('stored');
 
   let didAnnounce = await reportAnnounced(store, opts.tenant, opts.month, version);
   if (!didAnnounce && opts.webhookUrl) {

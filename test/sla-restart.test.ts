@@ -12,8 +12,13 @@ import { silentLogger } from '../core/log.ts';
 import { slaMigrations } from '../sla/schema.ts';
 import { recordProbeResults } from '../sla/probes.ts';
 import { storeCharges } from '../sla/billing.ts';
-import { runMonthlyReport, listReports, SimulatedCrash } from '../sla/report.ts';
+import { runMonthlyReport, listReports } from '../sla/report.ts';
 import { reportJob, catchUpMonthlyReport, monthDueAtStart } from '../sla/service.ts';
+
+class SimulatedCrash extends Error {}
+const crashAfter = (at: 'files' | 'stored') => (step: string) => {
+  if (step === at) throw new SimulatedCrash(`crash after ${step}`);
+};
 
 const dir = mkdtempSync(join(tmpdir(), 'sla-restart-'));
 const dataPath = join(dir, 'chdb');
@@ -76,7 +81,7 @@ describe('start-up catch-up decision', () => {
 describe('a restart during the monthly job', () => {
   it('completes a job killed after writing files and before storing, with one version and one announcement', async () => {
     const opts = { tenant, month: '2026-10', outputDir, commitment: 99.95, multiplier: 100, minOutageMinutes: 10, webhookUrl: 'http://hook.invalid/sla', fetch: fakeFetch };
-    await expect(runMonthlyReport(store, { ...opts, crashAfter: 'files' })).rejects.toBeInstanceOf(SimulatedCrash);
+    await expect(runMonthlyReport(store, { ...opts, onStep: crashAfter('files') })).rejects.toBeInstanceOf(SimulatedCrash);
     expect(await listReports(store, tenant, '2026-10')).toEqual([]);
     await store.close(); // the process dies
     store = await openStore(); // and comes back
@@ -98,7 +103,7 @@ describe('a restart during the monthly job', () => {
 
   it('completes a job killed after storing and before announcing, without a second version', async () => {
     const opts = { tenant, month: '2026-09', outputDir, commitment: 99.95, multiplier: 100, minOutageMinutes: 10, webhookUrl: 'http://hook.invalid/sla', fetch: fakeFetch };
-    await expect(runMonthlyReport(store, { ...opts, crashAfter: 'stored' })).rejects.toBeInstanceOf(SimulatedCrash);
+    await expect(runMonthlyReport(store, { ...opts, onStep: crashAfter('stored') })).rejects.toBeInstanceOf(SimulatedCrash);
     expect((await listReports(store, tenant, '2026-09')).map((v) => v.version)).toEqual([1]);
     expect(hooks.filter((h) => h.month === '2026-09')).toHaveLength(0);
     await store.close();
