@@ -297,6 +297,55 @@ describe('compensation', () => {
   });
 });
 
+describe('more edges', () => {
+  it('accepts offsets and fractional seconds and answers in UTC', () => {
+    const r = run({ outages: [{ start: '2026-10-02T12:00:00+02:00', end: '2026-10-02T12:10:00.500+02:00', cause: 'platform' }] });
+    expect(r.incidents[0]).toMatchObject({ start: '2026-10-02T10:00:00Z', end: '2026-10-02T10:10:00.500Z', minutes: 11, counted: true });
+  });
+  it('lists exclusions with no platform outage under them, with 0 outage minutes excluded', () => {
+    const r = run({ outages: [{ start: at(8, 0, 0), end: at(8, 2, 0), cause: 'force-majeure', reason: 'flood' }] });
+    expect(r.incidents).toEqual([]);
+    expect(r.exclusions).toEqual([{ start: at(8, 0, 0), end: at(8, 2, 0), cause: 'force-majeure', minutes: 120, excludedOutageMinutes: 0, reason: 'flood' }]);
+    expect(r.availability).toBe(100);
+  });
+  it('handles overlapping exclusions of different causes as one removed stretch', () => {
+    const r = run({
+      outages: [
+        { start: at(9, 0, 0), end: at(9, 1, 0), cause: 'platform' },
+        { start: at(9, 0, 10), end: at(9, 0, 30), cause: 'dependency' },
+        { start: at(9, 0, 20), end: at(9, 0, 40), cause: 'third-party' },
+      ],
+    });
+    expect(r.incidents.map((i) => [i.start, i.end, i.minutes])).toEqual([
+      [at(9, 0, 0), at(9, 0, 10), 10],
+      [at(9, 0, 40), at(9, 1, 0), 20],
+    ]);
+  });
+  it('takes a decimal multiplier exactly', () => {
+    // 0.1/min over the hour before; 10 minutes × 0.1 × 2.5 = 2.50.
+    const r = run({ outages: [{ start: at(31, 12, 0), end: at(31, 12, 10), cause: 'platform' }], charges: [{ start: at(31, 11, 0), end: at(31, 12, 0), amount: 6 }], paid: 100 }, { multiplier: 2.5, commitment: 100 });
+    expect(r.compensation).toBe(2.5);
+  });
+  it('counts every stretch with minOutageMinutes 0', () => {
+    const r = run({ outages: [{ start: at(2, 0, 0, 0), end: at(2, 0, 0, 1), cause: 'platform' }] }, { minOutageMinutes: 0 });
+    expect(r.unavailableMinutes).toBe(1);
+  });
+  it('caps at a paid of 0 to no compensation at all', () => {
+    const r = run({ outages: [{ start: at(31, 12, 0), end: at(31, 13, 0), cause: 'platform' }], charges: hourly('2026-10-30T00:00:00Z', 36, 6), paid: 0 });
+    expect(r.incidents[0]!.compensation).toBeGreaterThan(0);
+    expect(r.compensation).toBe(0);
+    expect(r.capped).toBe(true);
+  });
+  it('uses charges from before the period for an outage in its first day', () => {
+    // 30 Sept hourly charges of 6 (0.1/min) feed an outage at 1 Oct 02:00; paid is capped by October's charges only (none).
+    const r = run({ outages: [{ start: at(1, 2, 0), end: at(1, 2, 30), cause: 'platform' }], charges: hourly('2026-09-30T00:00:00Z', 26, 6) });
+    expect(r.incidents[0]!.feePerMinute).toBe(0.1);
+    expect(r.incidents[0]!.compensation).toBe(300);
+    expect(r.paid).toBe(12);
+    expect(r.compensation).toBe(12);
+  });
+});
+
 describe('input checks', () => {
   function fieldOf(raw: unknown): string {
     try {
