@@ -55,6 +55,8 @@ export interface StoreChange {
   type: WatchEventType;
   resource: ResourceType;
   object: KubeObject;
+  /** The object before a MODIFIED change, so a filtered watch can tell an object entering or leaving its selector. */
+  previous?: KubeObject;
   resourceVersion: number;
 }
 
@@ -196,8 +198,8 @@ export class KubeObjectStore {
     return b;
   }
 
-  private record(type: WatchEventType, t: ResourceType, object: KubeObject): void {
-    const change: StoreChange = { type, resource: t, object, resourceVersion: this.revision };
+  private record(type: WatchEventType, t: ResourceType, object: KubeObject, previous?: KubeObject): void {
+    const change: StoreChange = { type, resource: t, object, ...(previous ? { previous } : {}), resourceVersion: this.revision };
     this.history.push(change);
     if (this.history.length > this.historyLimit) {
       const dropped = this.history.splice(0, this.history.length - this.historyLimit);
@@ -314,7 +316,7 @@ export class KubeObjectStore {
     next.metadata.resourceVersion = String(this.revision);
     if (t.kind === 'CustomResourceDefinition') this.registerCrd(next);
     b.set(key, next);
-    this.record('MODIFIED', t, clone(next));
+    this.record('MODIFIED', t, clone(next), old);
     return clone(next);
   }
 

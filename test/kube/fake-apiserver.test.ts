@@ -217,6 +217,21 @@ describe('watch and informer', () => {
     req.abort();
   });
 
+  it('with a label selector, reports objects entering the selector as ADDED and leaving it as DELETED', async () => {
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespacedPod({ namespace: 'sel', body: readyPod('s1', { app: 'other' }) });
+    const start = (await core.listNamespacedPod({ namespace: 'sel', labelSelector: 'app=chosen' })).metadata!.resourceVersion!;
+    const seen: string[] = [];
+    const req = await new Watch(kc).watch('/api/v1/namespaces/sel/pods', { resourceVersion: start, labelSelector: 'app=chosen' }, (type, obj: KubernetesObject) => seen.push(`${type}:${obj.metadata?.name}`), () => undefined);
+    const relabel = (app: string) => core.patchNamespacedPod({ name: 's1', namespace: 'sel', body: { metadata: { labels: { app } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await relabel('chosen');
+    await core.patchNamespacedPod({ name: 's1', namespace: 'sel', body: { metadata: { annotations: { touched: 'yes' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await relabel('other');
+    await until(() => seen.length === 3);
+    expect(seen).toEqual(['ADDED:s1', 'MODIFIED:s1', 'DELETED:s1']);
+    req.abort();
+  });
+
   it('replays missed events when resuming and answers 410 Gone for a compacted resourceVersion', async () => {
     const core = kc.makeApiClient(CoreV1Api);
     const before = (await core.listNamespacedPod({ namespace: 'r' })).metadata!.resourceVersion!;

@@ -364,11 +364,22 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
 
   function watch(route: Route, params: URLSearchParams, req: IncomingMessage, res: ServerResponse): void {
     const filter = selectorFilter(params);
-    const matches = (c: StoreChange): boolean =>
+    const inScope = (c: StoreChange): boolean =>
       c.resource === route.type &&
       (route.namespace === undefined || !route.type.namespaced || c.object.metadata.namespace === route.namespace) &&
-      (route.name === undefined || c.object.metadata.name === route.name) &&
-      (!filter || filter(c.object));
+      (route.name === undefined || c.object.metadata.name === route.name);
+    /** The event this watch sees: a change that moves an object into or out of the selector is an ADDED or DELETED, as the API server sends. */
+    const eventFor = (c: StoreChange): string | undefined => {
+      if (!inScope(c)) return undefined;
+      if (!filter) return c.type;
+      const now = filter(c.object);
+      if (c.type !== 'MODIFIED') return now ? c.type : undefined;
+      const before = c.previous ? filter(c.previous) : now;
+      if (before && now) return 'MODIFIED';
+      if (now) return 'ADDED';
+      if (before) return 'DELETED';
+      return undefined;
+    };
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache' });
     res.flushHeaders();
     const write = (type: string, object: unknown): void => {
@@ -388,7 +399,10 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
         return;
       }
       try {
-        for (const c of store.changesSince(since)) if (matches(c)) write(c.type, c.object);
+        for (const c of store.changesSince(since)) {
+          const type = eventFor(c);
+          if (type) write(type, c.object);
+        }
       } catch (e) {
         if (e instanceof StoreError && e.code === 410) {
           write('ERROR', status(410, 'Expired', e.message));
@@ -402,7 +416,8 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     watches.add(res);
     const unsubscribe = store.onChange((c) => {
       if (c.resourceVersion <= sentUpTo) return;
-      if (matches(c)) write(c.type, c.object);
+      const type = eventFor(c);
+      if (type) write(type, c.object);
     });
     const timers: NodeJS.Timeout[] = [];
     if (params.get('allowWatchBookmarks') === 'true' || params.get('allowWatchBookmarks') === '1') {
