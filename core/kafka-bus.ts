@@ -178,7 +178,7 @@ export function seriesPartition(id: bigint, partitions: number): number {
 /**
  * Splits a batch into per-partition batches (one series, one partition,
  * so per-series order survives any number of consumers), each cut to fit
- * maxMessageBytes. Reads the ids' low words through a Uint32Array view to
+ * maxMessageBytes; a partition's definitions come before its samples. Reads the ids' low words through a Uint32Array view to
  * keep BigInt arithmetic out of the per-sample loop.
  */
 export function partitionSampleBatch(batch: SampleBatch, partitions: number, maxMessageBytes: number): { partition: number; batch: SampleBatch }[] {
@@ -212,32 +212,51 @@ export function partitionSampleBatch(batch: SampleBatch, partitions: number, max
   }
   const out: { partition: number; batch: SampleBatch }[] = [];
   const partitionsUsed = new Set<number>([...columns.keys(), ...definitions.keys()]);
+  const empty = { ids: new BigUint64Array(0), ts: new Float64Array(0), vals: new Float64Array(0), fill: 0 };
+  const chunkOverhead = encodedSampleBatchSize({ tenant: batch.tenant, series: [], length: 0, seriesIds: empty.ids, timestamps: empty.ts, values: empty.vals });
   for (const p of [...partitionsUsed].sort((a, b) => a - b)) {
-    const col = columns.get(p) ?? { ids: new BigUint64Array(0), ts: new Float64Array(0), vals: new Float64Array(0), fill: 0 };
-    const series = definitions.get(p) ?? [];
-    const header = encodedSampleBatchSize({ tenant: batch.tenant, series, length: 0, seriesIds: col.ids, timestamps: col.ts, values: col.vals });
-    // Definitions travel with the first chunk, which therefore holds fewer samples.
-    let start = 0;
-    let first = true;
-    do {
-      const room = Math.max(1, Math.floor((maxMessageBytes - (first ? header : 64 + batch.tenant.length * 4)) / 24));
+    const col = columns.get(p) ?? empty;
+    // Definitions first, in messages of their own when they are many (a new
+    // fleet's first scrape): in partition order they land before the samples
+    // that use them, and no message outgrows maxMessageBytes.
+    let group: SeriesDefinition[] = [];
+    let groupBytes = chunkOverhead;
+    const flushDefinitions = (): void => {
+      if (group.length === 0) return;
+      out.push({ partition: p, batch: { tenant: batch.tenant, series: group, length: 0, seriesIds: empty.ids, timestamps: empty.ts, values: empty.vals } });
+      group = [];
+      groupBytes = chunkOverhead;
+    };
+    for (const def of definitions.get(p) ?? []) {
+      const size = definitionSize(def);
+      if (group.length > 0 && groupBytes + size > maxMessageBytes) flushDefinitions();
+      group.push(def);
+      groupBytes += size;
+    }
+    flushDefinitions();
+    const room = Math.max(1, Math.floor((maxMessageBytes - chunkOverhead) / 24));
+    for (let start = 0; start < col.fill; start += room) {
       const end = Math.min(col.fill, start + room);
       out.push({
         partition: p,
         batch: {
           tenant: batch.tenant,
-          series: first ? series : [],
+          series: [],
           length: end - start,
           seriesIds: col.ids.subarray(start, end),
           timestamps: col.ts.subarray(start, end),
           values: col.vals.subarray(start, end),
         },
       });
-      start = end;
-      first = false;
-    } while (start < col.fill);
+    }
   }
   return out;
+}
+
+function definitionSize(def: SeriesDefinition): number {
+  let size = 10;
+  for (const [name, value] of Object.entries(def.labels)) size += 4 + Buffer.byteLength(name) + Buffer.byteLength(value);
+  return size;
 }
 
 function fnv1a(text: string): number {
