@@ -93,6 +93,9 @@ export const configSchema = z.object({
           }),
         )
         .default([]),
+      /** Also probe the API server Tidemark runs in (in-cluster service account), as cluster `inClusterName`. */
+      probeInCluster: z.boolean().default(false),
+      inClusterName: z.string().min(1).default('in-cluster'),
       commitment: z.number().min(0).max(100).default(99.95),
       multiplier: z.number().nonnegative().default(100),
       minOutageMinutes: z.number().nonnegative().default(10),

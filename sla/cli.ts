@@ -13,6 +13,7 @@ import { runMonthlyReport } from './report.ts';
 import { recordExclusion, listExclusions, exclusionJson, parseExclusion } from './exclusions.ts';
 import { parseChargesCsv, storeCharges } from './billing.ts';
 import { monthPeriod } from './period.ts';
+import { configuredClusters } from './service.ts';
 
 export interface SlaCliDeps {
   /** An open, migrated store (tests, or the engine); otherwise one is opened from the configuration. */
@@ -131,7 +132,7 @@ export function slaCommand(deps: SlaCliDeps = {}): Command {
             month: opts.month,
             outputDir: opts.output ?? c.report.outputDir,
             webhookUrl: c.report.webhookUrl,
-            clusters: c.clusters.map((x) => x.name),
+            clusters: configuredClusters(config),
             commitment: c.commitment,
             multiplier: c.multiplier,
             minOutageMinutes: c.minOutageMinutes,

@@ -80,3 +80,24 @@ export async function probeOnce(clusters: readonly ProbedCluster[], options: { t
   );
   return Promise.all(jobs);
 }
+
+const SERVICE_ACCOUNT = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/**
+ * The API server this process runs under, from the in-cluster environment
+ * (KUBERNETES_SERVICE_HOST/PORT and the service account's token and CA), as
+ * a probe target; undefined outside a cluster.
+ */
+export function inClusterTarget(name: string, env: Record<string, string | undefined>, exists: (path: string) => boolean, saDir = SERVICE_ACCOUNT): ProbedCluster | undefined {
+  const host = env['KUBERNETES_SERVICE_HOST'];
+  const port = env['KUBERNETES_SERVICE_PORT'] ?? '443';
+  if (!host || !exists(`${saDir}/token`)) return undefined;
+  const base = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return {
+    name,
+    readyzUrl: `${base}/readyz`,
+    livezUrl: `${base}/livez`,
+    tokenFile: `${saDir}/token`,
+    ...(exists(`${saDir}/ca.crt`) ? { caFile: `${saDir}/ca.crt` } : {}),
+  };
+}

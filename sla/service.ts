@@ -9,7 +9,8 @@ import type { AppContext } from '../core/context.ts';
 import type { Store } from '../core/store.ts';
 import type { Logger } from '../core/log.ts';
 import { durationMs, type Config } from '../core/config.ts';
-import { probeOnce, recordProbeResults } from './probes.ts';
+import { existsSync } from 'node:fs';
+import { probeOnce, recordProbeResults, inClusterTarget, type ProbedCluster } from './probes.ts';
 import { runMonthlyReport, listReports, reportAnnounced, type MonthlyReportOutcome } from './report.ts';
 import { monthOf, previousMonth } from './period.ts';
 
@@ -21,6 +22,12 @@ import { monthOf, previousMonth } from './period.ts';
 export function monthDueAtStart(now: number, nextRun: number | undefined): string | undefined {
   if (nextRun === undefined) return undefined;
   return monthOf(nextRun) !== monthOf(now) ? previousMonth(now) : undefined;
+}
+
+/** Clusters every report lists, probed or not: the configured ones and, when probed, the one Tidemark runs in. */
+export function configuredClusters(config: Config): string[] {
+  const c = config.sla;
+  return [...c.clusters.map((x) => x.name), ...(c.probeInCluster ? [c.inClusterName] : [])];
 }
 
 export interface ReportJob {
@@ -39,7 +46,7 @@ export function reportJob(store: Store, config: Config, log: Logger, extra: { fe
           month,
           outputDir: c.report.outputDir,
           webhookUrl: c.report.webhookUrl,
-          clusters: c.clusters.map((x) => x.name),
+          clusters: configuredClusters(config),
           commitment: c.commitment,
           multiplier: c.multiplier,
           minOutageMinutes: c.minOutageMinutes,
@@ -70,7 +77,13 @@ export async function startSla(ctx: AppContext): Promise<void> {
   const { config, store, log } = ctx;
   const c = config.sla;
 
-  if (c.clusters.length > 0 && (config.role === 'all' || config.role === 'collector')) {
+  const targets: ProbedCluster[] = [...c.clusters];
+  if (c.probeInCluster) {
+    const self = inClusterTarget(c.inClusterName, process.env, existsSync);
+    if (self) targets.push(self);
+    else log.warn('sla.probeInCluster is set but no in-cluster service account was found');
+  }
+  if (targets.length > 0 && (config.role === 'all' || config.role === 'collector')) {
     const every = durationMs(c.probeInterval, 'sla.probeInterval');
     const timeoutMs = durationMs(c.probeTimeout, 'sla.probeTimeout');
     let busy = false;
@@ -78,7 +91,7 @@ export async function startSla(ctx: AppContext): Promise<void> {
       if (busy) return; // a slow round is not stacked on; the next tick probes again
       busy = true;
       try {
-        const results = await probeOnce(c.clusters, { tenant: config.tenant, location: c.location, timeoutMs });
+        const results = await probeOnce(targets, { tenant: config.tenant, location: c.location, timeoutMs });
         await recordProbeResults(store, results);
       } catch (e) {
         log.error({ err: e }, 'sla probe round failed');

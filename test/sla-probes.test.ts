@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { probeUrl, probeOnce } from '../sla/probes.ts';
+import { probeUrl, probeOnce, inClusterTarget } from '../sla/probes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sla-probes-'));
 let http: Server;
@@ -80,5 +80,24 @@ describe('control-plane prober', () => {
       ['cls-1', 'eu-1', true, true, 1_700_000_000_000],
       ['cls-1', 'eu-1', false, false, 1_700_000_000_000],
     ]);
+  });
+});
+
+describe('in-cluster API server as a probe target', () => {
+  const sa = '/sa';
+  it('is built from the service environment and the service account files', () => {
+    const files = new Set(['/sa/token', '/sa/ca.crt']);
+    expect(inClusterTarget('home', { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' }, (p) => files.has(p), sa)).toEqual({
+      name: 'home',
+      readyzUrl: 'https://10.96.0.1:443/readyz',
+      livezUrl: 'https://10.96.0.1:443/livez',
+      tokenFile: '/sa/token',
+      caFile: '/sa/ca.crt',
+    });
+    expect(inClusterTarget('home', { KUBERNETES_SERVICE_HOST: 'fd00::1' }, (p) => files.has(p), sa)?.readyzUrl).toBe('https://[fd00::1]:443/readyz');
+  });
+  it('is absent outside a cluster', () => {
+    expect(inClusterTarget('home', {}, () => true, sa)).toBeUndefined();
+    expect(inClusterTarget('home', { KUBERNETES_SERVICE_HOST: '10.96.0.1' }, () => false, sa)).toBeUndefined();
   });
 });
