@@ -210,3 +210,82 @@ describe('node policies', () => {
     expect(d?.input).toBeDefined();
   });
 });
+
+describe('custom and external metrics, and node removal', () => {
+  it('scales on an External metric from the CustomMetricsSource, and says why when it is missing', async () => {
+    const c = cluster();
+    c.sim.addNode({ name: 'n1', cpu: '64', memory: '64Gi' });
+    c.sim.addWorkload({ namespace: 'shop', name: 'worker', replicas: 2, cpuRequest: '100m', memoryRequest: '64Mi' });
+    c.sim.addWorkload({ namespace: 'shop', name: 'idle', replicas: 2, cpuRequest: '100m', memoryRequest: '64Mi' });
+    const external = [{ type: 'External', external: { metric: { name: 'queue_messages_ready' }, target: { type: 'AverageValue', averageValue: '30' } } }];
+    const worker = register(c.store, podPolicy('worker', 'worker', { metrics: external }));
+    const idle = register(c.store, podPolicy('idle', 'idle', { metrics: [{ type: 'External', external: { metric: { name: 'unknown_queue' }, target: { type: 'AverageValue', averageValue: '30' } } }] }));
+    const asked: string[] = [];
+    const loop = createAutoscaler({
+      cluster: c.access,
+      policies: new StaticPolicySource([worker, idle]),
+      metrics: new InMemoryPodMetrics(),
+      customMetrics: {
+        metricsFor: async (policy) => {
+          asked.push(policy.metadata.name);
+          return policy.metadata.name === 'worker'
+            ? { customMetrics: [], externalMetrics: [{ metricName: 'queue_messages_ready', metricLabels: {}, timestamp: c.now().toISOString(), value: '180' }] }
+            : { customMetrics: [], externalMetrics: [] };
+        },
+      },
+      decisions: new InMemoryDecisionLog(),
+      now: c.now,
+    });
+    await loop.runOnce();
+    expect(asked.sort()).toEqual(['idle', 'worker']);
+    // 180 messages at 30 per pod asks for 6; without a behavior the HPA's older rule allows max(2 x 2, 4) = 4.
+    const deployments = c.store.resourceType('apps', 'v1', 'deployments')!;
+    expect((c.store.get(deployments, 'shop', 'worker').spec as { replicas: number }).replicas).toBe(4);
+    expect(conditionOf(statusOf(c.store, 'worker'), 'ScalingLimited')).toMatchObject({ status: 'True', reason: 'ScaleUpLimit' });
+    expect((c.store.get(deployments, 'shop', 'idle').spec as { replicas: number }).replicas).toBe(2);
+    expect(conditionOf(statusOf(c.store, 'idle'), 'ScalingActive')).toMatchObject({ status: 'False', reason: 'FailedGetExternalMetric' });
+  });
+
+  it('drains unneeded autoscaler-added nodes beside the rounds and records the removal', async () => {
+    const c = cluster();
+    const policy: NodeAutoscalingPolicy = {
+      apiVersion: 'autoscaling.tidemark.io/v1alpha1',
+      kind: 'NodeAutoscalingPolicy',
+      metadata: { name: 'cluster' },
+      spec: { nodeGroups: [{ name: 'general', minSize: 1, maxSize: 5, template: { capacity: { cpu: '2', memory: '4Gi', pods: '110' } } }], scaleDownUnneededTime: '1s' },
+    };
+    c.store.create(c.store.resourceType('autoscaling.tidemark.io', 'v1alpha1', 'nodeautoscalingpolicies')!, policy as unknown as KubeObject);
+    const old = new Date(T0.getTime() - 86_400_000);
+    c.sim.addNode({ name: 'base', cpu: '2', memory: '4Gi', labels: { 'tidemark.io/node-group': 'general' }, creationTimestamp: old });
+    c.sim.addNode({ name: 'added', cpu: '2', memory: '4Gi', labels: { 'tidemark.io/node-group': 'general' }, annotations: { 'tidemark.io/provisioned-by': 'autoscaler' }, creationTimestamp: old });
+    let release: () => void = () => undefined;
+    const removed: string[] = [];
+    const actuator: NodeActuator = {
+      upcoming: async () => 0,
+      increase: async () => undefined,
+      // A drain that takes as long as the test says.
+      remove: (node) =>
+        new Promise<boolean>((resolve) => {
+          release = () => {
+            removed.push(node);
+            resolve(true);
+          };
+        }),
+    };
+    const decisions = new InMemoryDecisionLog();
+    const loop = createAutoscaler({ cluster: c.access, policies: new StaticPolicySource([], [policy]), metrics: new InMemoryPodMetrics(), decisions, nodes: actuator, now: c.now });
+    await loop.runOnce();
+    c.advance(2000);
+    // The round that starts the drain finishes without waiting for it, and the next one does not start it twice.
+    await loop.runOnce();
+    c.advance(1000);
+    await loop.runOnce();
+    expect(removed).toEqual([]);
+    release();
+    await loop.stop();
+    expect(removed).toEqual(['added']);
+    const status = c.store.get(c.store.resourceType('autoscaling.tidemark.io', 'v1alpha1', 'nodeautoscalingpolicies')!, undefined, 'cluster').status as { lastScaleDownTime?: string };
+    expect(status.lastScaleDownTime).toBeDefined();
+    expect((await decisions.find({ kind: 'NodeAutoscalingPolicy', name: 'cluster' }))?.reason).toMatch(/^removed node added/);
+  });
+});

@@ -59,6 +59,20 @@ export interface PodMetricsSource {
   podMetrics(pods: readonly PodRef[], now: Date): Promise<PodMetricsJson[]>;
 }
 
+/**
+ * Values for Pods, Object and External metrics, in the custom.metrics.k8s.io
+ * (MetricValue) and external.metrics.k8s.io (ExternalMetricValue) shapes.
+ * Asked only for policies that have such metrics; without a source they count
+ * as missing, and the policy says so in its ScalingActive condition.
+ */
+export interface CustomMetricsSource {
+  metricsFor(
+    policy: PodAutoscalingPolicy,
+    pods: readonly PodRef[],
+    now: Date,
+  ): Promise<{ customMetrics: NonNullable<RecommendRequest['customMetrics']>; externalMetrics: NonNullable<RecommendRequest['externalMetrics']> }>;
+}
+
 export interface PolicyRef {
   kind: PolicyKind;
   namespace?: string;
@@ -102,6 +116,7 @@ export interface AutoscalerOptions {
   cluster: ClusterAccess;
   policies: PolicySource;
   metrics: PodMetricsSource;
+  customMetrics?: CustomMetricsSource;
   decisions: DecisionLog;
   /** Without one, node plans are made, logged and written to status, but not carried out. */
   nodes?: NodeActuator;
@@ -270,6 +285,8 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
   const staleAfterMs = options.staleAfterMs ?? 120_000;
   const concurrency = options.concurrency ?? 16;
   const resyncMs = options.resyncMs ?? 15_000;
+  const draining = new Set<string>();
+  const drains = new Set<Promise<void>>();
   // Schema checks run once per policy object: the watcher hands the same object until it changes.
   const issueCache = new WeakMap<object, ReturnType<typeof policyIssues>>();
   const issuesOf = (kind: PolicyKind, policy: object): ReturnType<typeof policyIssues> => {
@@ -385,6 +402,14 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
     memory.evaluatedAt = at.getTime();
     const fresh = all.filter((m) => at.getTime() - Date.parse(m.timestamp) <= staleAfterMs);
     const stale = all.length - fresh.length;
+    let custom: Awaited<ReturnType<CustomMetricsSource['metricsFor']>> = { customMetrics: [], externalMetrics: [] };
+    if (options.customMetrics && (policy.spec.metrics ?? []).some((m) => m['type'] === 'Pods' || m['type'] === 'Object' || m['type'] === 'External')) {
+      try {
+        custom = await options.customMetrics.metricsFor(policy, p.pods.map((pod) => ({ namespace, name: pod.metadata?.name ?? '' })), at);
+      } catch (e) {
+        options.log?.warn({ err: e, policy: policy.metadata }, 'custom metrics unavailable');
+      }
+    }
     const request: RecommendRequest = {
       now: at.toISOString(),
       hpa: {
@@ -396,6 +421,8 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       },
       pods: p.pods as RecommendRequest['pods'],
       podMetrics: fresh as unknown as RecommendRequest['podMetrics'],
+      customMetrics: custom.customMetrics,
+      externalMetrics: custom.externalMetrics,
       history: { recommendations: memory.recommendations, scaleEvents: memory.scaleEvents },
     };
     let trace;
@@ -566,19 +593,42 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       if (spec.scaleDownEnabled !== false) {
         const groupOf = new Map(nodes.map((n) => [n.metadata?.name ?? '', n.metadata?.labels?.['tidemark.io/node-group'] ?? '']));
         for (const down of plan.scaleDown) {
-          if (await options.nodes.remove(down.node, groupOf.get(down.node) ?? '')) {
-            acted.push(`-${down.node}`);
-            delete memory.unneededSince[down.node];
-          }
+          if (draining.has(down.node)) continue;
+          acted.push(`drain ${down.node}`);
+          startDrain(policy, memory, down.node, groupOf.get(down.node) ?? '', down.reason);
         }
       }
     }
     const extra: Partial<NodeAutoscalingPolicyStatus> = { unschedulablePods: plan.unschedulable.length };
     if (acted.some((a) => a.startsWith('+'))) extra.lastScaleUpTime = iso(at);
-    if (acted.some((a) => a.startsWith('-'))) extra.lastScaleDownTime = iso(at);
     const reason = acted.length > 0 ? acted.join(', ') : plan.scaleUp.length + plan.scaleDown.length > 0 ? 'planned, waiting for upcoming nodes or no actuator' : 'no change needed';
     await finish({ status: 'True', reason: acted.length > 0 ? 'SucceededRescale' : 'ValidPlan', message: reason }, extra, { action: acted.length > 0 ? 'nodes' : 'none', reason, input, output: plan });
     return acted.length > 0;
+  }
+
+  /**
+   * A drain waits on evictions and disruption budgets for as long as its
+   * retries allow; it runs beside the rounds so that pod decisions never wait for it.
+   */
+  function startDrain(policy: NodeAutoscalingPolicy, memory: PolicyMemory, node: string, group: string, why: string): void {
+    const actuator = options.nodes!;
+    draining.add(node);
+    const ref: PolicyRef = { kind: 'NodeAutoscalingPolicy', name: policy.metadata.name };
+    const work = (async () => {
+      const removed = await actuator.remove(node, group);
+      const at = now();
+      if (removed) {
+        delete memory.unneededSince[node];
+        await options.cluster.patchPolicyStatus(NODE_POLICY_PLURAL, undefined, policy.metadata.name, { lastScaleDownTime: iso(at) }).catch((e: unknown) => options.log?.warn({ err: e }, 'status write failed'));
+      }
+      await decide({ policy: ref, time: at.toISOString(), action: removed ? 'nodes' : 'none', reason: removed ? `removed node ${node}: ${why}` : `drain of node ${node} did not finish; node kept`, conditions: [] });
+    })()
+      .catch((e: unknown) => options.log?.warn({ err: e, node }, 'node removal failed'))
+      .finally(() => {
+        draining.delete(node);
+        drains.delete(work);
+      });
+    drains.add(work);
   }
 
   async function round(): Promise<RoundReport> {
@@ -612,6 +662,7 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
     runOnce,
     async stop() {
       await chain;
+      await Promise.all([...drains]);
     },
     get rounds() {
       return rounds;
