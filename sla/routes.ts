@@ -13,7 +13,7 @@ import { recordExclusion, listExclusions, exclusionJson } from './exclusions.ts'
 import { parseCharges, storeCharges } from './billing.ts';
 import { recordProbeResults } from './probes.ts';
 import { monthPeriod, monthOf, type Period } from './period.ts';
-import { reportJob, configuredClusters } from './service.ts';
+import { sharedReportJob, configuredClusters } from './service.ts';
 import { renderReportHtml } from './html.ts';
 
 const monthQuery = z.object({ month: z.string().optional(), cluster: z.string().optional() });
@@ -42,7 +42,7 @@ export const slaRoutes: RouteModule = (app, ctx) => {
   const tenant = ctx.config.tenant;
   const terms: SlaTerms = { commitment: ctx.config.sla.commitment, multiplier: ctx.config.sla.multiplier, minOutageMinutes: ctx.config.sla.minOutageMinutes };
   const clusters = configuredClusters(ctx.config);
-  const job = reportJob(ctx.store, ctx.config, ctx.log);
+  const job = sharedReportJob(ctx.store, ctx.config, ctx.log);
 
   async function current(query: unknown) {
     const q = parseInput(monthQuery, query);

@@ -62,6 +62,15 @@ export function reportJob(store: Store, config: Config, log: Logger, extra: { fe
   };
 }
 
+const sharedJobs = new WeakMap<Store, ReportJob>();
+
+/** One report job per store, so the schedule, the catch-up and the API's run endpoint queue behind each other. */
+export function sharedReportJob(store: Store, config: Config, log: Logger): ReportJob {
+  let job = sharedJobs.get(store);
+  if (!job) sharedJobs.set(store, (job = reportJob(store, config, log)));
+  return job;
+}
+
 /** Start-up catch-up: runs the missed month's report when it is due and absent or unannounced. */
 export async function catchUpMonthlyReport(store: Store, config: Config, job: ReportJob, now: number, nextRun: number | undefined): Promise<MonthlyReportOutcome | undefined> {
   const month = monthDueAtStart(now, nextRun);
@@ -106,7 +115,7 @@ export async function startSla(ctx: AppContext): Promise<void> {
   }
 
   if (config.role === 'all' || config.role === 'api') {
-    const job = reportJob(store, config, log);
+    const job = sharedReportJob(store, config, log);
     const scheduled = schedule.scheduleJob({ rule: c.report.cron, tz: c.report.tz }, () => {
       void job.run(previousMonth(Date.now())).catch(() => undefined);
     });
