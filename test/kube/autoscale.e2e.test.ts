@@ -10,12 +10,9 @@ import { startFakeApiServer, type FakeApiServer } from './fake-apiserver.ts';
 import { ClusterSimulator } from '../../autoscaler/sim/cluster.ts';
 import { SimulatedMetricsFeed } from '../../autoscaler/sim/metrics.ts';
 import { SimulatedCloud } from '../../autoscaler/providers/simulated.ts';
-import { KubeDrainApi } from '../../autoscaler/nodes/drain.ts';
-import { KubeClusterAccess } from '../../autoscaler/kube/kube-access.ts';
-import { PolicyWatcher } from '../../autoscaler/kube/policy-watch.ts';
-import { ProviderNodeActuator } from '../../autoscaler/kube/node-actuator.ts';
+import { runAutoscaler, type RunningAutoscaler } from '../../autoscaler/kube/run.ts';
 import { policyCrd, type PodAutoscalingPolicyStatus } from '../../autoscaler/kube/policies.ts';
-import { InMemoryDecisionLog, startAutoscaler, type Autoscaler } from '../../autoscaler/controller.ts';
+import { InMemoryDecisionLog } from '../../autoscaler/controller.ts';
 import type { KubeObject } from '../../autoscaler/sim/object-store.ts';
 
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -27,8 +24,7 @@ let kc: KubeConfig;
 let sim: ClusterSimulator;
 let cloud: SimulatedCloud;
 let feed: SimulatedMetricsFeed;
-let watcher: PolicyWatcher;
-let loop: Autoscaler;
+let running: RunningAutoscaler;
 let sampler: NodeJS.Timeout;
 let webCores = 0.5;
 let originalNodes: string[] = [];
@@ -121,15 +117,12 @@ beforeAll(async () => {
   feed.sample();
   // cAdvisor samples land every 200 ms.
   sampler = setInterval(() => feed.sample(), 200);
-  watcher = new PolicyWatcher(kc);
-  await watcher.start();
-  const access = new KubeClusterAccess(kc);
-  loop = startAutoscaler({
-    cluster: access,
-    policies: watcher,
+  running = await runAutoscaler({
+    kubeConfig: kc,
     metrics: feed.metrics,
     decisions,
-    nodes: new ProviderNodeActuator({ provider: cloud, drain: new KubeDrainApi(kc), cluster: access, drainOptions: { initialBackoffMs: 50, maxBackoffMs: 200, podGonePollMs: 50, podGoneTimeoutMs: 5000 } }),
+    provider: cloud,
+    drainOptions: { initialBackoffMs: 50, maxBackoffMs: 200, podGonePollMs: 50, podGoneTimeoutMs: 5000 },
     tickMs: 250,
     staleAfterMs: 10_000,
   });
@@ -137,8 +130,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   clearInterval(sampler);
-  await loop?.stop();
-  await watcher?.stop();
+  await running?.stop();
   sim?.close();
   await server?.close();
 });
