@@ -80,7 +80,15 @@ export const pushRequestSchema = z.object({
     .array(
       z.object({
         labels: z.record(z.string(), z.string()),
-        samples: z.array(z.tuple([z.number().finite(), pushValue])).min(1),
+        samples: z
+          .array(
+            z.tuple([
+              // Beyond 1e11 s (year 5138) the sender almost surely meant milliseconds.
+              z.number().finite().max(1e11, 'timestamps are Unix seconds; this looks like milliseconds'),
+              pushValue,
+            ]),
+          )
+          .min(1),
       }),
     )
     .max(100_000),

@@ -191,6 +191,8 @@ describe('POST /api/v1/push', () => {
     expect(noName.json()).toMatchObject({ field: 'series[1].labels', message: 'series[1].labels: series has no __name__ label' });
     const badTime = await push(app, { series: [{ labels: { __name__: 'a' }, samples: [['yesterday', 1]] }] });
     expect(badTime.json().field).toBe('series[0].samples[0][0]');
+    const millis = await push(app, { series: [{ labels: { __name__: 'a' }, samples: [[1767225600000, 1]] }] });
+    expect(millis.json()).toMatchObject({ field: 'series[0].samples[0][0]', message: expect.stringMatching(/looks like milliseconds/) });
     const badLabel = await push(app, { series: [{ labels: { __name__: 'a', 'b-c': 'd' }, samples: [[1, 1]] }] });
     expect(badLabel.json().message).toMatch(/invalid label name "b-c"/);
     expect(bus.published).toHaveLength(0);
