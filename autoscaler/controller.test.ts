@@ -289,3 +289,47 @@ describe('custom and external metrics, and node removal', () => {
     expect((await decisions.find({ kind: 'NodeAutoscalingPolicy', name: 'cluster' }))?.reason).toMatch(/^removed node added/);
   });
 });
+
+describe('predictive scale-out', () => {
+  it('scales ahead of a recurring daily peak when the policy asks for it, and only then', async () => {
+    const c = cluster();
+    c.sim.addNode({ name: 'n1', cpu: '64', memory: '64Gi' });
+    // 0.5 cores over 2 pods of 500m is 50%: at target, the reactive recommender holds 2.
+    for (const name of ['shop-front', 'plain']) c.sim.addWorkload({ namespace: 'shop', name, replicas: 2, cpuRequest: '500m', memoryRequest: '64Mi', load: () => 0.5 });
+    const predictive = register(c.store, podPolicy('shop-front', 'shop-front', { tidemark: { predictive: { enabled: true, leadTimeSeconds: 1800 } } }));
+    const plain = register(c.store, podPolicy('plain', 'plain'));
+    // Three days of history: 0.5 cores, and 2 cores every day from 10:15 to 10:45 UTC.
+    const history: { time: number; value: number }[] = [];
+    for (let t = T0.getTime() - 3 * 86_400_000; t < T0.getTime(); t += 5 * 60_000) {
+      const minute = (t % 86_400_000) / 60_000;
+      history.push({ time: t, value: minute >= 615 && minute < 645 ? 2 : 0.5 });
+    }
+    const asked: string[] = [];
+    c.feed.sample(c.now());
+    const decisions = new InMemoryDecisionLog();
+    const loop = createAutoscaler({
+      cluster: c.access,
+      policies: new StaticPolicySource([predictive, plain]),
+      metrics: c.feed.metrics,
+      loadHistory: {
+        loadHistory: async (policy) => {
+          asked.push(policy.metadata.name);
+          return history;
+        },
+      },
+      decisions,
+      now: c.now,
+    });
+    await loop.runOnce();
+    expect(asked).toEqual(['shop-front']);
+    const deployments = c.store.resourceType('apps', 'v1', 'deployments')!;
+    // 2 cores at 0.25 cores per replica (500m x 50%) is 8.
+    expect((c.store.get(deployments, 'shop', 'shop-front').spec as { replicas: number }).replicas).toBe(8);
+    expect((c.store.get(deployments, 'shop', 'plain').spec as { replicas: number }).replicas).toBe(2);
+    const d = await decisions.find({ kind: 'PodAutoscalingPolicy', namespace: 'shop', name: 'shop-front' });
+    expect(d).toMatchObject({ action: 'scale', toReplicas: 8, predictive: { source: 'predictive', desiredReplicas: 8 } });
+    expect(d?.reason).toMatch(/^predictive: forecast peak/);
+    // The reactive part of the decision still replays exactly.
+    expect((await explainDecision(decisions, { kind: 'PodAutoscalingPolicy', namespace: 'shop', name: 'shop-front' }))?.reproducible).toBe(true);
+  });
+});

@@ -11,6 +11,8 @@
 import { InputError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { parseRecommendInput, recommendWithTrace, type RecommendRequest, type ReplicaRecommendation } from './pods/recommend.ts';
+import { buildLoadProfile, predictReplicas, type LoadPoint, type LoadProfile, type PredictiveRecommendation } from './pods/predictive.ts';
+import { milliValue } from './quantity.ts';
 import { planNodes, type NodePlan } from './nodes/plan.ts';
 import { parseNodePlanInput, type NodePlanInputJson } from './nodes/input.ts';
 import { TargetNotFoundError, type ClusterAccess, type KubeObjectJson } from './kube/cluster-access.ts';
@@ -73,6 +75,15 @@ export interface CustomMetricsSource {
   ): Promise<{ customMetrics: NonNullable<RecommendRequest['customMetrics']>; externalMetrics: NonNullable<RecommendRequest['externalMetrics']> }>;
 }
 
+/**
+ * The history of a workload's total load, for policies with
+ * `spec.tidemark.predictive.enabled`: the policy's first Resource metric
+ * summed over the workload's pods (CPU cores or memory bytes), from the store.
+ */
+export interface LoadHistorySource {
+  loadHistory(policy: PodAutoscalingPolicy, since: Date, now: Date): Promise<LoadPoint[]>;
+}
+
 export interface PolicyRef {
   kind: PolicyKind;
   namespace?: string;
@@ -93,6 +104,8 @@ export interface AutoscalingDecision {
   input?: RecommendRequest | NodePlanInputJson;
   /** recommend()'s ReplicaRecommendation or planNodes()' NodePlan. */
   output?: ReplicaRecommendation | NodePlan;
+  /** The forecast, when predictive scale-out was asked for; toReplicas then includes it. */
+  predictive?: PredictiveRecommendation;
   conditions: PolicyCondition[];
 }
 
@@ -117,6 +130,8 @@ export interface AutoscalerOptions {
   policies: PolicySource;
   metrics: PodMetricsSource;
   customMetrics?: CustomMetricsSource;
+  /** Needed by policies that enable predictive scale-out; without it they decide reactively. */
+  loadHistory?: LoadHistorySource;
   decisions: DecisionLog;
   /** Without one, node plans are made, logged and written to status, but not carried out. */
   nodes?: NodeActuator;
@@ -249,6 +264,43 @@ interface PolicyMemory {
   /** What the last evaluation saw, and when: unchanged inputs need no new decision before the resync. */
   fingerprint?: string;
   evaluatedAt?: number;
+  /** The fitted load profile and when: refitted every PROFILE_REFIT_MS, not every round. */
+  profile?: LoadProfile;
+  profileAt?: number;
+}
+
+const PROFILE_REFIT_MS = 15 * 60_000;
+
+interface PredictiveSpec {
+  enabled?: boolean;
+  lookbackDays?: number;
+  leadTimeSeconds?: number;
+  minHistoryDays?: number;
+  bucketMinutes?: number;
+  quantile?: number;
+}
+
+/** The load one replica should carry at the target, in the units of the load history; undefined when the first metric is not a Resource one. */
+export function perReplicaTarget(policy: PodAutoscalingPolicy, pods: readonly KubeObjectJson[]): number | undefined {
+  const metric = (policy.spec.metrics ?? [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } }])[0] as
+    | { type?: string; resource?: { name: string; target: { type: string; averageUtilization?: number; averageValue?: string | number } } }
+    | undefined;
+  if (metric?.type !== 'Resource' || !metric.resource) return undefined;
+  const { name, target } = metric.resource;
+  try {
+    if (target.type === 'AverageValue' && target.averageValue !== undefined) return milliValue(target.averageValue) / 1000;
+    if (target.type !== 'Utilization' || target.averageUtilization === undefined || pods.length === 0) return undefined;
+    let requested = 0;
+    for (const pod of pods) {
+      for (const c of (pod.spec as { containers?: { resources?: { requests?: Record<string, string> } }[] } | undefined)?.containers ?? []) {
+        const q = c.resources?.requests?.[name];
+        if (q !== undefined) requested += milliValue(q) / 1000;
+      }
+    }
+    return requested > 0 ? (requested / pods.length) * (target.averageUtilization / 100) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Longest any history matters: stabilization windows reach 3600 s, policy periods 1800 s. */
@@ -448,20 +500,31 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       conditions.ScalingActive = condition.validMetricFound(first ? `${first.name} ${first.type === 'Resource' && first.currentAverageUtilization !== undefined ? 'resource utilization (percentage of request)' : 'metric'}` : 'its metrics');
     }
     conditions.ScalingLimited = scalingLimited(rec.limitedBy);
+    let desired = rec.desiredReplicas;
+    let reason = rec.reason;
+    let predicted: PredictiveRecommendation | undefined;
+    const predictive = (policy.spec.tidemark as { predictive?: PredictiveSpec } | undefined)?.predictive;
+    if (predictive?.enabled && options.loadHistory && trace.failures.length === 0 && p.currentReplicas > 0) {
+      predicted = await predict(policy, p, predictive, rec.desiredReplicas, at);
+      if (predicted?.source === 'predictive' && predicted.desiredReplicas > desired) {
+        desired = predicted.desiredReplicas;
+        reason = `predictive: ${predicted.reason}`;
+      }
+    }
     let action: AutoscalingDecision['action'] = 'none';
-    if (rec.desiredReplicas !== p.currentReplicas) {
+    if (desired !== p.currentReplicas) {
       try {
-        await options.cluster.setScale(namespace, policy.spec.scaleTargetRef, rec.desiredReplicas);
+        await options.cluster.setScale(namespace, policy.spec.scaleTargetRef, desired);
         action = 'scale';
-        memory.scaleEvents.push({ time: iso(at), replicaChange: rec.desiredReplicas - p.currentReplicas });
+        memory.scaleEvents.push({ time: iso(at), replicaChange: desired - p.currentReplicas });
         memory.lastScaleTime = iso(at);
-        conditions.AbleToScale = condition.succeededRescale(rec.desiredReplicas);
+        conditions.AbleToScale = condition.succeededRescale(desired);
         await options.cluster
           .recordEvent({
             involvedObject: { apiVersion: `${POLICY_GROUP}/${POLICY_VERSION}`, kind: 'PodAutoscalingPolicy', name: policy.metadata.name, namespace, ...(policy.metadata.uid ? { uid: policy.metadata.uid } : {}) },
             type: 'Normal',
             reason: 'SuccessfulRescale',
-            message: `New size: ${rec.desiredReplicas}; reason: ${rec.reason}`,
+            message: `New size: ${desired}; reason: ${reason}`,
           })
           .catch((e: unknown) => options.log?.warn({ err: e }, 'event write failed'));
       } catch (e) {
@@ -475,10 +538,43 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       memory,
       at,
       conditions,
-      { currentReplicas: p.currentReplicas, desiredReplicas: rec.desiredReplicas, currentMetrics: rec.metrics.map(metricStatus) },
-      { action, fromReplicas: p.currentReplicas, toReplicas: action === 'scale' ? rec.desiredReplicas : p.currentReplicas, reason: rec.reason, input: request, output: rec },
+      { currentReplicas: p.currentReplicas, desiredReplicas: desired, currentMetrics: rec.metrics.map(metricStatus) },
+      { action, fromReplicas: p.currentReplicas, toReplicas: action === 'scale' ? desired : p.currentReplicas, reason, input: request, output: rec, ...(predicted ? { predictive: predicted } : {}) },
     );
     return action === 'scale';
+  }
+
+  /** The forecast for a policy, refitting its profile from the load history when it is missing or old. */
+  async function predict(policy: PodAutoscalingPolicy, p: PreparedPodPolicy, spec: PredictiveSpec, reactive: number, at: Date): Promise<PredictiveRecommendation | undefined> {
+    const target = perReplicaTarget(policy, p.pods);
+    if (target === undefined) return undefined;
+    const { memory } = p;
+    const options2 = { ...(spec.bucketMinutes !== undefined ? { bucketMinutes: spec.bucketMinutes } : {}), ...(spec.quantile !== undefined ? { quantile: spec.quantile } : {}) };
+    if (!memory.profile || memory.profileAt === undefined || at.getTime() - memory.profileAt > PROFILE_REFIT_MS) {
+      try {
+        const since = new Date(at.getTime() - (spec.lookbackDays ?? 7) * 86_400_000);
+        const history = await options.loadHistory!.loadHistory(policy, since, at);
+        const profile = buildLoadProfile(history, options2);
+        if (profile) memory.profile = profile;
+        else delete memory.profile;
+        memory.profileAt = at.getTime();
+      } catch (e) {
+        options.log?.warn({ err: e, policy: policy.metadata }, 'load history unavailable; deciding reactively');
+        return undefined;
+      }
+    }
+    if (!memory.profile) return undefined;
+    return predictReplicas({
+      now: at.getTime(),
+      history: [],
+      profile: memory.profile,
+      perReplicaTarget: target,
+      leadTimeSeconds: spec.leadTimeSeconds ?? 300,
+      reactiveReplicas: reactive,
+      maxReplicas: policy.spec.maxReplicas,
+      ...(spec.minHistoryDays !== undefined ? { minHistoryDays: spec.minHistoryDays } : {}),
+      ...options2,
+    });
   }
 
   async function podRound(at: Date): Promise<{ scaled: number; failed: number; count: number }> {
