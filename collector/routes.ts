@@ -32,9 +32,15 @@ function headerValue(request: FastifyRequest, name: string): string | undefined 
 }
 
 /** Refuses before decoding when the bus cannot take the samples now. */
-function checkBus(ctx: AppContext): void {
-  if (!ctx.bus.ready()) throw unavailable('store_unavailable', 'the store is not accepting samples; retry later');
-  if (ctx.bus.saturated()) throw unavailable('overloaded', 'the ingest queue is full; retry later');
+function checkBus(ctx: AppContext, metrics: CollectorMetrics, source: CollectorSource): void {
+  if (!ctx.bus.ready()) {
+    metrics.requestsRejected.inc({ source, reason: 'unavailable' });
+    throw unavailable('store_unavailable', 'the store is not accepting samples; retry later');
+  }
+  if (ctx.bus.saturated()) {
+    metrics.requestsRejected.inc({ source, reason: 'overloaded' });
+    throw unavailable('overloaded', 'the ingest queue is full; retry later');
+  }
 }
 
 async function publish(ctx: AppContext, metrics: CollectorMetrics, source: CollectorSource, batch: SampleBatch): Promise<void> {
@@ -187,7 +193,7 @@ export function createCollectorRoutes(options: CollectorRouteOptions = {}): Rout
 
     app.post('/api/v1/write', async (request: FastifyRequest, reply: FastifyReply) => {
       decoding(metrics, 'remote_write', 'unsupported', () => checkRemoteWriteHeaders(request));
-      checkBus(ctx);
+      checkBus(ctx, metrics, 'remote_write');
       const body = bodyBuffer(request, 'application/x-protobuf');
       const result = decoding(metrics, 'remote_write', 'malformed', () => decoder.decode(body));
       await publish(ctx, metrics, 'remote_write', result.batch);
@@ -201,7 +207,7 @@ export function createCollectorRoutes(options: CollectorRouteOptions = {}): Rout
         metrics.requestsRejected.inc({ source: 'push', reason: 'unsupported' });
         throw new HttpError(415, 'unsupported_media_type', `expected Content-Type application/json, got ${contentType || 'none'}`);
       }
-      checkBus(ctx);
+      checkBus(ctx, metrics, 'push');
       const result = decoding(metrics, 'push', 'malformed', () => pushBatch(request.body, tenant, resolver));
       await publish(ctx, metrics, 'push', result.batch);
       result.commit();
@@ -214,7 +220,7 @@ export function createCollectorRoutes(options: CollectorRouteOptions = {}): Rout
         metrics.requestsRejected.inc({ source: 'import', reason: 'unsupported' });
         throw new HttpError(415, 'unsupported_media_type', `expected text/plain or application/openmetrics-text, got ${contentType}`);
       }
-      checkBus(ctx);
+      checkBus(ctx, metrics, 'import');
       const body = bodyBuffer(request, 'text/plain');
       const result = decoding(metrics, 'import', 'malformed', () =>
         importBatch(body.toString('utf8'), contentType, parseExtraLabels(request.query), Date.now(), tenant, resolver),

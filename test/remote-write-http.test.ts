@@ -132,7 +132,7 @@ describe('POST /api/v1/write', () => {
   });
 
   it('answers 503 with Retry-After while the bus is saturated or the store is down, and 204 after', async () => {
-    const { app, bus } = await start();
+    const { app, bus, registry } = await start();
     const body = encodeWriteRequest([good]);
     bus.full = true;
     const full = await write(app, body);
@@ -152,6 +152,9 @@ describe('POST /api/v1/write', () => {
     bus.failPublish = false;
     expect(bus.published).toHaveLength(0);
     expect((await write(app, body)).statusCode).toBe(204);
+    const rejected = await registry.getSingleMetricAsString('tidemark_collector_requests_rejected_total');
+    expect(rejected).toMatch(/reason="overloaded"/);
+    expect(rejected).toMatch(/reason="unavailable"/);
     // The rejected attempt did not count the series as defined.
     expect(bus.published[0]!.series).toHaveLength(1);
   });
