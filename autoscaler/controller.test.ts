@@ -75,7 +75,7 @@ describe('pod policies', () => {
     expect(status).toMatchObject({ currentReplicas: 2, desiredReplicas: 4, lastScaleTime: '2026-11-23T10:00:00Z' });
     expect(status.currentMetrics).toEqual([{ type: 'Resource', resource: { name: 'cpu', current: expect.objectContaining({ averageUtilization: 100 }) } }]);
     expect(conditionOf(status, 'AbleToScale')).toMatchObject({ status: 'True', reason: 'SucceededRescale', message: 'the HPA controller was able to update the target scale to 4' });
-    expect(conditionOf(status, 'ScalingActive')).toMatchObject({ status: 'True', reason: 'ValidMetricFound' });
+    expect(conditionOf(status, 'ScalingActive')).toMatchObject({ status: 'True', reason: 'ValidMetricFound', message: 'the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)' });
     expect(conditionOf(status, 'ScalingLimited')).toMatchObject({ status: 'False', reason: 'DesiredWithinRange' });
 
     expect(c.access.events).toHaveLength(1);

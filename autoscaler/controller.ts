@@ -306,6 +306,22 @@ export function perReplicaTarget(policy: PodAutoscalingPolicy, pods: readonly Ku
 /** Longest any history matters: stabilization windows reach 3600 s, policy periods 1800 s. */
 const HISTORY_MS = 3_600_000;
 
+/** How the HPA controller describes a metric in its ValidMetricFound message. */
+function metricDescription(m: { type: string; name: string; currentAverageUtilization?: number }): string {
+  switch (m.type) {
+    case 'Resource':
+      return m.currentAverageUtilization !== undefined ? `${m.name} resource utilization (percentage of request)` : `${m.name} resource`;
+    case 'ContainerResource':
+      return m.currentAverageUtilization !== undefined ? `${m.name} container resource utilization (percentage of request)` : `${m.name} container resource`;
+    case 'Pods':
+      return `pods metric ${m.name}`;
+    case 'Object':
+      return `object metric ${m.name}`;
+    default:
+      return `external metric ${m.name}`;
+  }
+}
+
 function iso(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
@@ -496,8 +512,9 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
     } else if (p.currentReplicas === 0 && rec.desiredReplicas === 0 && rec.reason.startsWith('scaling is disabled')) {
       conditions.ScalingActive = condition.scalingDisabled();
     } else {
-      const first = rec.metrics[0];
-      conditions.ScalingActive = condition.validMetricFound(first ? `${first.name} ${first.type === 'Resource' && first.currentAverageUtilization !== undefined ? 'resource utilization (percentage of request)' : 'metric'}` : 'its metrics');
+      // Upstream names the metric that set the count.
+      const top = rec.metrics.reduce<(typeof rec.metrics)[number] | undefined>((best, m) => (!best || m.proposal > best.proposal ? m : best), undefined);
+      conditions.ScalingActive = condition.validMetricFound(top ? metricDescription(top) : 'its metrics');
     }
     conditions.ScalingLimited = scalingLimited(rec.limitedBy);
     let desired = rec.desiredReplicas;

@@ -5,7 +5,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../../core/log.ts';
 import { KubeDrainApi, type DrainOptions } from '../nodes/drain.ts';
 import type { NodeProvider } from '../providers/provider.ts';
-import { startAutoscaler, type Autoscaler, type AutoscalingDecision, type CustomMetricsSource, type DecisionLog, type PodMetricsSource } from '../controller.ts';
+import { startAutoscaler, type Autoscaler, type AutoscalingDecision, type CustomMetricsSource, type DecisionLog, type LoadHistorySource, type PodMetricsSource } from '../controller.ts';
 import { KubeClusterAccess } from './kube-access.ts';
 import { ProviderNodeActuator } from './node-actuator.ts';
 import { PolicyWatcher } from './policy-watch.ts';
@@ -15,6 +15,7 @@ export interface InClusterAutoscalerOptions {
   metrics: PodMetricsSource;
   decisions: DecisionLog;
   customMetrics?: CustomMetricsSource;
+  loadHistory?: LoadHistorySource;
   /** With a provider, node plans are carried out; without, they are only planned and recorded. */
   provider?: NodeProvider;
   drainOptions?: DrainOptions;
@@ -42,6 +43,7 @@ export async function runAutoscaler(options: InClusterAutoscalerOptions): Promis
     metrics: options.metrics,
     decisions: options.decisions,
     ...(options.customMetrics ? { customMetrics: options.customMetrics } : {}),
+    ...(options.loadHistory ? { loadHistory: options.loadHistory } : {}),
     ...(options.provider
       ? {
           nodes: new ProviderNodeActuator({
