@@ -22,7 +22,7 @@ export async function deriveOutageWindows(store: Store, tenant: string, period: 
   // the minutes are first narrowed by a 64-bit key of the failed ones. The key
   // is only a pre-filter: a hash collision lets an extra minute through to the
   // exact GROUP BY below, it never drops one.
-  const minuteKey = 'cityHash64(cluster) + toUInt64(intDiv(toUnixTimestamp(ts), 60))';
+  const minuteKey = 'cityHash64(cluster) + minute';
   const rows = await store.query<{ cluster: string; start_ms: string; end_ms: string; minutes: string }>(
     `SELECT cluster,
             toString(min(minute) * 60000) AS start_ms,
@@ -31,7 +31,7 @@ export async function deriveOutageWindows(store: Store, tenant: string, period: 
      FROM (
        SELECT cluster, minute, toInt64(minute) - toInt64(row_number() OVER (PARTITION BY cluster ORDER BY minute)) AS island
        FROM (
-         SELECT cluster, intDiv(toUnixTimestamp(ts), 60) AS minute
+         SELECT cluster, minute
          FROM ${probes}
          WHERE ${where}
            AND ${minuteKey} IN (SELECT ${minuteKey} FROM ${probes} WHERE ${where} AND ok = 0)
@@ -46,13 +46,14 @@ export async function deriveOutageWindows(store: Store, tenant: string, period: 
   return rows.map((r) => ({ cluster: r.cluster, start: Number(r.start_ms), end: Number(r.end_ms), minutes: Number(r.minutes) }));
 }
 
-/** Clusters that reported any probe in the period. */
+/** Clusters that reported any probe in the months the period touches (kept per month at insert by a materialized view). */
 export async function probedClusters(store: Store, tenant: string, period: { start: number; end: number }): Promise<string[]> {
   const rows = await store.query<{ cluster: string }>(
-    `SELECT DISTINCT cluster FROM ${store.table('sla_probes')}
-     WHERE tenant = {tenant:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+    `SELECT DISTINCT cluster FROM ${store.table('sla_probe_clusters')}
+     WHERE tenant = {tenant:String}
+       AND month >= toYYYYMM(fromUnixTimestamp64Milli({from:Int64}, 'UTC')) AND month <= toYYYYMM(fromUnixTimestamp64Milli({last:Int64}, 'UTC'))
      ORDER BY cluster`,
-    { tenant, from: period.start, to: period.end },
+    { tenant, from: period.start, last: period.end - 1 },
   );
   return rows.map((r) => r.cluster);
 }

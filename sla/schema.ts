@@ -1,7 +1,7 @@
 // The SLA tables: raw probe results, recorded exclusions, billed charges and
 // the stored monthly reports (every version kept) with their announcements.
 // Every key starts with the tenant; timestamps are UTC milliseconds.
-import { createTable, type Migration } from '../core/migrations.ts';
+import { createTable, createMaterializedView, addColumn, type Migration } from '../core/migrations.ts';
 
 export const slaMigrations: Migration[] = [
   {
@@ -82,6 +82,30 @@ export const slaMigrations: Migration[] = [
         engine: 'ReplacingMergeTree(announced_at)',
         orderBy: '(tenant, month, version)',
       }),
+    ],
+  },
+  {
+    component: 'sla',
+    version: 2,
+    name: 'probe minute column, probed clusters per month',
+    statements: (ctx) => [
+      // Outage derivation groups by minute over a month of probes; computing it once at insert saves it on every read.
+      ...addColumn(ctx, 'sla_probes', 'minute UInt32 MATERIALIZED toUInt32(intDiv(toUnixTimestamp64Milli(ts), 60000)) CODEC(Delta, ZSTD)'),
+      // Which clusters reported in a month, without a DISTINCT over every probe of the month.
+      ...createTable(ctx, {
+        name: 'sla_probe_clusters',
+        columns: ['tenant LowCardinality(String)', 'month UInt32', 'cluster String'],
+        engine: 'ReplacingMergeTree',
+        orderBy: '(tenant, month, cluster)',
+      }),
+      ...createMaterializedView(
+        ctx,
+        'sla_probe_clusters_mv',
+        'sla_probe_clusters',
+        (source) => `SELECT tenant, toYYYYMM(ts) AS month, toString(cluster) AS cluster FROM ${source} GROUP BY tenant, month, cluster`,
+        'sla_probes',
+      ),
+      `INSERT INTO ${ctx.database}.sla_probe_clusters SELECT tenant, toYYYYMM(ts) AS month, toString(cluster) AS cluster FROM ${ctx.database}.sla_probes GROUP BY tenant, month, cluster`,
     ],
   },
 ];
