@@ -9,6 +9,7 @@ import { migrate, schemaContext, type Migration } from '../core/migrations.ts';
 import { metricsMigrations } from '../core/metrics/schema.ts';
 import { metricsRoutes } from '../core/metrics/routes.ts';
 import { MemoryBus } from '../core/memory-bus.ts';
+import { KafkaBus, kafkaBusOptions } from '../core/kafka-bus.ts';
 import type { Bus } from '../core/bus.ts';
 import { createHttpServer, type RouteModule } from '../core/http.ts';
 import { createLogger, type Logger } from '../core/log.ts';
@@ -30,12 +31,13 @@ export interface Engine {
 
 const MIGRATIONS: Migration[] = [...metricsMigrations, ...slaMigrations];
 
-async function createBus(config: Config): Promise<Bus> {
+function createBus(config: Config, registry: Registry, log: Logger): Bus {
   if (config.bus.kind === 'memory') {
     if (config.role !== 'all') throw new Error(`role "${config.role}" needs the kafka bus (--bus kafka): the memory bus lives inside one process`);
     return new MemoryBus({ capacity: config.bus.capacity, maxDelivery: config.ingester.maxBatch, lingerMs: Math.min(durationMs(config.ingester.maxWait), 200) });
   }
-  throw new Error('bus.kind "kafka" is not available in this build');
+  // Connects in the background: a broker that is down at start shows on /readyz, not as a crash.
+  return new KafkaBus(kafkaBusOptions(config, { registry, logger: log }));
 }
 
 export async function startEngine(config: Config, log: Logger = createLogger()): Promise<Engine> {
@@ -46,7 +48,7 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   closers.push(() => store.close());
   const applied = await migrate(store, schemaContext(store, config.store), MIGRATIONS);
   if (applied.length > 0) log.info({ migrations: applied.map((m) => `${m.component}/${m.version}`) }, 'schema migrated');
-  const bus = await createBus(config);
+  const bus = createBus(config, registry, log);
   closers.unshift(() => bus.close());
   const ctx: AppContext = { config, store, bus, log, registry, onClose: (fn) => closers.unshift(fn) };
 
