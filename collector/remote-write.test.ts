@@ -231,3 +231,37 @@ describe('LabelSectionCache', () => {
     expect(d.decode(bodies[9]!).batch.series).toHaveLength(0);
   });
 });
+
+describe('LabelHasher', () => {
+  it('hashes the same bytes alike wherever they sit, and different bytes apart', async () => {
+    const { LabelHasher } = await import('./label-hash.ts');
+    const h = new LabelHasher();
+    const text = Buffer.from('__name__ node_cpu_seconds_total cpu 0 mode idle job node instance a:9100');
+    h.load(Buffer.concat([Buffer.from('ab'), text]));
+    const a = [h.hash(2, 2 + text.length), h.check];
+    h.load(Buffer.concat([Buffer.from('abcdefg'), text, Buffer.from('zz')]));
+    expect([h.hash(7, 7 + text.length), h.check]).toEqual(a);
+    expect([h.hash(7, 6 + text.length), h.check]).not.toEqual(a);
+    const seen = new Set<string>();
+    const labels = fleetSeries(2000).map((l) => Buffer.from(JSON.stringify(l)));
+    h.load(Buffer.concat(labels));
+    let offset = 0;
+    for (const l of labels) {
+      seen.add(`${h.hash(offset, offset + l.length)}/${h.check}`);
+      offset += l.length;
+    }
+    expect(seen.size).toBe(new Set(labels.map((l) => l.toString())).size);
+  });
+
+  it('grows its memory for large requests', async () => {
+    const { LabelHasher } = await import('./label-hash.ts');
+    const h = new LabelHasher();
+    const big = Buffer.alloc(300_000, 7);
+    big.write('marker', 250_000);
+    h.load(big);
+    const x = h.hash(249_990, 250_020);
+    big.write('MARKER', 250_000);
+    h.load(big);
+    expect(h.hash(249_990, 250_020)).not.toBe(x);
+  });
+});

@@ -9,6 +9,7 @@ import snappy from 'snappy';
 import { InputError } from '../core/errors.ts';
 import type { Labels, SampleBatch, SeriesDefinition } from '../core/samples.ts';
 import { isValidLabelName, labelSetProblem, seriesId } from '../core/series.ts';
+import { LabelHasher } from './label-hash.ts';
 
 const { Reader } = protobuf;
 type ProtoReader = protobuf.Reader;
@@ -22,12 +23,12 @@ interface LabelSectionEntry {
 }
 
 /**
- * Series ids by the 64-bit hash of their raw label-section bytes, bounded:
- * two generations, the older dropped whole when the newer fills, entries
- * still in use promoted. A hash is used rather than a string of the bytes
- * because V8 hashes a long fresh string at several times the cost of the
- * word-wise hash below; two different label sets of equal length with the
- * same 64-bit hash would share an id (odds about n²/2^65 for n series).
+ * Series ids by the 64-bit hash of their raw label-section bytes (see
+ * label-hash.ts), bounded: two generations, the older dropped whole when the
+ * newer fills, entries still in use promoted. A hash is used rather than a
+ * string of the bytes because V8 hashes a long fresh string at several times
+ * the cost; two different label sets of equal length with the same 64-bit
+ * hash would share an id (odds about n²/2^65 for n series).
  */
 export class LabelSectionCache {
   private current = new Map<number, LabelSectionEntry>();
@@ -64,30 +65,6 @@ export class LabelSectionCache {
   }
 }
 
-/**
- * 64-bit hash of bytes [start, end): returns one half and leaves the other
- * in hashCheck. It depends on the bytes only, not on where they sit, since
- * a series' labels land at a different offset in every request. Two
- * interleaved lanes keep the multiplies independent, which is what makes it
- * cheap enough for every series of every request.
- */
-let hashCheck = 0;
-function hashLabelSection(view: DataView, bytes: Uint8Array, start: number, end: number): number {
-  let h1 = end - start;
-  let h2 = 0x2545f491;
-  let i = start;
-  for (; i + 8 <= end; i += 8) {
-    h1 = Math.imul(((h1 << 5) | (h1 >>> 27)) ^ view.getInt32(i, true), 0x9e3779b1);
-    h2 = Math.imul(((h2 << 7) | (h2 >>> 25)) ^ view.getInt32(i + 4, true), 0x85ebca6b);
-  }
-  for (; i < end; i++) h2 = Math.imul(h2 ^ bytes[i]!, 0x01000193);
-  h1 ^= h1 >>> 16;
-  h1 = Math.imul(h1, 0x85ebca6b);
-  h1 ^= h1 >>> 13;
-  hashCheck = h2 ^ (h2 >>> 16);
-  return h1 | 0;
-}
-
 export interface RemoteWriteDecoderOptions {
   readonly tenant: string;
   /** Most series remembered as already defined; a forgotten series is simply defined again. */
@@ -118,6 +95,8 @@ interface FreshSeries {
  */
 export class RemoteWriteDecoder {
   private readonly cache: LabelSectionCache;
+  private readonly hasher = new LabelHasher();
+  private pieceHasher: LabelHasher | null = null;
   private ids = new BigUint64Array(4096);
   private timestamps = new Float64Array(4096);
   private values = new Float64Array(4096);
@@ -140,7 +119,8 @@ export class RemoteWriteDecoder {
   /** Decodes an uncompressed WriteRequest. Nothing is remembered until commit(). */
   decodeWriteRequest(raw: Uint8Array): DecodedWrite {
     const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const hasher = this.hasher;
+    hasher.load(buf);
     const reader = Reader.create(buf);
     const definitions: SeriesDefinition[] = [];
     const cache = this.cache;
@@ -164,15 +144,19 @@ export class RemoteWriteDecoder {
           let from = this.labelStart;
           let to = this.labelEnd;
           let hash: number;
+          let check: number;
           if (this.pieces) {
             bytes = Buffer.concat(this.pieces);
             from = 0;
             to = bytes.length;
-            hash = hashLabelSection(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes, 0, to);
+            const pieceHasher = (this.pieceHasher ??= new LabelHasher());
+            pieceHasher.load(bytes);
+            hash = pieceHasher.hash(0, to);
+            check = pieceHasher.check;
           } else {
-            hash = hashLabelSection(view, buf, from, to);
+            hash = hasher.hash(from, to);
+            check = hasher.check;
           }
-          const check = hashCheck;
           const size = to - from;
           let id = cache.get(hash, check, size);
           if (id === undefined && freshIds) id = freshIds.get(hash, check, size);
