@@ -333,3 +333,26 @@ describe('predictive scale-out', () => {
     expect((await explainDecision(decisions, { kind: 'PodAutoscalingPolicy', namespace: 'shop', name: 'shop-front' }))?.reproducible).toBe(true);
   });
 });
+
+describe('stabilization', () => {
+  it('holds a scale-down inside the window and says ScaleDownStabilized, as the HPA does', async () => {
+    const c = cluster();
+    c.sim.addNode({ name: 'n1', cpu: '64', memory: '64Gi' });
+    let cores = 2;
+    c.sim.addWorkload({ namespace: 'shop', name: 'web', replicas: 4, cpuRequest: '500m', memoryRequest: '64Mi', load: () => cores });
+    const policy = register(c.store, podPolicy('web', 'web', { behavior: { scaleDown: { stabilizationWindowSeconds: 300 } } }));
+    const loop = createAutoscaler({ cluster: c.access, policies: new StaticPolicySource([policy]), metrics: c.feed.metrics, decisions: new InMemoryDecisionLog(), now: c.now });
+    c.feed.sample(c.now());
+    await loop.runOnce();
+    expect(c.access.events).toHaveLength(1);
+    // Load falls by three quarters: the recommender wants fewer, the window keeps the recent peak.
+    cores = 0.5;
+    c.advance(30_000);
+    c.feed.sample(c.now());
+    await loop.runOnce();
+    const deployments = c.store.resourceType('apps', 'v1', 'deployments')!;
+    const replicas = (c.store.get(deployments, 'shop', 'web').spec as { replicas: number }).replicas;
+    expect(replicas).toBe(8);
+    expect(conditionOf(statusOf(c.store, 'web'), 'AbleToScale')).toMatchObject({ status: 'True', reason: 'ScaleDownStabilized' });
+  });
+});

@@ -547,6 +547,8 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       } catch (e) {
         conditions.AbleToScale = condition.failedUpdateScale((e as Error).message);
       }
+    } else if (rec.limitedBy === 'stabilizationWindow' && trace.prenormalizedReplicas !== undefined) {
+      conditions.AbleToScale = trace.prenormalizedReplicas < rec.desiredReplicas ? condition.scaleDownStabilized() : condition.scaleUpStabilized();
     } else {
       conditions.AbleToScale = condition.readyForNewScale();
     }

@@ -1,12 +1,13 @@
 // Wires the control loop to a cluster through @kubernetes/client-node: the
-// policy informers, ClusterAccess over the API, and, given a node provider,
+// policy informers, ClusterAccess reading informer caches and writing through
+// the API, and, given a node provider,
 // the drain-then-delete actuator. What the engine calls to run the autoscaler.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../../core/log.ts';
 import { KubeDrainApi, type DrainOptions } from '../nodes/drain.ts';
 import type { NodeProvider } from '../providers/provider.ts';
 import { startAutoscaler, type Autoscaler, type AutoscalingDecision, type CustomMetricsSource, type DecisionLog, type LoadHistorySource, type PodMetricsSource } from '../controller.ts';
-import { KubeClusterAccess } from './kube-access.ts';
+import { InformerClusterAccess } from './informer-access.ts';
 import { ProviderNodeActuator } from './node-actuator.ts';
 import { PolicyWatcher } from './policy-watch.ts';
 
@@ -35,8 +36,8 @@ export interface RunningAutoscaler {
 export async function runAutoscaler(options: InClusterAutoscalerOptions): Promise<RunningAutoscaler> {
   const { kubeConfig: kc } = options;
   const policies = new PolicyWatcher(kc, { onError: (err) => options.log?.warn({ err }, 'policy watch failed; restarting') });
-  await policies.start();
-  const cluster = new KubeClusterAccess(kc);
+  const cluster = new InformerClusterAccess(kc, { onError: (err) => options.log?.warn({ err }, 'cluster watch failed; restarting') });
+  await Promise.all([policies.start(), cluster.start()]);
   const autoscaler = startAutoscaler({
     cluster,
     policies,
@@ -65,7 +66,7 @@ export async function runAutoscaler(options: InClusterAutoscalerOptions): Promis
     policies,
     async stop() {
       await autoscaler.stop();
-      await policies.stop();
+      await Promise.all([policies.stop(), cluster.stop()]);
     },
   };
 }

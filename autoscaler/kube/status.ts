@@ -14,6 +14,8 @@ export interface ConditionValue {
 
 export const condition = {
   readyForNewScale: (): ConditionValue => ({ status: 'True', reason: 'ReadyForNewScale', message: 'recommended size matches current size' }),
+  scaleDownStabilized: (): ConditionValue => ({ status: 'True', reason: 'ScaleDownStabilized', message: 'recent recommendations were higher than current one, applying the highest recent recommendation' }),
+  scaleUpStabilized: (): ConditionValue => ({ status: 'True', reason: 'ScaleUpStabilized', message: 'recent recommendations were lower than current one, applying the lowest recent recommendation' }),
   succeededRescale: (n: number): ConditionValue => ({ status: 'True', reason: 'SucceededRescale', message: `the HPA controller was able to update the target scale to ${n}` }),
   failedGetScale: (detail: string): ConditionValue => ({ status: 'False', reason: 'FailedGetScale', message: `the HPA controller was unable to get the target's current scale: ${detail}` }),
   failedUpdateScale: (detail: string): ConditionValue => ({ status: 'False', reason: 'FailedUpdateScale', message: `the HPA controller was unable to update the target scale: ${detail}` }),

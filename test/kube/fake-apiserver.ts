@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import {
   KubeObjectStore,
+  LabelSelectorError,
   StoreError,
   apiVersionOf,
   clone,
@@ -556,6 +557,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
       }
       if (e instanceof HttpFailure) send(res, e.code, status(e.code, e.reason, e.message));
       else if (e instanceof StoreError) send(res, e.code, status(e.code, e.reason, e.message));
+      else if (e instanceof LabelSelectorError) send(res, 400, status(400, 'BadRequest', e.message));
       else send(res, 500, status(500, 'InternalError', (e as Error).message));
     });
   });

@@ -7,6 +7,7 @@ import { ApiextensionsV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrate
 import { startFakeApiServer, type FakeApiServer } from './fake-apiserver.ts';
 import { PolicyWatcher, type PolicyChange } from '../../autoscaler/kube/policy-watch.ts';
 import { KubeClusterAccess } from '../../autoscaler/kube/kube-access.ts';
+import { InformerClusterAccess } from '../../autoscaler/kube/informer-access.ts';
 import { TargetNotFoundError } from '../../autoscaler/kube/cluster-access.ts';
 import { policyCrd } from '../../autoscaler/kube/policies.ts';
 
@@ -129,5 +130,36 @@ describe('KubeClusterAccess', () => {
     const e = events.items.find((x) => x.involvedObject.name === 'status-test')!;
     expect(e).toMatchObject({ reason: 'SuccessfulRescale', type: 'Normal', source: { component: 'tidemark-autoscaler' }, reportingInstance: 'test-instance', count: 1 });
     expect(e.metadata?.name?.startsWith('status-test.')).toBe(true);
+  });
+});
+
+describe('InformerClusterAccess', () => {
+  it('serves scale and pods from its caches, follows changes, and writes through the API', async () => {
+    const apps = kc.makeApiClient(AppsV1Api);
+    const core = kc.makeApiClient(CoreV1Api);
+    await apps.createNamespacedDeployment({
+      namespace: 'cache',
+      body: { metadata: { name: 'api' }, spec: { replicas: 3, selector: { matchLabels: { app: 'api' } }, template: { metadata: { labels: { app: 'api' } }, spec: { containers: [{ name: 'app', image: 'x' }] } } } },
+    });
+    await core.createNamespacedPod({ namespace: 'cache', body: { metadata: { name: 'api-1', labels: { app: 'api' } }, spec: { containers: [{ name: 'app', image: 'x' }] }, status: { startTime: new Date('2026-11-23T09:00:00Z') } } });
+    const access = new InformerClusterAccess(kc);
+    await access.start();
+    try {
+      const before = server.requests.length;
+      const target = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'api' };
+      expect(await access.getScale('cache', target)).toEqual({ replicas: 3, statusReplicas: 0, selector: 'app=api' });
+      const pods = await access.listPods('cache', 'app=api');
+      expect(pods.map((p) => p.metadata?.name)).toEqual(['api-1']);
+      expect(typeof (pods[0]!.status as { startTime: unknown }).startTime).toBe('string');
+      await expect(access.getScale('cache', { ...target, name: 'missing' })).rejects.toBeInstanceOf(TargetNotFoundError);
+      // Reads cost the API server nothing.
+      expect(server.requests.length).toBe(before);
+      await access.setScale('cache', target, 7);
+      const deadline = Date.now() + 3000;
+      while ((await access.getScale('cache', target)).replicas !== 7 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect((await access.getScale('cache', target)).replicas).toBe(7);
+    } finally {
+      await access.stop();
+    }
   });
 });
