@@ -17,6 +17,7 @@ import type { AppContext } from '../core/context.ts';
 import { durationMs } from '../core/config.ts';
 import { Ingester, ingesterMetrics } from '../collector/ingester.ts';
 import { collectorRoutes } from '../collector/routes.ts';
+import { startCollectors } from '../collector/sources.ts';
 import { slaMigrations } from '../sla/schema.ts';
 import { slaRoutes } from '../sla/routes.ts';
 import { startSla } from '../sla/service.ts';
@@ -72,6 +73,7 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   });
   app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
 
+  await startCollectors(ctx);
   await startSla(ctx);
 
   const address = await app.listen({ host: config.server.host, port: config.server.port });
