@@ -41,6 +41,20 @@ function createBus(config: Config, registry: Registry, log: Logger): Bus {
   return new KafkaBus(kafkaBusOptions(config, { registry, logger: log }));
 }
 
+/** Samples per second over the last ten seconds, from a running total sampled every second. */
+function ingestRateMeter(total: () => number): { perSecond(): number; stop(): void } {
+  const window: number[] = [total()];
+  const timer = setInterval(() => {
+    window.push(total());
+    if (window.length > 11) window.shift();
+  }, 1000);
+  timer.unref();
+  return {
+    perSecond: () => (window.length < 2 ? 0 : (window[window.length - 1]! - window[0]!) / (window.length - 1)),
+    stop: () => clearInterval(timer),
+  };
+}
+
 export async function startEngine(config: Config, log: Logger = createLogger()): Promise<Engine> {
   const closers: (() => Promise<void> | void)[] = [];
   const registry = new Registry();
@@ -54,10 +68,13 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   const ctx: AppContext = { config, store, bus, log, registry, onClose: (fn) => closers.unshift(fn) };
 
   const role = config.role;
+  let ingester: Ingester | null = null;
   if (role === 'all' || role === 'ingester') {
-    const ingester = new Ingester(store, ingesterMetrics(registry, bus), log);
+    ingester = new Ingester(store, ingesterMetrics(registry, bus), log);
     await ingester.start(bus);
   }
+  const rate = ingestRateMeter(() => ingester?.stored ?? 0);
+  closers.unshift(() => rate.stop());
 
   const app = createHttpServer({ bodyLimit: config.server.bodyLimit });
   const routes: RouteModule[] = [];
@@ -71,6 +88,12 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
     const ready = checks.store && checks.bus;
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
   });
+  app.get('/api/v1/status', async () => ({
+    role,
+    bus: { kind: bus.kind, ready: bus.ready(), depth: bus.depth() },
+    store: store.embedded ? { kind: 'embedded', path: config.store.dataPath } : { kind: 'server', url: config.store.url },
+    ingest: { samplesStored: ingester?.stored ?? null, samplesPerSecond: ingester ? rate.perSecond() : null },
+  }));
   app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
 
   await startCollectors(ctx);

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { InputError } from '../core/errors.ts';
 import { upCommand } from './up.ts';
 import { queryCommand } from './query.ts';
+import { statusCommand } from './status.ts';
 import { billingCommand, slaCommand } from '../sla/cli.ts';
 import { autoscaleCommand } from '../autoscaler/cli.ts';
 import { nodesCommand } from '../autoscaler/nodes/cli.ts';
@@ -15,6 +16,7 @@ const program = new Command('tidemark')
 
 program.addCommand(upCommand());
 program.addCommand(queryCommand());
+program.addCommand(statusCommand());
 program.addCommand(slaCommand());
 program.addCommand(billingCommand());
 program.addCommand(autoscaleCommand());

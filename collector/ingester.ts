@@ -203,6 +203,8 @@ export async function insertSamples(store: Store, merged: MergedSamples, token: 
 }
 
 export class Ingester {
+  /** Samples stored since start. */
+  stored = 0;
   /** Per series, the newest timestamp stored: anything at or before it is checked against the store. */
   private readonly newest = new Map<bigint, number>();
 
@@ -239,6 +241,7 @@ export class Ingester {
       throw err;
     }
     this.metrics.insertSeconds.observe((performance.now() - started) / 1000);
+    this.stored += stored;
     this.metrics.samples.inc(stored);
     this.metrics.duplicates.inc(dropped);
     this.metrics.batchSize.observe(stored);

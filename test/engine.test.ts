@@ -155,6 +155,16 @@ describe('engine', () => {
     expect((await eventually(() => fetch(`${engine.url}/readyz`), (r) => r.status === 200)).status).toBe(200);
   });
 
+  it('reports its status to `tidemark status`', async () => {
+    const { stdout } = await run(process.execPath, ['bin/tidemark.js', 'status', '--json', '--url', engine.url]);
+    const status = JSON.parse(stdout) as { role: string; bus: { kind: string; ready: boolean }; ingest: { samplesStored: number } };
+    expect(status.role).toBe('all');
+    expect(status.bus).toMatchObject({ kind: 'memory', ready: true });
+    expect(status.ingest.samplesStored).toBeGreaterThanOrEqual(4);
+    const text = await run(process.execPath, ['bin/tidemark.js', 'status', '--url', engine.url]);
+    expect(text.stdout).toMatch(/^bus\s+memory \(ready\)/m);
+  });
+
   it('exposes its own metrics', async () => {
     const text = await (await fetch(`${engine.url}/metrics`)).text();
     expect(text).toMatch(/tidemark_ingest_samples_total \d+/);
