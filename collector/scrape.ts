@@ -163,6 +163,7 @@ export class ScrapeLoop {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
+  private publishFailing = false;
   private readonly resolver: SeriesResolver;
 
   constructor(
@@ -179,8 +180,15 @@ export class ScrapeLoop {
       if (this.stopped) return;
       if (!this.running) {
         this.running = this.scrapeOnce()
-          .then(() => undefined)
-          .catch((e: unknown) => this.deps.log.error({ err: e, job: this.target.job }, 'scrape loop failed'))
+          .then(() => {
+            if (this.publishFailing) this.deps.log.info({ job: this.target.job }, 'scrape results are accepted again');
+            this.publishFailing = false;
+          })
+          .catch((e: unknown) => {
+            // Once per failure streak (e.g. the store is down), not every interval.
+            if (!this.publishFailing) this.deps.log.warn({ err: e, job: this.target.job }, 'scrape results could not be published');
+            this.publishFailing = true;
+          })
           .finally(() => (this.running = null));
       }
       this.timer = setTimeout(tick, this.target.intervalMs);
