@@ -164,6 +164,18 @@ describe('ScrapeLoop against a local HTTP target', () => {
     await bus.close();
   });
 
+  it('logs a bus that refuses the results once, not every interval', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    const bus = new MemoryBus({ capacity: 100_000, maxDelivery: 100_000 });
+    await bus.close(); // publishing now rejects with BusClosedError
+    const loop = new ScrapeLoop(scrapeTarget({ job: 'web', url, interval: '100ms', timeout: '100ms', labels: {} }), { bus, tenant: 't', log });
+    loop.start();
+    await new Promise((r) => setTimeout(r, 550));
+    await loop.stop();
+    expect(lines.filter((l) => l.includes('could not be published'))).toHaveLength(1);
+  });
+
   it('reports an unreachable target as down with the connection error', async () => {
     const bus = new MemoryBus({ capacity: 100_000, maxDelivery: 100_000 });
     const lines: string[] = [];
