@@ -264,6 +264,7 @@ interface PolicyMemory {
   /** What the last evaluation saw, and when: unchanged inputs need no new decision before the resync. */
   fingerprint?: string;
   evaluatedAt?: number;
+  statusWrittenAt?: number;
   /** The fitted load profile and when: refitted every PROFILE_REFIT_MS, not every round. */
   profile?: LoadProfile;
   profileAt?: number;
@@ -417,10 +418,16 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
           .catch((e: unknown) => options.log?.warn({ err: e }, 'event write failed'));
       }
     }
-    if (JSON.stringify(previous ?? {}) !== JSON.stringify(status)) {
+    // Usage figures move every round; alone they are written once per resync, anything else at once.
+    const { currentMetrics: _before, ...restBefore } = previous ?? {};
+    const { currentMetrics: _after, ...restAfter } = status;
+    const significant = JSON.stringify(restBefore) !== JSON.stringify(restAfter);
+    const metricsOnly = !significant && JSON.stringify(_before) !== JSON.stringify(_after);
+    if (significant || (metricsOnly && at.getTime() - (memory.statusWrittenAt ?? 0) >= resyncMs)) {
       try {
         await options.cluster.patchPolicyStatus(POD_POLICY_PLURAL, ref.namespace, policy.metadata.name, status);
         memory.lastStatus = status;
+        memory.statusWrittenAt = at.getTime();
       } catch (e) {
         options.log?.warn({ err: e, policy: ref }, 'status write failed');
       }
@@ -464,7 +471,9 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
     const all = p.pods.flatMap((pod) => metrics.get(`${namespace}/${pod.metadata?.name}`) ?? []) as PodMetricsJson[];
     let newest = '';
     for (const m of all) if (m.timestamp > newest) newest = m.timestamp;
-    const fingerprint = `${policy.metadata.resourceVersion ?? ''}|${policy.metadata.generation ?? ''}|${p.currentReplicas}|${newest}|${p.pods.map((pod) => `${pod.metadata?.name}@${pod.metadata?.['resourceVersion'] ?? ''}`).join(',')}`;
+    let podsSeen = '';
+    for (const pod of p.pods) podsSeen += `${pod.metadata?.['resourceVersion'] ?? pod.metadata?.name},`;
+    const fingerprint = `${policy.metadata.resourceVersion ?? ''}|${policy.metadata.generation ?? ''}|${p.currentReplicas}|${newest}|${podsSeen}`;
     if (memory.fingerprint === fingerprint && memory.evaluatedAt !== undefined && at.getTime() - memory.evaluatedAt < resyncMs) return false;
     memory.fingerprint = fingerprint;
     memory.evaluatedAt = at.getTime();
