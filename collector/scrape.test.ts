@@ -169,10 +169,20 @@ describe('ScrapeLoop against a local HTTP target', () => {
     const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
     const bus = new MemoryBus({ capacity: 100_000, maxDelivery: 100_000 });
     await bus.close(); // publishing now rejects with BusClosedError
-    const loop = new ScrapeLoop(scrapeTarget({ job: 'web', url, interval: '100ms', timeout: '100ms', labels: {} }), { bus, tenant: 't', log });
+    let attempts = 0;
+    const loop = new ScrapeLoop(scrapeTarget({ job: 'web', url, interval: '100ms', timeout: '100ms', labels: {} }), {
+      bus,
+      tenant: 't',
+      log,
+      fetchTarget: async () => {
+        attempts++;
+        return { ok: true, body: 'm 1\n', contentType: null };
+      },
+    });
     loop.start();
     await new Promise((r) => setTimeout(r, 550));
     await loop.stop();
+    expect(attempts).toBeGreaterThanOrEqual(3);
     expect(lines.filter((l) => l.includes('could not be published'))).toHaveLength(1);
   });
 
