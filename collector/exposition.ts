@@ -42,8 +42,18 @@ export function formatFromContentType(contentType: string | undefined | null): E
   return contentType && /^\s*application\/openmetrics-text/i.test(contentType) ? 'openmetrics' : 'prometheus';
 }
 
-const METRIC_NAME_START = /[a-zA-Z_:]/;
-const METRIC_NAME_CHAR = /[a-zA-Z0-9_:]/;
+// Character classes by char code: the scanner runs per character, where a regex test per character costs tenfold.
+function isLetterOrUnderscore(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
+}
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+const isMetricNameStart = (c: number) => isLetterOrUnderscore(c) || c === 58;
+const isMetricNameChar = (c: number) => isLetterOrUnderscore(c) || isDigit(c) || c === 58;
+const isLabelNameChar = (c: number) => isLetterOrUnderscore(c) || isDigit(c);
+const BLANK = 32;
+const TAB = 9;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const FLOAT = /^[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)$/;
@@ -85,7 +95,11 @@ class LineScanner {
 
   skipBlanks(): number {
     const start = this.pos;
-    while (this.pos < this.text.length && (this.text[this.pos] === ' ' || this.text[this.pos] === '\t')) this.pos++;
+    for (;;) {
+      const c = this.text.charCodeAt(this.pos);
+      if (c !== BLANK && c !== TAB) break;
+      this.pos++;
+    }
     return this.pos - start;
   }
 
@@ -95,15 +109,20 @@ class LineScanner {
 
   metricName(): string {
     const start = this.pos;
-    if (!METRIC_NAME_START.test(this.peek())) this.fail(`expected a metric name at column ${this.pos + 1}`);
-    while (this.pos < this.text.length && METRIC_NAME_CHAR.test(this.text[this.pos]!)) this.pos++;
+    if (!isMetricNameStart(this.text.charCodeAt(this.pos))) this.fail(`expected a metric name at column ${this.pos + 1}`);
+    while (this.pos < this.text.length && isMetricNameChar(this.text.charCodeAt(this.pos))) this.pos++;
     return this.text.slice(start, this.pos);
   }
 
   /** Up to the next blank or the end. */
   token(): string {
     const start = this.pos;
-    while (this.pos < this.text.length && this.text[this.pos] !== ' ' && this.text[this.pos] !== '\t') this.pos++;
+    for (;;) {
+      const c = this.text.charCodeAt(this.pos);
+      // NaN past the end stops the loop too.
+      if (c !== c || c === BLANK || c === TAB) break;
+      this.pos++;
+    }
     return this.text.slice(start, this.pos);
   }
 
@@ -114,9 +133,10 @@ class LineScanner {
     let chunk = this.pos;
     for (;;) {
       if (this.pos >= this.text.length) this.fail('unterminated label value');
-      const c = this.text[this.pos]!;
-      if (c === '"') break;
-      if (c === '\\') {
+      const c = this.text.charCodeAt(this.pos);
+      if (c === 34) break; // "
+      if (c === 92) {
+        // backslash
         out += this.text.slice(chunk, this.pos);
         const next = this.text[this.pos + 1];
         if (next === '\\') out += '\\';
@@ -147,7 +167,7 @@ class LineScanner {
         return;
       }
       const start = this.pos;
-      while (this.pos < this.text.length && /[a-zA-Z0-9_]/.test(this.text[this.pos]!)) this.pos++;
+      while (this.pos < this.text.length && isLabelNameChar(this.text.charCodeAt(this.pos))) this.pos++;
       const name = this.text.slice(start, this.pos);
       if (!LABEL_NAME.test(name)) this.fail(`invalid label name "${name || this.peek()}" at column ${start + 1}`);
       if (name === '__name__') this.fail('__name__ cannot be given as a label');
@@ -208,7 +228,7 @@ export function parseExposition(text: string, format: ExpositionFormat): Exposit
       if (openMetrics) throw new InputError(`line ${lineNumber}`, 'empty line (not allowed in OpenMetrics)');
       continue;
     }
-    const s = new LineScanner(line, lineNumber);
+    const s: LineScanner = new LineScanner(line, lineNumber);
     if (line.startsWith('#')) {
       if (openMetrics && line === '# EOF') {
         sawEof = true;
