@@ -6,9 +6,9 @@ import { KubeObjectStore, type KubeObject } from './sim/object-store.ts';
 import { ClusterSimulator } from './sim/cluster.ts';
 import { SimulatedMetricsFeed } from './sim/metrics.ts';
 import { StoreClusterAccess } from './sim/store-access.ts';
-import { StaticPolicySource } from './kube/policy-watch.ts';
+import { StaticPolicySource, type PolicySource } from './kube/policy-watch.ts';
 import { policyCrd, type NodeAutoscalingPolicy, type PodAutoscalingPolicy, type PodAutoscalingPolicyStatus } from './kube/policies.ts';
-import { createAutoscaler, explainDecision, InMemoryDecisionLog, InMemoryPodMetrics, type NodeActuator } from './controller.ts';
+import { createAutoscaler, explainDecision, InMemoryDecisionLog, InMemoryPodMetrics, startAutoscaler, type NodeActuator } from './controller.ts';
 
 const T0 = new Date('2026-11-23T10:00:00Z');
 
@@ -354,5 +354,42 @@ describe('stabilization', () => {
     const replicas = (c.store.get(deployments, 'shop', 'web').spec as { replicas: number }).replicas;
     expect(replicas).toBe(8);
     expect(conditionOf(statusOf(c.store, 'web'), 'AbleToScale')).toMatchObject({ status: 'True', reason: 'ScaleDownStabilized' });
+  });
+});
+
+describe('startAutoscaler', () => {
+  it('runs a round at once when a policy changes, without waiting for the tick', async () => {
+    const c = cluster();
+    c.sim.addNode({ name: 'n1', cpu: '16', memory: '16Gi' });
+    c.sim.addWorkload({ namespace: 'shop', name: 'web', replicas: 2, cpuRequest: '500m', memoryRequest: '64Mi', load: () => 1 });
+    c.feed.sample(c.now());
+    let listener: (() => void) | undefined;
+    const policies: PodAutoscalingPolicy[] = [];
+    const source: PolicySource = {
+      podPolicies: () => policies,
+      nodePolicies: () => [],
+      onChange: (l) => {
+        listener = () => l({ type: 'added', kind: 'PodAutoscalingPolicy', key: 'shop/web' });
+        return () => {
+          listener = undefined;
+        };
+      },
+    };
+    // A tick far longer than the test: only the change can trigger the round that scales.
+    const loop = startAutoscaler({ cluster: c.access, policies: source, metrics: c.feed.metrics, decisions: new InMemoryDecisionLog(), now: c.now, tickMs: 60_000 });
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      const roundsBefore = loop.rounds;
+      policies.push(register(c.store, podPolicy('web', 'web')));
+      listener?.();
+      const deployments = c.store.resourceType('apps', 'v1', 'deployments')!;
+      const deadline = Date.now() + 2000;
+      while ((c.store.get(deployments, 'shop', 'web').spec as { replicas: number }).replicas !== 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect((c.store.get(deployments, 'shop', 'web').spec as { replicas: number }).replicas).toBe(4);
+      expect(loop.rounds).toBeGreaterThan(roundsBefore);
+    } finally {
+      await loop.stop();
+    }
+    expect(listener).toBeUndefined();
   });
 });
