@@ -7,7 +7,7 @@ import { InputError } from '../core/errors.ts';
 import { loadConfig, type Config } from '../core/config.ts';
 import { Store } from '../core/store.ts';
 import { migrate, schemaContext } from '../core/migrations.ts';
-import { computeSla, parseSlaInput } from './calculator.ts';
+import { computeSla, parseSlaInput, isoUtc } from './calculator.ts';
 import { slaMigrations } from './schema.ts';
 import { runMonthlyReport } from './report.ts';
 import { recordExclusion, listExclusions, exclusionJson, parseExclusion } from './exclusions.ts';
@@ -78,6 +78,36 @@ async function withStore<T>(deps: SlaCliDeps, configFile: string | undefined, fn
   }
 }
 
+/**
+ * Calls a running engine's SLA API. Embedded chDB binds its data directory
+ * to one process, so while the engine runs, the CLI works through it
+ * (--api or TIDEMARK_API) instead of opening the store itself.
+ */
+async function callApi(base: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(new URL(path, base.endsWith('/') ? base : `${base}/`), {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  if (!res.ok) {
+    const err = (json ?? {}) as { message?: string; field?: string };
+    if (res.status === 400) throw new InputError(err.field ?? 'request', err.message ?? text);
+    throw new Error(`${method} ${path}: HTTP ${res.status} ${err.message ?? text}`);
+  }
+  return json;
+}
+
+function apiBase(opts: { api?: string }): string | undefined {
+  return opts.api ?? process.env['TIDEMARK_API'];
+}
+
 /** Reports InputErrors as a message and exit code 2; everything else propagates. */
 async function guarded(deps: SlaCliDeps, fn: () => Promise<void>): Promise<void> {
   const { writeError, exit } = io(deps);
@@ -122,9 +152,15 @@ export function slaCommand(deps: SlaCliDeps = {}): Command {
     .requiredOption('--month <YYYY-MM>', 'the month, e.g. 2026-10')
     .option('--config <file>', 'configuration file')
     .option('--output <dir>', 'report directory (default: sla.report.outputDir)')
-    .action((opts: { month: string; config?: string; output?: string }) =>
-      guarded(deps, () => {
+    .option('--api <url>', 'run it in the engine at this URL instead of opening the store (default: $TIDEMARK_API)')
+    .action((opts: { month: string; config?: string; output?: string; api?: string }) =>
+      guarded(deps, async () => {
         monthPeriod(opts.month, '--month');
+        const api = apiBase(opts);
+        if (api) {
+          write(JSON.stringify(await callApi(api, 'POST', `api/v1/sla/reports/${opts.month}/run`)) + '\n');
+          return;
+        }
         return withStore(deps, opts.config, async (store, config, tenant) => {
           const c = config.sla;
           const out = await runMonthlyReport(store, {
@@ -153,10 +189,16 @@ export function slaCommand(deps: SlaCliDeps = {}): Command {
     .requiredOption('--reason <text>', 'why')
     .requiredOption('--by <who>', 'who records it')
     .option('--config <file>', 'configuration file')
-    .action((opts: { cluster: string; start: string; end: string; cause: string; reason: string; by: string; config?: string }) =>
-      guarded(deps, () => {
+    .option('--api <url>', 'record it through the engine at this URL (default: $TIDEMARK_API)')
+    .action((opts: { cluster: string; start: string; end: string; cause: string; reason: string; by: string; config?: string; api?: string }) =>
+      guarded(deps, async () => {
         const raw = { cluster: opts.cluster, start: opts.start, end: opts.end, cause: opts.cause, reason: opts.reason, recordedBy: opts.by };
         parseExclusion(raw); // refuse bad input before touching the store
+        const api = apiBase(opts);
+        if (api) {
+          write(JSON.stringify(await callApi(api, 'POST', 'api/v1/sla/exclusions', raw)) + '\n');
+          return;
+        }
         return withStore(deps, opts.config, async (store, _config, tenant) => {
           const rec = await recordExclusion(store, tenant, raw);
           write(JSON.stringify(exclusionJson(rec)) + '\n');
@@ -169,9 +211,17 @@ export function slaCommand(deps: SlaCliDeps = {}): Command {
     .requiredOption('--month <YYYY-MM>', 'the month')
     .option('--cluster <name>', 'one cluster')
     .option('--config <file>', 'configuration file')
-    .action((opts: { month: string; cluster?: string; config?: string }) =>
-      guarded(deps, () => {
+    .option('--api <url>', 'ask the engine at this URL (default: $TIDEMARK_API)')
+    .action((opts: { month: string; cluster?: string; config?: string; api?: string }) =>
+      guarded(deps, async () => {
         const period = monthPeriod(opts.month, '--month');
+        const api = apiBase(opts);
+        if (api) {
+          const q = new URLSearchParams({ month: opts.month, ...(opts.cluster ? { cluster: opts.cluster } : {}) });
+          const body = (await callApi(api, 'GET', `api/v1/sla/exclusions?${q}`)) as { exclusions: unknown[] };
+          write(JSON.stringify(body.exclusions) + '\n');
+          return;
+        }
         return withStore(deps, opts.config, async (store, _config, tenant) => {
           const list = await listExclusions(store, tenant, period, opts.cluster);
           write(JSON.stringify(list.map(exclusionJson)) + '\n');
@@ -189,7 +239,8 @@ export function billingCommand(deps: SlaCliDeps = {}): Command {
     .description('import per-cluster charges from CSV (header: cluster,start,end,amount[,item])')
     .argument('<file>', 'CSV file')
     .option('--config <file>', 'configuration file')
-    .action((file: string, opts: { config?: string }) =>
+    .option('--api <url>', 'send the charges to the engine at this URL (default: $TIDEMARK_API)')
+    .action((file: string, opts: { config?: string; api?: string }) =>
       guarded(deps, async () => {
         let text: string;
         try {
@@ -199,6 +250,13 @@ export function billingCommand(deps: SlaCliDeps = {}): Command {
         }
         // Parse the whole file before opening the store: a bad line stores nothing.
         const charges = parseChargesCsv(text);
+        const api = apiBase(opts);
+        if (api) {
+          const body = charges.map((c) => ({ cluster: c.cluster, item: c.item, start: isoUtc(c.start), end: isoUtc(c.end), amount: c.amount }));
+          const r = (await callApi(api, 'POST', 'api/v1/sla/charges', body)) as { stored: number };
+          write(`imported ${r.stored} charges from ${file}\n`);
+          return;
+        }
         await withStore(deps, opts.config, async (store, _config, tenant) => {
           const n = await storeCharges(store, tenant, charges, `csv:${file}`);
           write(`imported ${n} charges from ${file}\n`);

@@ -1,7 +1,7 @@
 // The SLA API through fastify's inject: live availability, incidents,
 // exclusions, charges, remote probe results, reports and the calculator.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -15,6 +15,7 @@ import type { AppContext } from '../core/context.ts';
 import type { Bus } from '../core/bus.ts';
 import { slaMigrations } from '../sla/schema.ts';
 import { slaRoutes } from '../sla/routes.ts';
+import { slaCommand, billingCommand } from '../sla/cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sla-api-'));
 let store: Store;
@@ -113,5 +114,33 @@ describe('SLA API', () => {
     const bad = await app.inject({ method: 'POST', url: '/api/v1/sla/compute', payload: { period: { start: '2026-11-01T00:00:00Z', end: '2026-11-01T00:00:00Z' }, instances: [] } });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().field).toBe('period.end');
+  });
+});
+
+describe('CLI through a running engine (--api)', () => {
+  it('records and lists exclusions, imports charges and runs a report over HTTP, exit 2 on a bad field', async () => {
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    let out = '';
+    let err = '';
+    let code = 0;
+    const deps = { write: (s: string) => (out += s), writeError: (s: string) => (err += s), exit: (c: number) => (code = c) };
+    await slaCommand(deps).parseAsync(['node', 'sla', 'exclusions', 'add', '--api', address, '--cluster', '*', '--start', '2026-06-01T00:00:00Z', '--end', '2026-06-01T01:00:00Z', '--cause', 'dependency', '--reason', 'VPC outage INC-7', '--by', 'carol']);
+    expect(JSON.parse(out)).toMatchObject({ cluster: '*', cause: 'dependency', recordedBy: 'carol' });
+    out = '';
+    await slaCommand(deps).parseAsync(['node', 'sla', 'exclusions', 'list', '--api', address, '--month', '2026-06']);
+    expect(JSON.parse(out)).toHaveLength(1);
+    out = '';
+    const csv = join(dir, 'charges.csv');
+    writeFileSync(csv, 'cluster,start,end,amount\ncls-live,2026-06-01T00:00:00Z,2026-06-01T01:00:00Z,3.25\n');
+    await billingCommand(deps).parseAsync(['node', 'billing', 'import', '--api', address, csv]);
+    expect(out).toBe(`imported 1 charges from ${csv}\n`);
+    out = '';
+    await slaCommand(deps).parseAsync(['node', 'sla', 'report', '--api', address, '--month', '2026-06']);
+    expect(JSON.parse(out)).toMatchObject({ month: '2026-06', version: 1 });
+    out = '';
+    await slaCommand(deps).parseAsync(['node', 'sla', 'exclusions', 'add', '--api', address, '--cluster', 'x', '--start', '2026-06-01T00:00:00Z', '--end', '2026-06-01T01:00:00Z', '--cause', 'sunspots', '--reason', 'r', '--by', 'b']);
+    expect(code).toBe(2);
+    expect(err).toMatch(/^cause: /);
+    expect(out).toBe('');
   });
 });
