@@ -52,7 +52,8 @@ describe('startCollectors', () => {
     const running = await startCollectorSources(ctx);
     expect(running.host).not.toBeNull();
     expect(running.scrapes).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 500));
+    const jobs = () => new Set(batches.flatMap((b) => b.series.map((d) => d.labels['job'])));
+    for (let waited = 0; !(jobs().has('node') && jobs().has('queue')) && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
     await close();
     const ids = new Set(batches.flatMap((b) => [...b.seriesIds]));
     expect(batches.every((b) => b.tenant === 'acme')).toBe(true);
