@@ -155,7 +155,7 @@ describe('ScrapeLoop against a local HTTP target', () => {
     const bus = new MemoryBus({ capacity: 100_000, maxDelivery: 100_000 });
     const loop = new ScrapeLoop(scrapeTarget({ job: 'web', url, interval: '1s', timeout: '1s', labels: {} }), { bus, tenant: 't', log: silentLogger });
     loop.start();
-    await new Promise((r) => setTimeout(r, 300));
+    for (let waited = 0; bus.depth().metrics === 0 && waited < 5000; waited += 20) await new Promise((r) => setTimeout(r, 20));
     await loop.stop();
     expect(bus.depth().metrics).toBeGreaterThan(0);
     const depth = bus.depth().metrics;
@@ -180,7 +180,7 @@ describe('ScrapeLoop against a local HTTP target', () => {
       },
     });
     loop.start();
-    await new Promise((r) => setTimeout(r, 550));
+    for (let waited = 0; attempts < 4 && waited < 5000; waited += 20) await new Promise((r) => setTimeout(r, 20));
     await loop.stop();
     expect(attempts).toBeGreaterThanOrEqual(3);
     expect(lines.filter((l) => l.includes('could not be published'))).toHaveLength(1);
