@@ -2,16 +2,14 @@
 // time), from the API as JSON or from a CSV export. A whole import is
 // checked before anything is stored, and re-importing a line replaces it.
 import { z } from 'zod';
+import { isoTimestamp } from './timestamp.ts';
 import type { Store } from '../core/store.ts';
 import { InputError } from '../core/errors.ts';
 import { parseUnder } from './input.ts';
 import { chTime, type Period } from './period.ts';
 import { Fraction, decimalFraction } from './money.ts';
 
-const timestamp = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/, 'expected an ISO 8601 timestamp such as 2026-10-01T00:00:00Z')
-  .transform((s) => Date.parse(s));
+const timestamp = isoTimestamp;
 
 /** Amounts are kept as decimal text to the micro-unit so nothing is lost between the export and the store. */
 const amount = z

@@ -373,6 +373,12 @@ describe('input checks', () => {
   it('rejects a malformed timestamp', () => {
     expect(fieldOf({ period: { start: 'yesterday', end: OCT.end }, instances: [] })).toBe('period.start');
   });
+  it('rejects dates that do not exist instead of rolling them over', () => {
+    expect(fieldOf({ period: { start: '2026-02-01T00:00:00Z', end: '2026-02-30T00:00:00Z' }, instances: [] })).toBe('period.end');
+    expect(fieldOf({ period: { start: '2026-02-01T24:00:00Z', end: OCT.end }, instances: [] })).toBe('period.start');
+    expect(parseSlaInput({ period: { start: '2028-02-29T00:00:00Z', end: '2028-03-01T00:00:00Z' }, instances: [] }).period.start).toBe(Date.UTC(2028, 1, 29));
+    expect(fieldOf({ period: { start: '2026-02-29T00:00:00Z', end: '2026-03-01T00:00:00Z' }, instances: [] })).toBe('period.start');
+  });
   it('applies the defaults', () => {
     const input = parseSlaInput({ period: OCT, instances: [] });
     expect([input.commitment, input.multiplier, input.minOutageMinutes]).toEqual([99.95, 100, 10]);

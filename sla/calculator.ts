@@ -3,6 +3,7 @@
 // A pure function over plain data; parsing of external JSON lives in
 // parseSlaInput so the CLI, the API and the monthly job share one edge.
 import { z } from 'zod';
+import { isoTimestamp } from './timestamp.ts';
 import { InputError } from '../core/errors.ts';
 import { parseInput } from '../core/validate.ts';
 import { Fraction, decimalFraction, toCents, centsToNumber, roundedNumber } from './money.ts';
@@ -13,12 +14,7 @@ export type Cause = (typeof CAUSES)[number];
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 
-const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
-const timestamp = z
-  .string()
-  .regex(ISO_UTC, 'expected an ISO 8601 timestamp such as 2026-10-01T00:00:00Z')
-  .refine((s) => Number.isFinite(Date.parse(s)), 'not a valid date')
-  .transform((s) => Date.parse(s));
+const timestamp = isoTimestamp;
 
 const money = z.number().finite().nonnegative();
 

@@ -4,16 +4,14 @@
 // every report.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { isoTimestamp } from './timestamp.ts';
 import type { Store } from '../core/store.ts';
 import { parseInput } from '../core/validate.ts';
 import { InputError } from '../core/errors.ts';
 import { CAUSES, isoUtc } from './calculator.ts';
 import { chTime, type Period } from './period.ts';
 
-const timestamp = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/, 'expected an ISO 8601 timestamp such as 2026-10-01T00:00:00Z')
-  .transform((s) => Date.parse(s));
+const timestamp = isoTimestamp;
 
 export const exclusionInputSchema = z.object({
   /** A cluster name, or '*' for every cluster. */
