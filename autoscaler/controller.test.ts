@@ -204,6 +204,9 @@ describe('node policies', () => {
     expect(calls).toEqual(['general+2']);
     await loop.runOnce();
     expect(calls).toEqual(['general+2']);
+    expect(c.access.events.filter((e) => e.reason === 'TriggeredScaleUp')).toEqual([
+      expect.objectContaining({ type: 'Normal', involvedObject: expect.objectContaining({ kind: 'NodeAutoscalingPolicy', name: 'cluster' }), message: 'node group general +2 for 4 pending pod(s)' }),
+    ]);
     const status = c.store.get(c.store.resourceType('autoscaling.tidemark.io', 'v1alpha1', 'nodeautoscalingpolicies')!, undefined, 'cluster').status as { lastScaleUpTime?: string; conditions: { reason: string }[] };
     expect(status.lastScaleUpTime).toBe('2026-11-23T10:00:00Z');
     const d = await decisions.find({ kind: 'NodeAutoscalingPolicy', name: 'cluster' });
@@ -287,6 +290,34 @@ describe('custom and external metrics, and node removal', () => {
     const status = c.store.get(c.store.resourceType('autoscaling.tidemark.io', 'v1alpha1', 'nodeautoscalingpolicies')!, undefined, 'cluster').status as { lastScaleDownTime?: string };
     expect(status.lastScaleDownTime).toBeDefined();
     expect((await decisions.find({ kind: 'NodeAutoscalingPolicy', name: 'cluster' }))?.reason).toMatch(/^removed node added/);
+    expect(c.access.events.map((e) => e.reason)).toContain('ScaleDown');
+  });
+
+  it('refuses a node policy the schema would refuse, and reports a provider that will not grow', async () => {
+    const c = cluster();
+    const napType = c.store.resourceType('autoscaling.tidemark.io', 'v1alpha1', 'nodeautoscalingpolicies')!;
+    const bad = { apiVersion: 'autoscaling.tidemark.io/v1alpha1', kind: 'NodeAutoscalingPolicy', metadata: { name: 'bad' }, spec: { nodeGroups: [] } } as unknown as NodeAutoscalingPolicy;
+    const good: NodeAutoscalingPolicy = {
+      apiVersion: 'autoscaling.tidemark.io/v1alpha1',
+      kind: 'NodeAutoscalingPolicy',
+      metadata: { name: 'good' },
+      spec: { nodeGroups: [{ name: 'general', minSize: 0, maxSize: 5, template: { capacity: { cpu: '2', memory: '4Gi', pods: '110' } } }] },
+    };
+    for (const p of [bad, good]) c.store.create(napType, p as unknown as KubeObject);
+    c.sim.addWorkload({ namespace: 'shop', name: 'web', replicas: 1, cpuRequest: '1', memoryRequest: '64Mi' });
+    const actuator: NodeActuator = {
+      upcoming: async () => 0,
+      increase: async () => {
+        throw new Error('quota exceeded in the cloud account');
+      },
+      remove: async () => false,
+    };
+    const loop = createAutoscaler({ cluster: c.access, policies: new StaticPolicySource([], [bad, good]), metrics: new InMemoryPodMetrics(), decisions: new InMemoryDecisionLog(), nodes: actuator, now: c.now });
+    const report = await loop.runOnce();
+    expect(report.failed).toBe(0);
+    const badStatus = c.store.get(napType, undefined, 'bad').status as { conditions: { reason: string; message: string }[] };
+    expect(badStatus.conditions[0]).toMatchObject({ reason: 'InvalidPolicy', message: expect.stringContaining('spec.nodeGroups') });
+    expect(c.access.events.find((e) => e.reason === 'FailedScaleUp')?.message).toMatch(/quota exceeded/);
   });
 });
 

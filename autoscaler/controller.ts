@@ -711,8 +711,14 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       for (const up of plan.scaleUp) {
         // Nodes already on their way may take these pods: asking again would overshoot.
         if ((await options.nodes.upcoming(up.nodeGroup)) > 0) continue;
-        await options.nodes.increase(up.nodeGroup, up.delta);
+        try {
+          await options.nodes.increase(up.nodeGroup, up.delta);
+        } catch (e) {
+          await nodeEvent(policy, 'Warning', 'FailedScaleUp', `node group ${up.nodeGroup} could not grow by ${up.delta}: ${(e as Error).message}`);
+          continue;
+        }
         acted.push(`+${up.delta} ${up.nodeGroup}`);
+        await nodeEvent(policy, 'Normal', 'TriggeredScaleUp', `node group ${up.nodeGroup} +${up.delta} for ${up.pods.length} pending pod(s)`);
       }
       if (spec.scaleDownEnabled !== false) {
         const groupOf = new Map(nodes.map((n) => [n.metadata?.name ?? '', n.metadata?.labels?.['tidemark.io/node-group'] ?? '']));
@@ -730,6 +736,13 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
     return acted.length > 0;
   }
 
+  /** An Event on a NodeAutoscalingPolicy, as the cluster-autoscaler records TriggeredScaleUp and ScaleDown. */
+  async function nodeEvent(policy: NodeAutoscalingPolicy, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    await options.cluster
+      .recordEvent({ involvedObject: { apiVersion: `${POLICY_GROUP}/${POLICY_VERSION}`, kind: 'NodeAutoscalingPolicy', name: policy.metadata.name, ...(policy.metadata.uid ? { uid: policy.metadata.uid } : {}) }, type, reason, message })
+      .catch((e: unknown) => options.log?.warn({ err: e }, 'event write failed'));
+  }
+
   /**
    * A drain waits on evictions and disruption budgets for as long as its
    * retries allow; it runs beside the rounds so that pod decisions never wait for it.
@@ -741,6 +754,7 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
     const work = (async () => {
       const removed = await actuator.remove(node, group);
       const at = now();
+      await nodeEvent(policy, removed ? 'Normal' : 'Warning', removed ? 'ScaleDown' : 'ScaleDownFailed', removed ? `node ${node} removed: ${why}` : `node ${node} kept: its drain did not finish`);
       if (removed) {
         delete memory.unneededSince[node];
         await options.cluster.patchPolicyStatus(NODE_POLICY_PLURAL, undefined, policy.metadata.name, { lastScaleDownTime: iso(at) }).catch((e: unknown) => options.log?.warn({ err: e }, 'status write failed'));
