@@ -12,7 +12,7 @@ import { durationMs, type Config } from '../core/config.ts';
 import { existsSync } from 'node:fs';
 import { probeOnce, recordProbeResults, inClusterTarget, type ProbedCluster } from './probes.ts';
 import { runMonthlyReport, listReports, reportAnnounced, type MonthlyReportOutcome } from './report.ts';
-import { monthOf, previousMonth } from './period.ts';
+import { monthOf, monthPeriod, previousMonth } from './period.ts';
 
 /**
  * The month whose report should already exist but may not: the month just
@@ -28,6 +28,20 @@ export function monthDueAtStart(now: number, nextRun: number | undefined): strin
 export function configuredClusters(config: Config): string[] {
   const c = config.sla;
   return [...c.clusters.map((x) => x.name), ...(c.probeInCluster ? [c.inClusterName] : [])];
+}
+
+/**
+ * The month a scheduled run reports: the one just ended in the schedule's
+ * time zone (at 00:10 on 1 November in Tokyo that is October). Reports
+ * cover UTC months, so `notBefore` says when that month has ended in UTC
+ * too; a zone ahead of UTC fires before that and the run waits for it.
+ */
+export function monthToReport(fireMs: number, tz: string): { month: string; notBefore: number } {
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone: tz, year: 'numeric', month: 'numeric' }).formatToParts(new Date(fireMs));
+  const year = Number(parts.find((p) => p.type === 'year')!.value);
+  const month = Number(parts.find((p) => p.type === 'month')!.value);
+  const name = monthOf(Date.UTC(year, month - 2, 1));
+  return { month: name, notBefore: monthPeriod(name).end };
 }
 
 export interface ReportJob {
@@ -116,8 +130,16 @@ export async function startSla(ctx: AppContext): Promise<void> {
 
   if (config.role === 'all' || config.role === 'api') {
     const job = sharedReportJob(store, config, log);
-    const scheduled = schedule.scheduleJob({ rule: c.report.cron, tz: c.report.tz }, () => {
-      void job.run(previousMonth(Date.now())).catch(() => undefined);
+    const scheduled = schedule.scheduleJob({ rule: c.report.cron, tz: c.report.tz }, (fireDate: Date) => {
+      const { month, notBefore } = monthToReport(fireDate.getTime(), c.report.tz);
+      const wait = notBefore + 60_000 - Date.now();
+      if (wait <= 0) {
+        void job.run(month).catch(() => undefined);
+        return;
+      }
+      const timer = setTimeout(() => void job.run(month).catch(() => undefined), wait);
+      timer.unref();
+      ctx.onClose(() => clearTimeout(timer));
     });
     if (!scheduled) throw new Error(`sla.report.cron: "${c.report.cron}" is not a valid cron expression`);
     ctx.onClose(() => {

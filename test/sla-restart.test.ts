@@ -13,7 +13,7 @@ import { slaMigrations } from '../sla/schema.ts';
 import { recordProbeResults } from '../sla/probes.ts';
 import { storeCharges } from '../sla/billing.ts';
 import { runMonthlyReport, listReports } from '../sla/report.ts';
-import { reportJob, catchUpMonthlyReport, monthDueAtStart } from '../sla/service.ts';
+import { reportJob, catchUpMonthlyReport, monthDueAtStart, monthToReport } from '../sla/service.ts';
 
 class SimulatedCrash extends Error {}
 const crashAfter = (at: 'files' | 'stored') => (step: string) => {
@@ -75,6 +75,16 @@ describe('start-up catch-up decision', () => {
     expect(monthDueAtStart(Date.UTC(2026, 10, 1, 0, 5), Date.UTC(2026, 10, 1, 0, 10))).toBeUndefined();
     expect(monthDueAtStart(Date.UTC(2027, 0, 3), Date.UTC(2027, 1, 1, 0, 10))).toBe('2026-12');
     expect(monthDueAtStart(Date.UTC(2027, 0, 3), undefined)).toBeUndefined();
+  });
+});
+
+describe('which month a scheduled run reports', () => {
+  it('is the month just ended in the schedule’s zone, waiting for its UTC end when the zone is ahead', () => {
+    expect(monthToReport(Date.UTC(2026, 10, 1, 0, 10), 'UTC')).toEqual({ month: '2026-10', notBefore: Date.UTC(2026, 10, 1) });
+    // 00:10 on 1 Nov in Tokyo is 15:10 UTC on 31 Oct: October, not before its UTC end.
+    expect(monthToReport(Date.UTC(2026, 9, 31, 15, 10), 'Asia/Tokyo')).toEqual({ month: '2026-10', notBefore: Date.UTC(2026, 10, 1) });
+    // 00:10 on 1 Jan in New York is 05:10 UTC: December of the year before.
+    expect(monthToReport(Date.UTC(2027, 0, 1, 5, 10), 'America/New_York').month).toBe('2026-12');
   });
 });
 
