@@ -184,6 +184,13 @@ describe('RemoteWriteDecoder', () => {
       expectInputError(() => decoder().decode(Buffer.from('definitely not snappy at all')), 'body', /bad snappy block/);
     });
 
+    it('a snappy block announcing more than the decoded-size limit, before decompressing it', () => {
+      const body = encodeWriteRequest([good, good, good]);
+      const d = new RemoteWriteDecoder({ tenant: 'acme', maxDecodedBytes: 64 });
+      expectInputError(() => d.decode(body), 'body', /expands to \d+ bytes, more than the 64 accepted/);
+      expect(new RemoteWriteDecoder({ tenant: 'acme', maxDecodedBytes: 4096 }).decode(body).batch.length).toBe(3);
+    });
+
     it('an empty body', () => {
       expectInputError(() => decoder().decode(Buffer.alloc(0)), 'body', /empty body/);
     });

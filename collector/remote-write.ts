@@ -1,8 +1,8 @@
 // The Prometheus remote_write 1.0 decoder (snappy block + protobuf
 // prometheus.WriteRequest) into one SampleBatch, and the encoder tests and
 // benchmarks use to produce such requests. The decoder is the ingest hot path:
-// a series already seen by this process costs a map lookup on the raw bytes of
-// its label section, never a label decode.
+// a series already seen by this process costs a hash of the raw bytes of its
+// label section and a map lookup, never a label decode.
 import protobuf from 'protobufjs/minimal.js';
 import fullProtobuf from 'protobufjs';
 import snappy from 'snappy';
@@ -69,7 +69,11 @@ export interface RemoteWriteDecoderOptions {
   readonly tenant: string;
   /** Most series remembered as already defined; a forgotten series is simply defined again. */
   readonly seriesCacheSize?: number;
+  /** Largest uncompressed WriteRequest accepted (default 256 MiB). */
+  readonly maxDecodedBytes?: number;
 }
+
+const DEFAULT_MAX_DECODED_BYTES = 256 * 1024 * 1024;
 
 /** A decoded request: its batch, and the acknowledgement that makes its new series known once the bus took it. */
 export interface DecodedWrite {
@@ -113,7 +117,7 @@ export class RemoteWriteDecoder {
 
   /** Decodes a snappy-compressed WriteRequest body. Throws InputError naming what was wrong. */
   decode(body: Uint8Array): DecodedWrite {
-    return this.decodeWriteRequest(uncompressBlock(body));
+    return this.decodeWriteRequest(uncompressBlock(body, this.options.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES));
   }
 
   /** Decodes an uncompressed WriteRequest. Nothing is remembered until commit(). */
@@ -326,8 +330,22 @@ function decodeLabels(bytes: Uint8Array, start: number, end: number, index: numb
   return labels;
 }
 
-function uncompressBlock(body: Uint8Array): Buffer {
+/** The uncompressed length a snappy block announces in its preamble (a varint), or -1 when it has none. */
+function snappyLength(body: Uint8Array): number {
+  let length = 0;
+  for (let i = 0, scale = 1; i < 5 && i < body.length; i++, scale *= 128) {
+    const b = body[i]!;
+    length += (b & 0x7f) * scale;
+    if (b < 0x80) return length;
+  }
+  return -1;
+}
+
+function uncompressBlock(body: Uint8Array, maxBytes: number): Buffer {
   if (body.length === 0) throw new InputError('body', 'empty body: expected a snappy-compressed WriteRequest');
+  // Checked before decompressing: a small body can announce (and expand to) gigabytes.
+  const announced = snappyLength(body);
+  if (announced > maxBytes) throw new InputError('body', `snappy block expands to ${announced} bytes, more than the ${maxBytes} accepted`, 'body_too_large');
   try {
     // copyOutputData: an external output buffer is about ten times slower to create and collect.
     return snappy.uncompressSync(body, { asBuffer: true, copyOutputData: true }) as Buffer;
