@@ -5,28 +5,19 @@
 // its backpressure, the consumer that acknowledges (commits) only after the
 // handler has stored a delivery, the dead-letter topic, and the bus's
 // self-metrics. The message encoding itself lives in core/sample-codec.ts.
-import {
-  CompressionCodecs,
-  CompressionTypes,
-  Kafka,
-  logLevel,
-  Partitioners,
-  type Admin,
-  type Batch,
-  type Consumer,
-  type EachBatchPayload,
-  type LogEntry,
-  type Message,
-  type Producer,
-  type TopicMessages,
-} from 'kafkajs';
+// kafkajs is CommonJS whose exports Node's ESM loader cannot all detect by name
+// (CompressionCodecs among them): take the values from the default export.
+import kafkajs from 'kafkajs';
+import type { Admin, Batch, Consumer, EachBatchPayload, LogEntry, Message, Producer, TopicMessages } from 'kafkajs';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { compressSync, uncompressSync } from 'snappy';
+import snappy from 'snappy';
 import { BusClosedError, type Bus, type Delivery, type DeliveryHandler, type Topic, type TopicPayloads } from './bus.ts';
 import type { Config } from './config.ts';
 import { silentLogger, type Logger } from './log.ts';
 import type { SampleBatch, SeriesDefinition } from './samples.ts';
 import { CodecError, decodeRecords, decodeSampleBatch, encodeRecords, encodeSampleBatch, encodedSampleBatchSize } from './sample-codec.ts';
+
+const { CompressionCodecs, CompressionTypes, Kafka, logLevel, Partitioners } = kafkajs;
 
 export const TOPICS: readonly Topic[] = ['metrics', 'logs', 'probes'];
 
@@ -86,14 +77,14 @@ export class TopicPartitionsError extends Error {
 const XERIAL_HEADER = Buffer.from([130, 83, 78, 65, 80, 80, 89, 0]);
 const snappyCodec = {
   async compress(encoder: { buffer: Buffer }): Promise<Buffer> {
-    return compressSync(encoder.buffer);
+    return snappy.compressSync(encoder.buffer);
   },
   async decompress(buffer: Buffer): Promise<Buffer> {
-    if (buffer.length < 16 || !buffer.subarray(0, 8).equals(XERIAL_HEADER)) return uncompressSync(buffer) as Buffer;
+    if (buffer.length < 16 || !buffer.subarray(0, 8).equals(XERIAL_HEADER)) return snappy.uncompressSync(buffer) as Buffer;
     const chunks: Buffer[] = [];
     for (let at = 16; at < buffer.length; ) {
       const size = buffer.readInt32BE(at);
-      chunks.push(uncompressSync(buffer.subarray(at + 4, at + 4 + size)) as Buffer);
+      chunks.push(snappy.uncompressSync(buffer.subarray(at + 4, at + 4 + size)) as Buffer);
       at += 4 + size;
     }
     return Buffer.concat(chunks);
@@ -101,7 +92,7 @@ const snappyCodec = {
 };
 CompressionCodecs[CompressionTypes.Snappy] = () => snappyCodec;
 
-const COMPRESSION: Record<KafkaCompression, CompressionTypes> = {
+const COMPRESSION: Record<KafkaCompression, number> = {
   none: CompressionTypes.None,
   gzip: CompressionTypes.GZIP,
   snappy: CompressionTypes.Snappy,
@@ -114,11 +105,16 @@ interface OutgoingMessage {
   units: number;
 }
 
+/** One publish() call: resolves when the last of its messages is acknowledged. */
 interface PendingPublish {
-  messages: OutgoingMessage[];
-  bytes: number;
+  remaining: number;
+  failed: boolean;
   resolve: () => void;
   reject: (e: Error) => void;
+}
+
+interface QueuedMessage extends OutgoingMessage {
+  owner: PendingPublish;
 }
 
 interface BusMetrics {
@@ -273,12 +269,13 @@ interface ConsumerState {
 export class KafkaBus implements Bus {
   readonly kind = 'kafka' as const;
   private readonly options: Required<Omit<KafkaBusOptions, 'registry' | 'logger' | 'consumer'>> & { consumer: NonNullable<KafkaBusOptions['consumer']> };
-  private readonly kafka: Kafka;
+  private readonly kafka: InstanceType<typeof Kafka>;
   private readonly admin: Admin;
   private producer: Producer;
   private readonly log: Logger;
   private readonly metrics: BusMetrics;
-  private readonly queue: PendingPublish[] = [];
+  /** Messages accepted by publish() and not yet sent, in publish order. */
+  private readonly queue: QueuedMessage[] = [];
   private readonly roomWaiters: (() => void)[] = [];
   private readonly readyWaiters: (() => void)[] = [];
   private readonly consumers = new Map<Topic, ConsumerState>();
@@ -466,7 +463,8 @@ export class KafkaBus implements Bus {
     this.pendingBytes += bytes;
     this.queuedBytes += bytes;
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ messages, bytes, resolve, reject });
+      const owner: PendingPublish = { remaining: messages.length, failed: false, resolve, reject };
+      for (const m of messages) this.queue.push({ ...m, owner });
       if (this.queuedBytes >= this.options.maxRequestBytes) this.kick();
       else if (!this.lingerTimer) this.lingerTimer = setTimeout(() => this.kick(), this.options.lingerMs);
     });
@@ -490,34 +488,33 @@ export class KafkaBus implements Bus {
     let failures = 0;
     try {
       while (this.queue.length > 0 && this.connected) {
-        const take: PendingPublish[] = [];
-        let bytes = 0;
-        while (this.queue.length > 0 && (take.length === 0 || bytes + this.queue[0]!.bytes <= this.options.maxRequestBytes)) {
-          const p = this.queue.shift()!;
-          take.push(p);
-          bytes += p.bytes;
-        }
-        this.queuedBytes -= bytes;
+        const { take, bytes } = this.nextRequest();
         try {
-          await this.send(take.flatMap((p) => p.messages));
+          await this.send(take);
           failures = 0;
           this.reachable = true;
-          for (const p of take) p.resolve();
+          for (const m of take) {
+            if (--m.owner.remaining === 0 && !m.owner.failed) m.owner.resolve();
+          }
           this.release(bytes);
         } catch (e) {
           const error = e as Error & { type?: string; retriable?: boolean };
           if (error.type === 'MESSAGE_TOO_LARGE' || error.type === 'RECORD_LIST_TOO_LARGE' || error.type === 'INVALID_RECORD') {
-            // Not retriable: the caller gets the error naming the topic; the bus keeps running.
-            const topics = [...new Set(take.flatMap((p) => p.messages.map((m) => this.topicName(m.topic))))].join(', ');
-            const largest = Math.max(...take.flatMap((p) => p.messages.map((m) => m.value.length)));
+            // Not retriable: the publishes get the error naming the topic; the bus keeps running.
+            const topics = [...new Set(take.map((m) => this.topicName(m.topic)))].join(', ');
+            const largest = Math.max(...take.map((m) => m.value.length));
             const rejection = new Error(`kafka rejected a produce to ${topics}: ${error.type} (largest message ${largest} bytes; kafka bus maxMessageBytes ${this.options.maxMessageBytes})`);
             this.log.error({ topics, type: error.type, largest }, rejection.message);
-            for (const p of take) p.reject(rejection);
+            for (const m of take) {
+              m.owner.remaining--;
+              if (!m.owner.failed) m.owner.reject(rejection);
+              m.owner.failed = true;
+            }
             this.release(bytes);
             continue;
           }
           // Anything else is treated as transient (broker down, leader moving): put the
-          // publishes back at the head, in order, and retry without limit.
+          // messages back at the head, in order, and retry without limit.
           this.queue.unshift(...take);
           this.queuedBytes += bytes;
           failures++;
@@ -535,9 +532,46 @@ export class KafkaBus implements Bus {
     } finally {
       this.sending = false;
     }
-    if (this.closed && this.queue.length > 0) {
-      for (const p of this.queue.splice(0)) p.reject(new BusClosedError());
+    if (this.closed && this.queue.length > 0) this.rejectQueued();
+  }
+
+  private rejectQueued(): void {
+    for (const m of this.queue.splice(0)) {
+      if (!m.owner.failed) m.owner.reject(new BusClosedError());
+      m.owner.failed = true;
     }
+  }
+
+  /**
+   * The next produce request, taken from the queue in order. kafkajs puts all of
+   * a partition's messages in one request into one record batch, and the broker
+   * limits a record batch (message.max.bytes), so a partition gets at most
+   * maxMessageBytes per request; once a partition is full its later messages wait
+   * for the next request, which keeps them in order.
+   */
+  private nextRequest(): { take: QueuedMessage[]; bytes: number } {
+    const take: QueuedMessage[] = [];
+    const rest: QueuedMessage[] = [];
+    const used = new Map<string, number>();
+    const full = new Set<string>();
+    let bytes = 0;
+    for (const m of this.queue) {
+      const key = `${m.topic}/${m.partition}`;
+      const inPartition = used.get(key) ?? 0;
+      const size = m.value.length;
+      if (full.has(key) || (take.length > 0 && bytes + size > this.options.maxRequestBytes) || (inPartition > 0 && inPartition + size > this.options.maxMessageBytes)) {
+        full.add(key);
+        rest.push(m);
+        continue;
+      }
+      take.push(m);
+      used.set(key, inPartition + size);
+      bytes += size;
+    }
+    this.queue.length = 0;
+    this.queue.push(...rest);
+    this.queuedBytes -= bytes;
+    return { take, bytes };
   }
 
   private release(bytes: number): void {
@@ -756,9 +790,15 @@ export class KafkaBus implements Bus {
       }
       this.reachable = true;
     } catch (e) {
-      if (this.reachable) this.log.warn({ err: (e as Error).message }, 'kafka unreachable while reading consumer lag');
-      this.reachable = false;
-      this.lastProblem = e as Error;
+      const error = e as Error;
+      // A protocol error is an answer (e.g. a leader not elected yet for a new topic): the broker is there.
+      if (error.name === 'KafkaJSProtocolError') {
+        this.log.debug({ err: error.message }, 'consumer lag not available yet');
+      } else {
+        if (this.reachable) this.log.warn({ err: error.message }, 'kafka unreachable while reading consumer lag');
+        this.reachable = false;
+        this.lastProblem = error;
+      }
     }
     return this.depth();
   }
@@ -788,7 +828,7 @@ export class KafkaBus implements Bus {
       const deadline = Date.now() + 10_000;
       while ((this.queue.length > 0 || this.sending) && Date.now() < deadline) await sleep(20);
     }
-    for (const p of this.queue.splice(0)) p.reject(new BusClosedError());
+    this.rejectQueued();
     await Promise.all([...this.consumers.values()].map((c) => c.consumer.disconnect().catch(() => undefined)));
     await this.producer.disconnect().catch(() => undefined);
     await this.admin.disconnect().catch(() => undefined);

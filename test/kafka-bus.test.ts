@@ -2,7 +2,7 @@
 // series one partition, redelivery without commit, dead letters, a topic
 // with too few partitions.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import kafkajs, { type KafkaMessage } from 'kafkajs';
 import { Registry } from 'prom-client';
 import type { Delivery } from '../core/bus.ts';
 import { KafkaBus, TopicPartitionsError } from '../core/kafka-bus.ts';
@@ -23,8 +23,8 @@ afterAll(async () => {
   await Promise.all(buses.map((b) => b.close()));
 });
 
-function rawClient(): Kafka {
-  return new Kafka({ clientId: 'test-raw', brokers: [address], logLevel: logLevel.NOTHING });
+function rawClient(): InstanceType<typeof kafkajs.Kafka> {
+  return new kafkajs.Kafka({ clientId: 'test-raw', brokers: [address], logLevel: kafkajs.logLevel.NOTHING });
 }
 
 describe('KafkaBus', () => {

@@ -1,0 +1,254 @@
+// bench:kafka — the synthetic fleet through a real Kafka broker, with the
+// collector (KafkaBus producer) and the ingester (KafkaBus consumer + the
+// engine's Ingester into an embedded store) as separate processes. The
+// broker comes from scripts/kafka.sh. Measures the end-to-end rate, the
+// time from a round's publish to the moment its last sample is stored (an
+// insert the store has acknowledged is queryable), the consumer lag at the
+// end, and lost/duplicated rows counted in the store against rows sent.
+//
+//   npm run bench:kafka            BENCH_ROUNDS (default 10), BENCH_COMPRESSION (snappy|gzip|none),
+//                                  BENCH_RATE (samples/s the collector paces to; default unpaced)
+// Last line: {"bench":"kafka","samples_per_s":…,"produce_to_queryable_p99_s":…,"lag_at_end":…,"lost":…,"duplicated":…}
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Registry } from 'prom-client';
+import { KafkaBus, type KafkaCompression } from '../core/kafka-bus.ts';
+import { SampleBatchBuilder } from '../core/samples.ts';
+import { seriesId } from '../core/series.ts';
+import { Store } from '../core/store.ts';
+import { migrate, schemaContext } from '../core/migrations.ts';
+import { metricsMigrations } from '../core/metrics/schema.ts';
+import { Ingester, ingesterMetrics } from '../collector/ingester.ts';
+import { createLogger } from '../core/log.ts';
+import { DEFAULT_FLEET, fleetLabelSets } from './fleet.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const INTERVAL_MS = 15_000;
+
+interface Plan {
+  brokers: string[];
+  prefix: string;
+  groupId: string;
+  rounds: number;
+  firstTs: number;
+  compression: KafkaCompression;
+  rate: number;
+  dataDir: string;
+}
+
+type ChildEvent =
+  | { event: 'ready'; series: number }
+  | { event: 'published'; round: number; at: number }
+  | { event: 'sent'; samples: number; seconds: number }
+  | { event: 'stored'; round: number; at: number }
+  | { event: 'final'; rows: number; distinct: number; lag: number; ingestSeconds: number };
+
+function emit(e: ChildEvent): void {
+  process.stdout.write(`${JSON.stringify(e)}\n`);
+}
+
+function busFor(plan: Plan, clientId: string): KafkaBus {
+  return new KafkaBus({
+    brokers: plan.brokers,
+    clientId,
+    groupId: plan.groupId,
+    topicPrefix: plan.prefix,
+    partitions: 6,
+    replicationFactor: 1,
+    compression: plan.compression,
+    registry: new Registry(),
+    logger: createLogger(`bench-${clientId}`),
+    lagIntervalMs: 1_000,
+  });
+}
+
+// ---- collector process: publishes the fleet round by round ----
+async function collector(plan: Plan): Promise<void> {
+  const sets = fleetLabelSets(DEFAULT_FLEET);
+  const ids = sets.map((l) => seriesId(l));
+  const bus = busFor(plan, 'bench-collector');
+  await bus.whenReady(60_000);
+  const started = performance.now();
+  // Two rounds in flight: the next is encoded while the previous one is being acknowledged.
+  let inFlight: Promise<void>[] = [];
+  for (let r = 0; r < plan.rounds; r++) {
+    const b = new SampleBatchBuilder('bench', ids.length);
+    if (r === 0) sets.forEach((labels, i) => b.define({ id: ids[i]!, labels }));
+    const ts = plan.firstTs + r * INTERVAL_MS;
+    for (let i = 0; i < ids.length; i++) b.add(ids[i]!, ts, (r + 1) * 1000 + (i % 977));
+    if (plan.rate > 0) {
+      const due = started + ((r * ids.length) / plan.rate) * 1000;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((res) => setTimeout(res, wait));
+    }
+    emit({ event: 'published', round: r, at: Date.now() });
+    inFlight.push(bus.publish('metrics', b.build()));
+    if (inFlight.length >= 2) {
+      await inFlight.shift();
+    }
+  }
+  await Promise.all(inFlight);
+  inFlight = [];
+  emit({ event: 'sent', samples: ids.length * plan.rounds, seconds: (performance.now() - started) / 1000 });
+  await bus.close();
+}
+
+// ---- ingester process: the engine's Ingester behind a KafkaBus consumer ----
+async function ingester(plan: Plan): Promise<void> {
+  const series = fleetLabelSets(DEFAULT_FLEET).length;
+  const store = await Store.open({ dataPath: plan.dataDir, database: 'tidemark' });
+  await migrate(store, schemaContext(store, { rawRetentionDays: 15, rollupRetentionDays: 400 }), metricsMigrations);
+  const bus = busFor(plan, 'bench-ingester');
+  const registry = new Registry();
+  const engineIngester = new Ingester(store, ingesterMetrics(registry, bus), createLogger('bench-ingester'));
+  const perRound = new Map<number, number>();
+  const tokens = new Set<string>();
+  let firstAt = 0;
+  let lastAt = 0;
+  const debug = process.env['BENCH_DEBUG'] === '1';
+  await bus.consume('metrics', async (delivery) => {
+    const t0 = performance.now();
+    await engineIngester.handle(delivery);
+    if (debug) console.error(`delivery ${delivery.token}: ${delivery.payloads.reduce((n, b) => n + b.length, 0)} samples, ${delivery.payloads.reduce((n, b) => n + b.series.length, 0)} definitions, handled in ${(performance.now() - t0).toFixed(0)} ms`);
+    if (tokens.has(delivery.token)) return;
+    tokens.add(delivery.token);
+    const now = Date.now();
+    if (!firstAt) firstAt = now;
+    lastAt = now;
+    for (const batch of delivery.payloads) {
+      // Samples of a batch share one timestamp per round: count runs, not samples one by one.
+      for (let i = 0; i < batch.length; ) {
+        const ts = batch.timestamps[i]!;
+        let j = i + 1;
+        while (j < batch.length && batch.timestamps[j] === ts) j++;
+        const round = Math.round((ts - plan.firstTs) / INTERVAL_MS);
+        const n = (perRound.get(round) ?? 0) + (j - i);
+        perRound.set(round, n);
+        if (n === series) emit({ event: 'stored', round, at: now });
+        i = j;
+      }
+    }
+  });
+  await bus.whenReady(60_000);
+  while (bus.assignment('metrics').length === 0) await new Promise((r) => setTimeout(r, 100));
+  emit({ event: 'ready', series });
+  // The parent says when to count (all rounds stored, or its deadline passed).
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line.trim() !== 'finish') continue;
+    const [row] = await store.query<{ rows: string; distinct: string }>(
+      `SELECT count() AS rows, uniqExact(series_id, ts) AS distinct FROM tidemark.samples WHERE tenant = 'bench'`,
+    );
+    const lag = (await bus.refreshLag()).metrics;
+    emit({ event: 'final', rows: Number(row!.rows), distinct: Number(row!.distinct), lag, ingestSeconds: (lastAt - firstAt) / 1000 });
+    break;
+  }
+  await bus.close();
+  await store.close();
+}
+
+// ---- parent: broker, the two processes, the figures ----
+function startChild(role: 'collector' | 'ingester', plan: Plan, onEvent: (e: ChildEvent) => void): ChildProcess {
+  const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), [import.meta.filename, role], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, BENCH_KAFKA_PLAN: JSON.stringify(plan), TIDEMARK_LOG_LEVEL: process.env['TIDEMARK_LOG_LEVEL'] ?? 'warn' },
+  });
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (line.startsWith('{')) onEvent(JSON.parse(line) as ChildEvent);
+  });
+  return child;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+async function until(what: string, timeoutMs: number, check: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`bench:kafka: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function parent(): Promise<void> {
+  let address: string;
+  try {
+    address = execFileSync('bash', [join(ROOT, 'scripts/kafka.sh'), 'status'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    address = execFileSync('bash', [join(ROOT, 'scripts/kafka.sh'), 'start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop()!;
+  }
+  const id = randomUUID().slice(0, 8);
+  const rounds = Number(process.env['BENCH_ROUNDS'] ?? 10);
+  const dataDir = mkdtempSync(join(tmpdir(), 'tidemark-bench-kafka-'));
+  const plan: Plan = {
+    brokers: [address],
+    prefix: `bench.${id}.`,
+    groupId: `bench-${id}`,
+    rounds,
+    firstTs: Math.floor(Date.now() / 1000 - rounds * (INTERVAL_MS / 1000)) * 1000,
+    compression: (process.env['BENCH_COMPRESSION'] ?? 'snappy') as KafkaCompression,
+    rate: Number(process.env['BENCH_RATE'] ?? 0),
+    dataDir,
+  };
+  const published = new Map<number, number>();
+  const stored = new Map<number, number>();
+  let series = 0;
+  let sent: Extract<ChildEvent, { event: 'sent' }> | null = null;
+  let final: Extract<ChildEvent, { event: 'final' }> | null = null;
+  const children: ChildProcess[] = [];
+  try {
+    const ing = startChild('ingester', plan, (e) => {
+      if (e.event === 'ready') series = e.series;
+      if (e.event === 'stored') stored.set(e.round, e.at);
+      if (e.event === 'final') final = e;
+    });
+    children.push(ing);
+    await until('the ingester to join its group', 120_000, () => series > 0);
+    console.error(`broker ${address}; fleet ${series} series x ${rounds} rounds = ${series * rounds} samples; compression ${plan.compression}`);
+    const col = startChild('collector', plan, (e) => {
+      if (e.event === 'published') published.set(e.round, e.at);
+      if (e.event === 'sent') sent = e;
+    });
+    children.push(col);
+    await until('every round stored', 600_000, () => stored.size === rounds || ing.exitCode !== null);
+    await until('the collector to finish', 60_000, () => sent !== null);
+    ing.stdin!.write('finish\n');
+    await until('the final count', 120_000, () => final !== null);
+  } finally {
+    for (const c of children) if (c.exitCode === null) await new Promise((r) => { c.once('exit', r); setTimeout(() => (c.kill('SIGTERM'), r(null)), 20_000); });
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  const f = final as Extract<ChildEvent, { event: 'final' }> | null;
+  const s = sent as Extract<ChildEvent, { event: 'sent' }> | null;
+  if (!f || !s) throw new Error('bench:kafka: a process ended without its figures');
+  const latencies = [...stored].map(([round, at]) => (at - published.get(round)!) / 1000);
+  const first = Math.min(...published.values());
+  const last = Math.max(...stored.values());
+  const total = series * rounds;
+  console.error(`collector sent ${s.samples} samples in ${s.seconds.toFixed(2)} s; store holds ${f.rows} rows (${f.distinct} distinct); per-round publish→stored: ${latencies.map((l) => l.toFixed(2)).join(' ')} s`);
+  console.log(
+    JSON.stringify({
+      bench: 'kafka',
+      samples_per_s: Math.round(total / ((last - first) / 1000)),
+      produce_to_queryable_p99_s: Number(percentile(latencies, 99).toFixed(3)),
+      lag_at_end: f.lag,
+      lost: total - f.distinct,
+      duplicated: f.rows - f.distinct,
+    }),
+  );
+}
+
+const role = process.argv[2];
+if (role === 'collector' || role === 'ingester') {
+  const plan = JSON.parse(process.env['BENCH_KAFKA_PLAN'] ?? 'null') as Plan;
+  await (role === 'collector' ? collector(plan) : ingester(plan));
+  process.exit(0);
+} else {
+  await parent();
+}
