@@ -207,8 +207,14 @@ describe.sequential('autoscaling end to end', () => {
     const added = sim.nodes().filter((n) => n.metadata.annotations?.['tidemark.io/provisioned-by'] === 'autoscaler');
     expect(added.length).toBeGreaterThan(0);
     expect(added.every((n) => n.metadata.labels?.['tidemark.io/node-group'] === 'general')).toBe(true);
-    const policy = (await kc.makeApiClient(CustomObjectsApi).getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'nodeautoscalingpolicies', name: 'cluster' })) as { status: { lastScaleUpTime?: string } };
-    expect(policy.status.lastScaleUpTime).toBeDefined();
+    // The status is written after the round's Events, a moment after the nodes arrive.
+    await until(
+      'lastScaleUpTime',
+      async () => ((await kc.makeApiClient(CustomObjectsApi).getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'nodeautoscalingpolicies', name: 'cluster' })) as { status?: { lastScaleUpTime?: string } }).status?.lastScaleUpTime,
+      2000,
+    );
+    const events = await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: 'default' });
+    expect(events.items.some((e) => e.reason === 'TriggeredScaleUp' && e.involvedObject.kind === 'NodeAutoscalingPolicy')).toBe(true);
   });
 
   it('in quiet hours removes the nodes the autoscaler added and no others, and the Deployment scales back in', async () => {
@@ -225,5 +231,9 @@ describe.sequential('autoscaling end to end', () => {
     expect(server.requests.some((r) => r.method === 'PATCH' && added.some((n) => r.path === `/api/v1/nodes/${n}`))).toBe(true);
     const d = await decisions.find({ kind: 'NodeAutoscalingPolicy', name: 'cluster' });
     expect(d).toBeDefined();
+    await until('ScaleDown events', async () => {
+      const events = await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: 'default' });
+      return events.items.filter((e) => e.reason === 'ScaleDown').length === added.length ? true : undefined;
+    }, 3000);
   });
 });
