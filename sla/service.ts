@@ -11,6 +11,7 @@ import type { Logger } from '../core/log.ts';
 import { durationMs, type Config } from '../core/config.ts';
 import { existsSync } from 'node:fs';
 import { probeOnce, recordProbeResults, inClusterTarget, type ProbedCluster } from './probes.ts';
+import { probedClusters } from './outages.ts';
 import { runMonthlyReport, listReports, reportAnnounced, type MonthlyReportOutcome } from './report.ts';
 import { monthOf, monthPeriod, previousMonth } from './period.ts';
 
@@ -93,6 +94,8 @@ export async function catchUpMonthlyReport(store: Store, config: Config, job: Re
   const latest = existing[existing.length - 1];
   // A stored report is left alone unless its announcement never went out (a crash between the two).
   if (latest && (!config.sla.report.webhookUrl || (await reportAnnounced(store, config.tenant, month, latest.version)))) return undefined;
+  // A fresh engine with nothing measured that month has nothing to report; an empty report would only be noise.
+  if (!latest && configuredClusters(config).length === 0 && (await probedClusters(store, config.tenant, monthPeriod(month))).length === 0) return undefined;
   return job.run(month);
 }
 

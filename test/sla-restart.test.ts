@@ -135,6 +135,12 @@ describe('a restart during the monthly job', () => {
     expect(hooks).toHaveLength(2);
   });
 
+  it('skips the catch-up for a month with no clusters configured or probed', async () => {
+    const job = reportJob(store, config, silentLogger, { fetch: fakeFetch });
+    expect(await catchUpMonthlyReport(store, config, job, Date.UTC(2026, 6, 2), Date.UTC(2026, 7, 1, 0, 10))).toBeUndefined();
+    expect(await listReports(store, tenant, '2026-06')).toEqual([]);
+  });
+
   it('serialises concurrent runs of the same month into one version', async () => {
     const job = reportJob(store, config, silentLogger, { fetch: fakeFetch });
     const [a, b] = await Promise.all([job.run('2026-08'), job.run('2026-08')]);
