@@ -150,6 +150,33 @@ async function ingester(plan: Plan): Promise<void> {
   await store.close();
 }
 
+// ---- `bench/kafka.ts produce-only`: producer throughput and stored size per compression codec ----
+async function produceOnly(address: string): Promise<void> {
+  const sets = fleetLabelSets(DEFAULT_FLEET);
+  const ids = sets.map((l) => seriesId(l));
+  const rounds = Number(process.env['BENCH_ROUNDS'] ?? 8);
+  for (const compression of ['none', 'snappy', 'gzip'] as KafkaCompression[]) {
+    const prefix = `bench.produce.${compression}.${randomUUID().slice(0, 8)}.`;
+    const bus = busFor({ brokers: [address], prefix, groupId: prefix, rounds, firstTs: 0, compression, rate: 0, dataDir: '' }, 'bench-produce');
+    await bus.whenReady(60_000);
+    const started = performance.now();
+    const inFlight: Promise<void>[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const b = new SampleBatchBuilder('bench', ids.length);
+      for (let i = 0; i < ids.length; i++) b.add(ids[i]!, 1_700_000_000_000 + r * INTERVAL_MS, (r + 1) * 1000 + (i % 977));
+      inFlight.push(bus.publish('metrics', b.build()));
+      if (inFlight.length >= 2) await inFlight.shift();
+    }
+    await Promise.all(inFlight);
+    const seconds = (performance.now() - started) / 1000;
+    await bus.close();
+    // What the broker stored: the compressed record batches in its log segments.
+    const runDir = execFileSync('bash', ['-c', 'echo ${TIDEMARK_KAFKA_RUN:-${TIDEMARK_CACHE:-$HOME/.cache/tidemark}/kafka-run}'], { encoding: 'utf8' }).trim();
+    const onDisk = Number(execFileSync('bash', ['-c', `cat ${runDir}/data/${prefix}metrics-*/*.log | wc -c`], { encoding: 'utf8' }).trim());
+    console.log(JSON.stringify({ compression, samples: ids.length * rounds, samples_per_s: Math.round((ids.length * rounds) / seconds), encoded_mb: Number(((ids.length * rounds * 24) / 1e6).toFixed(1)), stored_mb: Number((onDisk / 1e6).toFixed(1)) }));
+  }
+}
+
 // ---- parent: broker, the two processes, the figures ----
 function startChild(role: 'collector' | 'ingester', plan: Plan, onEvent: (e: ChildEvent) => void): ChildProcess {
   const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), [import.meta.filename, role], {
@@ -176,13 +203,16 @@ async function until(what: string, timeoutMs: number, check: () => boolean): Pro
   }
 }
 
-async function parent(): Promise<void> {
-  let address: string;
+function brokerAddress(): string {
   try {
-    address = execFileSync('bash', [join(ROOT, 'scripts/kafka.sh'), 'status'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('bash', [join(ROOT, 'scripts/kafka.sh'), 'status'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {
-    address = execFileSync('bash', [join(ROOT, 'scripts/kafka.sh'), 'start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop()!;
+    return execFileSync('bash', [join(ROOT, 'scripts/kafka.sh'), 'start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop()!;
   }
+}
+
+async function parent(): Promise<void> {
+  const address = brokerAddress();
   const id = randomUUID().slice(0, 8);
   const rounds = Number(process.env['BENCH_ROUNDS'] ?? 10);
   const dataDir = mkdtempSync(join(tmpdir(), 'tidemark-bench-kafka-'));
@@ -248,6 +278,9 @@ const role = process.argv[2];
 if (role === 'collector' || role === 'ingester') {
   const plan = JSON.parse(process.env['BENCH_KAFKA_PLAN'] ?? 'null') as Plan;
   await (role === 'collector' ? collector(plan) : ingester(plan));
+  process.exit(0);
+} else if (role === 'produce-only') {
+  await produceOnly(brokerAddress());
   process.exit(0);
 } else {
   await parent();

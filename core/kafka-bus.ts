@@ -49,6 +49,9 @@ export interface KafkaBusOptions {
     heartbeatInterval?: number;
     rebalanceTimeout?: number;
     maxBytesPerPartition?: number;
+    /** The broker holds a fetch until this many bytes are there or maxWaitTimeInMs passed: larger deliveries, larger inserts. */
+    minBytes?: number;
+    maxWaitTimeInMs?: number;
     /** Wait before redelivering a delivery whose handler failed. */
     retryDelayMs?: number;
   };
@@ -155,6 +158,15 @@ function busMetrics(registry: Registry | undefined, bus: KafkaBus): BusMetrics {
 }
 
 const PRODUCER_STATE_ERRORS = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING']);
+
+const CONNECTION_ERRORS = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSNoBrokerAvailableError',
+]);
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -308,7 +320,7 @@ export class KafkaBus implements Bus {
       maxMessageBytes: 900 * 1024,
       lagIntervalMs: 5_000,
       ...options,
-      consumer: { sessionTimeout: 10_000, heartbeatInterval: 1_000, rebalanceTimeout: 20_000, maxBytesPerPartition: 4 * 1024 * 1024, retryDelayMs: 500, ...options.consumer },
+      consumer: { sessionTimeout: 10_000, heartbeatInterval: 1_000, rebalanceTimeout: 20_000, maxBytesPerPartition: 8 * 1024 * 1024, minBytes: 1024 * 1024, maxWaitTimeInMs: 250, retryDelayMs: 500, ...options.consumer },
     };
     for (const b of options.brokers) {
       if (!/^[^\s:]+:\d+$/.test(b)) throw new Error(`kafka.brokers: "${b}" is not host:port`);
@@ -632,6 +644,9 @@ export class KafkaBus implements Bus {
       heartbeatInterval: c.heartbeatInterval,
       rebalanceTimeout: c.rebalanceTimeout,
       maxBytesPerPartition: c.maxBytesPerPartition,
+      maxBytes: Math.max(32 * 1024 * 1024, c.maxBytesPerPartition! * 4),
+      minBytes: c.minBytes,
+      maxWaitTimeInMs: c.maxWaitTimeInMs,
       allowAutoTopicCreation: false,
       retry: { initialRetryTime: 300, maxRetryTime: 3_000, retries: 8, restartOnFailure: async () => !this.closed },
     });
@@ -791,8 +806,9 @@ export class KafkaBus implements Bus {
       this.reachable = true;
     } catch (e) {
       const error = e as Error;
-      // A protocol error is an answer (e.g. a leader not elected yet for a new topic): the broker is there.
-      if (error.name === 'KafkaJSProtocolError') {
+      // Only connection failures say the broker is away; anything else (a leader not elected
+      // yet, metadata for a new topic not loaded) is an answer from a broker that is there.
+      if (!CONNECTION_ERRORS.has(error.name)) {
         this.log.debug({ err: error.message }, 'consumer lag not available yet');
       } else {
         if (this.reachable) this.log.warn({ err: error.message }, 'kafka unreachable while reading consumer lag');
