@@ -54,11 +54,12 @@ export interface PodMetricsJson {
  * Pod usage as the metrics-server would report it, read instead from the
  * store's cAdvisor series (container_cpu_usage_seconds_total as a rate,
  * container_memory_working_set_bytes). One call per round with every pod the
- * policies select, so a store-backed source can answer with one query.
- * Pods without samples are simply absent.
+ * policies select, so a store-backed source can answer with one query. The
+ * answer is aligned with the question: entry i is pod i's metrics, or
+ * undefined when the pod has no samples.
  */
 export interface PodMetricsSource {
-  podMetrics(pods: readonly PodRef[], now: Date): Promise<PodMetricsJson[]>;
+  podMetrics(pods: readonly PodRef[], now: Date): Promise<readonly (PodMetricsJson | undefined)[]>;
 }
 
 /**
@@ -208,11 +209,17 @@ export interface ContainerUsage {
 
 /** Pod metrics held in memory, as a store-backed source would return them. */
 export class InMemoryPodMetrics implements PodMetricsSource {
-  private readonly byPod = new Map<string, PodMetricsJson>();
+  // By namespace, then pod: no key strings built per lookup on a 100,000-pod round.
+  private readonly byNamespace = new Map<string, Map<string, PodMetricsJson>>();
   constructor(private readonly window = '30s') {}
 
   set(namespace: string, pod: string, containers: readonly ContainerUsage[], timestamp: Date): void {
-    this.byPod.set(`${namespace}/${pod}`, {
+    let ns = this.byNamespace.get(namespace);
+    if (!ns) {
+      ns = new Map();
+      this.byNamespace.set(namespace, ns);
+    }
+    ns.set(pod, {
       metadata: { name: pod, namespace },
       timestamp: timestamp.toISOString(),
       window: this.window,
@@ -221,15 +228,12 @@ export class InMemoryPodMetrics implements PodMetricsSource {
   }
 
   delete(namespace: string, pod: string): void {
-    this.byPod.delete(`${namespace}/${pod}`);
+    this.byNamespace.get(namespace)?.delete(pod);
   }
 
-  async podMetrics(pods: readonly PodRef[]): Promise<PodMetricsJson[]> {
-    const out: PodMetricsJson[] = [];
-    for (const p of pods) {
-      const m = this.byPod.get(`${p.namespace}/${p.name}`);
-      if (m) out.push(m);
-    }
+  async podMetrics(pods: readonly PodRef[]): Promise<(PodMetricsJson | undefined)[]> {
+    const out = new Array<PodMetricsJson | undefined>(pods.length);
+    for (let i = 0; i < pods.length; i++) out[i] = this.byNamespace.get(pods[i]!.namespace)?.get(pods[i]!.name);
     return out;
   }
 }
@@ -354,6 +358,13 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
   const staleAfterMs = options.staleAfterMs ?? 120_000;
   const concurrency = options.concurrency ?? 16;
   const resyncMs = options.resyncMs ?? 15_000;
+  // Each policy resyncs between half and all of resyncMs after its last evaluation, so thousands of
+  // policies that started together do not all come due in the same round.
+  const resyncOf = (key: string): number => {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+    return resyncMs * (0.5 + ((h >>> 0) % 1000) / 2000);
+  };
   const draining = new Set<string>();
   const drains = new Set<Promise<void>>();
   // Schema checks run once per policy object: the watcher hands the same object until it changes.
@@ -368,6 +379,17 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
   };
   const memories = new Map<string, PolicyMemory>();
   let rounds = 0;
+
+  // Pod objects stay the same between rounds until they change, and so can their refs.
+  const refs = new WeakMap<object, PodRef>();
+  const refOf = (pod: KubeObjectJson, namespace: string): PodRef => {
+    let r = refs.get(pod);
+    if (!r) {
+      r = { namespace, name: pod.metadata?.name ?? '' };
+      refs.set(pod, r);
+    }
+    return r;
+  };
 
   const memoryOf = (key: string): PolicyMemory => {
     let m = memories.get(key);
@@ -462,19 +484,18 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
     return { policy, key, memory, currentReplicas: scale.replicas, pods };
   }
 
-  async function evaluate(p: PreparedPodPolicy, metrics: Map<string, unknown[]>, at: Date): Promise<boolean> {
+  async function evaluate(p: PreparedPodPolicy, all: PodMetricsJson[], at: Date): Promise<boolean> {
     const { policy, memory } = p;
     const namespace = policy.metadata.namespace ?? 'default';
     const cutoff = at.getTime() - HISTORY_MS;
     memory.recommendations = memory.recommendations.filter((r) => Date.parse(r.time) >= cutoff);
     memory.scaleEvents = memory.scaleEvents.filter((r) => Date.parse(r.time) >= cutoff);
-    const all = p.pods.flatMap((pod) => metrics.get(`${namespace}/${pod.metadata?.name}`) ?? []) as PodMetricsJson[];
     let newest = '';
     for (const m of all) if (m.timestamp > newest) newest = m.timestamp;
     let podsSeen = '';
     for (const pod of p.pods) podsSeen += `${pod.metadata?.['resourceVersion'] ?? pod.metadata?.name},`;
     const fingerprint = `${policy.metadata.resourceVersion ?? ''}|${policy.metadata.generation ?? ''}|${p.currentReplicas}|${newest}|${podsSeen}`;
-    if (memory.fingerprint === fingerprint && memory.evaluatedAt !== undefined && at.getTime() - memory.evaluatedAt < resyncMs) return false;
+    if (memory.fingerprint === fingerprint && memory.evaluatedAt !== undefined && at.getTime() - memory.evaluatedAt < resyncOf(p.key)) return false;
     memory.fingerprint = fingerprint;
     memory.evaluatedAt = at.getTime();
     const fresh = all.filter((m) => at.getTime() - Date.parse(m.timestamp) <= staleAfterMs);
@@ -623,24 +644,29 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
         options.log?.warn({ err: e, policy: policy.metadata }, 'policy preparation failed');
       }
     });
+    // Each policy's pods occupy a slice of one request; the answer is aligned with it.
     const refs: PodRef[] = [];
-    for (const p of prepared) for (const pod of p.pods) if (pod.metadata?.name) refs.push({ namespace: p.policy.metadata.namespace ?? 'default', name: pod.metadata.name });
-    const metrics = new Map<string, unknown[]>();
+    const offsets: number[] = [];
+    for (const p of prepared) {
+      offsets.push(refs.length);
+      const namespace = p.policy.metadata.namespace ?? 'default';
+      for (const pod of p.pods) refs.push(refOf(pod, namespace));
+    }
+    let metrics: readonly (PodMetricsJson | undefined)[] = [];
     try {
-      for (const m of await options.metrics.podMetrics(refs, at)) {
-        const k = `${m.metadata.namespace}/${m.metadata.name}`;
-        const list = metrics.get(k) ?? [];
-        list.push(m);
-        metrics.set(k, list);
-      }
+      metrics = await options.metrics.podMetrics(refs, at);
     } catch (e) {
       // Metrics unavailable: every policy sees missing metrics and holds still.
       options.log?.warn({ err: e }, 'pod metrics unavailable');
     }
     let scaled = 0;
+    const order = new Map(prepared.map((p, i) => [p, i]));
     await inPool(prepared, concurrency, async (p) => {
       try {
-        if (await evaluate(p, metrics, at)) scaled++;
+        const start = offsets[order.get(p)!]!;
+        const own: PodMetricsJson[] = [];
+        for (let i = start; i < start + p.pods.length; i++) if (metrics[i]) own.push(metrics[i]!);
+        if (await evaluate(p, own, at)) scaled++;
       } catch (e) {
         failed++;
         options.log?.warn({ err: e, policy: p.policy.metadata }, 'policy evaluation failed');
