@@ -127,7 +127,8 @@ function land(fromIndex: number, count: number, at: Date): void {
   }
 }
 land(0, podNames.length, new Date());
-console.error(`built ${POLICIES} policies over ${podNames.length} pods in ${Date.now() - started} ms`);
+const buildMs = Date.now() - started;
+console.error(`built ${POLICIES} policies over ${podNames.length} pods in ${buildMs} ms`);
 
 // ---- metric-to-decision latency under a ticking loop ----
 const lastSeen = new Map<string, number>();
@@ -232,6 +233,7 @@ console.log(
     pods: podNames.length,
     rounds,
     tick_ms: 1000,
+    cold_round_ms: warmAfter - started - buildMs,
     recommend_p50_ms: Number(percentile(recommendMs, 50).toFixed(3)),
     recommend_p99_ms: Number(percentile(recommendMs, 99).toFixed(3)),
     metric_to_decision_p99_s: Number(percentile(latencies, 99).toFixed(3)),
