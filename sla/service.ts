@@ -48,6 +48,8 @@ export function monthToReport(fireMs: number, tz: string): { month: string; notB
 export interface ReportJob {
   /** Runs the report for a month; runs are serialised so two never race. */
   run(month: string): Promise<MonthlyReportOutcome>;
+  /** Settles when every queued run has finished. */
+  idle(): Promise<void>;
 }
 
 export function reportJob(store: Store, config: Config, log: Logger, extra: { fetch?: typeof fetch; now?: () => number } = {}): ReportJob {
@@ -73,6 +75,9 @@ export function reportJob(store: Store, config: Config, log: Logger, extra: { fe
         (e: unknown) => log.error({ month, err: e }, 'sla report failed'),
       );
       return next;
+    },
+    async idle() {
+      await chain;
     },
   };
 }
@@ -112,23 +117,27 @@ export async function startSla(ctx: AppContext): Promise<void> {
   if (targets.length > 0 && (config.role === 'all' || config.role === 'collector')) {
     const every = durationMs(c.probeInterval, 'sla.probeInterval');
     const timeoutMs = durationMs(c.probeTimeout, 'sla.probeTimeout');
-    let busy = false;
-    const round = async () => {
-      if (busy) return; // a slow round is not stacked on; the next tick probes again
-      busy = true;
-      try {
-        const results = await probeOnce(targets, { tenant: config.tenant, location: c.location, timeoutMs });
-        await recordProbeResults(store, results);
-      } catch (e) {
-        log.error({ err: e }, 'sla probe round failed');
-      } finally {
-        busy = false;
-      }
+    let inFlight: Promise<void> | undefined;
+    const round = () => {
+      if (inFlight) return; // a slow round is not stacked on; the next tick probes again
+      inFlight = (async () => {
+        try {
+          const results = await probeOnce(targets, { tenant: config.tenant, location: c.location, timeoutMs });
+          await recordProbeResults(store, results);
+        } catch (e) {
+          log.error({ err: e }, 'sla probe round failed');
+        } finally {
+          inFlight = undefined;
+        }
+      })();
     };
-    const timer = setInterval(() => void round(), every);
+    const timer = setInterval(round, every);
     timer.unref();
-    void round();
-    ctx.onClose(() => clearInterval(timer));
+    round();
+    ctx.onClose(async () => {
+      clearInterval(timer);
+      await inFlight; // let the last round land before the store closes
+    });
   }
 
   if (config.role === 'all' || config.role === 'api') {
@@ -149,6 +158,11 @@ export async function startSla(ctx: AppContext): Promise<void> {
       scheduled.cancel();
     });
     const next = scheduled.nextInvocation();
-    void catchUpMonthlyReport(store, config, job, Date.now(), next ? next.getTime() : undefined).catch((e: unknown) => log.error({ err: e }, 'sla report catch-up failed'));
+    const catchUp = catchUpMonthlyReport(store, config, job, Date.now(), next ? next.getTime() : undefined).catch((e: unknown) => log.error({ err: e }, 'sla report catch-up failed'));
+    // A report run is not cut off half way by a shutdown.
+    ctx.onClose(async () => {
+      await catchUp;
+      await job.idle();
+    });
   }
 }

@@ -71,7 +71,11 @@ describe('startSla', () => {
     const n1 = rows.length;
     await new Promise((r) => setTimeout(r, 600));
     const after = await store.query<{ n: string }>(`SELECT toString(count()) AS n FROM ${store.table('sla_probes')} WHERE tenant = 'svc'`);
-    // At most one round that was already in flight may land after close.
-    expect(Number(after[0]!.n)).toBeLessThanOrEqual(n1 + 2);
+    // Close waits for the round in flight, so nothing lands afterwards (a round may have landed between the query and close).
+    const settled = Number(after[0]!.n);
+    await new Promise((r) => setTimeout(r, 400));
+    const later = await store.query<{ n: string }>(`SELECT toString(count()) AS n FROM ${store.table('sla_probes')} WHERE tenant = 'svc'`);
+    expect(Number(later[0]!.n)).toBe(settled);
+    expect(settled).toBeLessThanOrEqual(n1 + 2);
   });
 });
