@@ -32,6 +32,11 @@ describe('chooseTable', () => {
     expect(chooseTable(3600)).toBe('samples_1h');
     expect(chooseTable(86400)).toBe('samples_1h');
   });
+
+  it('answers quantiles at hourly steps from the 1-minute rollup, which keeps quantile states', () => {
+    expect(chooseTable(3600, 'p95')).toBe('samples_1m');
+    expect(chooseTable(3600, 'avg')).toBe('samples_1h');
+  });
 });
 
 describe('durations and times', () => {

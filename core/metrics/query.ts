@@ -96,9 +96,12 @@ export function validateRangeQuery(input: unknown): RangeQuery {
   return parseInput(rangeQuerySchema, input);
 }
 
-/** The coarsest table whose resolution divides the step and whose grain fits the range. */
-export function chooseTable(step: number): SourceTable {
-  if (step >= 3600 && step % 3600 === 0) return 'samples_1h';
+/**
+ * The coarsest table whose resolution divides the step. Quantiles come from
+ * the 1-minute rollup at most: the hourly one keeps no quantile state.
+ */
+export function chooseTable(step: number, fn?: Aggregation): SourceTable {
+  if (step >= 3600 && step % 3600 === 0 && !(fn && isQuantile(fn))) return 'samples_1h';
   if (step >= 60 && step % 60 === 0) return 'samples_1m';
   return 'samples';
 }
@@ -149,9 +152,18 @@ function rateSql(points: string, bucket: string): string {
     GROUP BY series_id, t`;
 }
 
+const QUANTILE_INDEX = { p50: 1, p90: 2, p95: 3, p99: 4 } as const;
+const QUANTILE_LEVELS = '0.5, 0.9, 0.95, 0.99';
+
+function isQuantile(fn: Aggregation): fn is 'p50' | 'p90' | 'p95' | 'p99' {
+  return fn in QUANTILE_INDEX;
+}
+
 /**
  * Per-(series, bucket) values from the chosen table: deduplicated raw samples
- * (a duplicate sent before a merge counts once), or merged rollup states.
+ * (a duplicate sent before a merge counts once), or merged rollup columns.
+ * Yields (series_id, t, v, c): for avg, v is the sum and c the count, so
+ * that averages across series weigh every sample alike.
  */
 function perSeriesBucketSql(store: Store, table: SourceTable, fn: Aggregation, params: QueryParams): string {
   const bucket = `toUnixTimestamp(toStartOfInterval(ts, toIntervalSecond({step:UInt32})))`;
@@ -159,43 +171,43 @@ function perSeriesBucketSql(store: Store, table: SourceTable, fn: Aggregation, p
   if (table === 'samples') {
     const raw = `SELECT series_id, ts, any(value) AS val FROM ${store.table('samples')} WHERE ${range} GROUP BY series_id, ts HAVING ${NOT_STALE.replace('value', 'val')}`;
     if (fn === 'rate') return rateSql(raw, bucket);
-    const agg = { avg: 'avg(val)', min: 'min(val)', max: 'max(val)', sum: 'avg(val)', count: 'count()', last: 'argMax(val, ts)', p50: 'groupArray(val)', p90: 'groupArray(val)', p95: 'groupArray(val)', p99: 'groupArray(val)' }[fn];
-    return `SELECT series_id, ${bucket} AS t, ${agg} AS v FROM (${raw}) GROUP BY series_id, t`;
+    const agg = {
+      avg: 'sum(val) AS v, count() AS c',
+      sum: 'avg(val) AS v, 0 AS c',
+      min: 'min(val) AS v, 0 AS c',
+      max: 'max(val) AS v, 0 AS c',
+      count: 'count() AS v, 0 AS c',
+      last: 'argMax(val, ts) AS v, 0 AS c',
+      p50: 'groupArray(val) AS v, 0 AS c',
+      p90: 'groupArray(val) AS v, 0 AS c',
+      p95: 'groupArray(val) AS v, 0 AS c',
+      p99: 'groupArray(val) AS v, 0 AS c',
+    }[fn];
+    return `SELECT series_id, ${bucket} AS t, ${agg} FROM (${raw}) GROUP BY series_id, t`;
   }
   const src = store.table(table);
   // From a rollup, the rate runs over each bucket's last value.
-  if (fn === 'rate') return rateSql(`SELECT series_id, ts, argMaxMerge(last) AS val FROM ${src} WHERE ${range} GROUP BY series_id, ts`, bucket);
-  if (fn === 'p50' || fn === 'p90' || fn === 'p95' || fn === 'p99') {
-    return `SELECT series_id, ${bucket} AS t, quantilesTDigestMergeState(0.5, 0.9, 0.95, 0.99)(quantiles) AS v FROM ${src} WHERE ${range} GROUP BY series_id, t`;
-  }
-  const agg = { avg: 'avgMergeState(avg)', min: 'min(min)', max: 'max(max)', sum: 'avgMerge(avg)', count: 'sum(count)', last: 'argMaxMergeState(last)' }[fn];
-  return `SELECT series_id, ${bucket} AS t, ${agg} AS v FROM ${src} WHERE ${range} GROUP BY series_id, t`;
+  if (fn === 'rate') return rateSql(`SELECT series_id, ts, max(last).2 AS val FROM ${src} WHERE ${range} GROUP BY series_id, ts`, bucket);
+  const agg = {
+    avg: 'sum(sum) AS v, sum(count) AS c',
+    sum: 'sum(sum) / sum(count) AS v, 0 AS c',
+    min: 'min(min) AS v, 0 AS c',
+    max: 'max(max) AS v, 0 AS c',
+    count: 'sum(count) AS v, 0 AS c',
+    last: 'max(last).2 AS v, 0 AS c',
+    p50: `quantilesExactMergeState(${QUANTILE_LEVELS})(quantiles) AS v, 0 AS c`,
+    p90: `quantilesExactMergeState(${QUANTILE_LEVELS})(quantiles) AS v, 0 AS c`,
+    p95: `quantilesExactMergeState(${QUANTILE_LEVELS})(quantiles) AS v, 0 AS c`,
+    p99: `quantilesExactMergeState(${QUANTILE_LEVELS})(quantiles) AS v, 0 AS c`,
+  }[fn];
+  return `SELECT series_id, ${bucket} AS t, ${agg} FROM ${src} WHERE ${range} GROUP BY series_id, t`;
 }
 
 /** How per-series bucket values combine across the series of a group. */
 function acrossSeries(table: SourceTable, fn: Aggregation): string {
-  const q = { p50: 1, p90: 2, p95: 3, p99: 4 } as const;
-  if (table === 'samples') {
-    switch (fn) {
-      case 'avg':
-        return 'avg(v)';
-      case 'min':
-        return 'min(v)';
-      case 'max':
-        return 'max(v)';
-      case 'sum':
-      case 'rate':
-      case 'count':
-        return 'sum(v)';
-      case 'last':
-        return 'avg(v)';
-      default:
-        return `quantileExact(${[0.5, 0.9, 0.95, 0.99][q[fn] - 1]})(arrayJoin(v))`;
-    }
-  }
   switch (fn) {
     case 'avg':
-      return 'avgMerge(v)';
+      return 'sum(v) / sum(c)';
     case 'min':
       return 'min(v)';
     case 'max':
@@ -205,9 +217,11 @@ function acrossSeries(table: SourceTable, fn: Aggregation): string {
     case 'count':
       return 'sum(v)';
     case 'last':
-      return 'avg(finalizeAggregation(v))';
+      return 'avg(v)';
     default:
-      return `quantilesTDigestMerge(0.5, 0.9, 0.95, 0.99)(v)[${q[fn]}]`;
+      return table === 'samples'
+        ? `quantileExact(${[0.5, 0.9, 0.95, 0.99][QUANTILE_INDEX[fn] - 1]})(arrayJoin(v))`
+        : `quantilesExactMerge(${QUANTILE_LEVELS})(v)[${QUANTILE_INDEX[fn]}]`;
   }
 }
 
@@ -232,7 +246,7 @@ const JSON_SETTINGS = { output_format_json_quote_denormals: 0 } as const;
 
 /** Runs a range query; ClickHouse returns one JSON row per group, already in the API's shape. */
 export async function runRangeQuery(store: Store, tenant: string, query: RangeQuery): Promise<RangeQueryResult> {
-  const table = query.table ?? chooseTable(query.step);
+  const table = query.table ?? chooseTable(query.step, query.fn);
   const params: QueryParams = { start: query.start, end: query.end, step: Math.round(query.step) };
   const rows = await store.query<SeriesPoints>(rangeSql(store, tenant, query, table, params), params, JSON_SETTINGS);
   return { series: rows, table };
@@ -244,7 +258,7 @@ export async function runRangeQuery(store: Store, tenant: string, query: RangeQu
  * matters for answers of a million points.
  */
 export async function runRangeQueryJson(store: Store, tenant: string, query: RangeQuery): Promise<string> {
-  const table = query.table ?? chooseTable(query.step);
+  const table = query.table ?? chooseTable(query.step, query.fn);
   const params: QueryParams = { start: query.start, end: query.end, step: Math.round(query.step) };
   const lines = (await store.queryText(rangeSql(store, tenant, query, table, params), params, JSON_SETTINGS)).trimEnd();
   return `{"series":[${lines.replaceAll('\n', ',')}],"table":"${table}"}`;
