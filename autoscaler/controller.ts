@@ -358,6 +358,7 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
   const staleAfterMs = options.staleAfterMs ?? 120_000;
   const concurrency = options.concurrency ?? 16;
   const resyncMs = options.resyncMs ?? 15_000;
+  const tickMs = options.tickMs ?? 1000;
   // Each policy resyncs between half and all of resyncMs after its last evaluation, so thousands of
   // policies that started together do not all come due in the same round.
   const resyncOf = (key: string): number => {
@@ -484,18 +485,24 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
     return { policy, key, memory, currentReplicas: scale.replicas, pods };
   }
 
-  async function evaluate(p: PreparedPodPolicy, all: PodMetricsJson[], at: Date): Promise<boolean> {
+  /** Whether a policy needs deciding this round: its inputs changed, it is due for a resync, or neither. */
+  function urgency(p: PreparedPodPolicy, all: readonly PodMetricsJson[], at: Date): { kind: 'changed' | 'resync' | 'skip'; fingerprint: string } {
     const { policy, memory } = p;
-    const namespace = policy.metadata.namespace ?? 'default';
-    const cutoff = at.getTime() - HISTORY_MS;
-    memory.recommendations = memory.recommendations.filter((r) => Date.parse(r.time) >= cutoff);
-    memory.scaleEvents = memory.scaleEvents.filter((r) => Date.parse(r.time) >= cutoff);
     let newest = '';
     for (const m of all) if (m.timestamp > newest) newest = m.timestamp;
     let podsSeen = '';
     for (const pod of p.pods) podsSeen += `${pod.metadata?.['resourceVersion'] ?? pod.metadata?.name},`;
     const fingerprint = `${policy.metadata.resourceVersion ?? ''}|${policy.metadata.generation ?? ''}|${p.currentReplicas}|${newest}|${podsSeen}`;
-    if (memory.fingerprint === fingerprint && memory.evaluatedAt !== undefined && at.getTime() - memory.evaluatedAt < resyncOf(p.key)) return false;
+    if (memory.fingerprint !== fingerprint || memory.evaluatedAt === undefined) return { kind: 'changed', fingerprint };
+    return { kind: at.getTime() - memory.evaluatedAt >= resyncOf(p.key) ? 'resync' : 'skip', fingerprint };
+  }
+
+  async function evaluate(p: PreparedPodPolicy, all: PodMetricsJson[], fingerprint: string, at: Date): Promise<boolean> {
+    const { policy, memory } = p;
+    const namespace = policy.metadata.namespace ?? 'default';
+    const cutoff = at.getTime() - HISTORY_MS;
+    memory.recommendations = memory.recommendations.filter((r) => Date.parse(r.time) >= cutoff);
+    memory.scaleEvents = memory.scaleEvents.filter((r) => Date.parse(r.time) >= cutoff);
     memory.fingerprint = fingerprint;
     memory.evaluatedAt = at.getTime();
     const fresh = all.filter((m) => at.getTime() - Date.parse(m.timestamp) <= staleAfterMs);
@@ -660,13 +667,24 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
       options.log?.warn({ err: e }, 'pod metrics unavailable');
     }
     let scaled = 0;
-    const order = new Map(prepared.map((p, i) => [p, i]));
-    await inPool(prepared, concurrency, async (p) => {
+    // Fresh samples are decided first; resyncs follow, at most a fair share per round, so a wave of
+    // them (after a cold start) cannot delay the next round's fresh samples.
+    type Work = { p: PreparedPodPolicy; own: PodMetricsJson[]; fingerprint: string };
+    const changed: Work[] = [];
+    const due: Work[] = [];
+    prepared.forEach((p, k) => {
+      const start = offsets[k]!;
+      const own: PodMetricsJson[] = [];
+      for (let i = start; i < start + p.pods.length; i++) if (metrics[i]) own.push(metrics[i]!);
+      const u = urgency(p, own, at);
+      if (u.kind === 'changed') changed.push({ p, own, fingerprint: u.fingerprint });
+      else if (u.kind === 'resync') due.push({ p, own, fingerprint: u.fingerprint });
+    });
+    const resyncShare = Math.max(1, Math.ceil((2 * prepared.length * tickMs) / resyncMs));
+    const work = [...changed, ...due.slice(0, resyncShare)];
+    await inPool(work, concurrency, async ({ p, own, fingerprint }) => {
       try {
-        const start = offsets[order.get(p)!]!;
-        const own: PodMetricsJson[] = [];
-        for (let i = start; i < start + p.pods.length; i++) if (metrics[i]) own.push(metrics[i]!);
-        if (await evaluate(p, own, at)) scaled++;
+        if (await evaluate(p, own, fingerprint, at)) scaled++;
       } catch (e) {
         failed++;
         options.log?.warn({ err: e, policy: p.policy.metadata }, 'policy evaluation failed');
