@@ -16,7 +16,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(buses.map((b) => b.close()));
-  // Leave it running only if the last test left it up; the next run reuses it either way.
+  // This broker is private to this file: free its JVM (the next run starts it again, with its data).
+  if (broker) await stopBroker(broker);
 }, 60_000);
 
 describe('KafkaBus with a broker that goes away', () => {
