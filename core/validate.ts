@@ -8,6 +8,6 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, root 
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const path = describeIssuePath(issue.path);
-  const field = root ? (path === '(root)' ? root : `${root}.${path}`) : path;
+  const field = root ? (path === '(root)' ? root : path.startsWith('[') ? `${root}${path}` : `${root}.${path}`) : path;
   throw new InputError(field, issue.message);
 }
