@@ -12,15 +12,7 @@ describe('parseInput', () => {
 
   it('names the first offending field in JS notation', () => {
     expect(() => parseInput(schema, [{ amount: 1 }, { amount: -2 }])).toThrow(InputError);
-    try {
-      parseInput(schema, [{ amount: 1 }, { amount: -2 }], 'charges');
-    } catch (e) {
-      expect((e as InputError).field).toBe('charges[1].amount');
-    }
-    try {
-      parseInput(z.object({ a: z.object({ b: z.string() }) }), { a: { b: 1 } }, 'body');
-    } catch (e) {
-      expect((e as InputError).field).toBe('body.a.b');
-    }
+    expect(() => parseInput(schema, [{ amount: 1 }, { amount: -2 }], 'charges')).toThrow(expect.objectContaining({ field: 'charges[1].amount' }));
+    expect(() => parseInput(z.object({ a: z.object({ b: z.string() }) }), { a: { b: 1 } }, 'body')).toThrow(expect.objectContaining({ field: 'body.a.b' }));
   });
 });
