@@ -117,14 +117,6 @@ function copyColumn(out: Buffer, at: number, column: BigUint64Array | Float64Arr
   out.set(new Uint8Array(column.buffer, column.byteOffset, n * 8), at);
 }
 
-/** The codec version of a message, or null if it carries neither magic. */
-export function peekMessageKind(message: Uint8Array): { magic: string; version: number } | null {
-  if (message.length < HEADER) return null;
-  const magic = Buffer.from(message.buffer, message.byteOffset, 4).toString('latin1');
-  if (magic !== SAMPLE_MAGIC && magic !== RECORD_MAGIC) return null;
-  return { magic, version: message[4]! };
-}
-
 export function decodeSampleBatch(message: Buffer): SampleBatch {
   if (message.length < HEADER) throw new CodecError('truncated', `message of ${message.length} bytes is shorter than the header`);
   const magic = message.toString('latin1', 0, 4);
