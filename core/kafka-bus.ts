@@ -4,22 +4,27 @@
 // (one series always lands in one partition), the idempotent producer with
 // its backpressure, the consumer that acknowledges (commits) only after the
 // handler has stored a delivery, the dead-letter topic, and the bus's
-// self-metrics. The message encoding itself lives in core/sample-codec.ts.
+// self-metrics. The message encoding lives in core/sample-codec.ts, the
+// partitioning in core/kafka-partitioning.ts, the metrics in core/kafka-metrics.ts.
 // kafkajs is CommonJS whose exports Node's ESM loader cannot all detect by name
 // (CompressionCodecs among them): take the values from the default export.
 import kafkajs from 'kafkajs';
 import type { Admin, Batch, Consumer, EachBatchPayload, LogEntry, Message, Producer, TopicMessages } from 'kafkajs';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import snappy from 'snappy';
+import type { Registry } from 'prom-client';
+import './kafka-snappy.ts';
+import { busMetrics, type BusMetrics } from './kafka-metrics.ts';
+import { fnv1a, partitionSampleBatch } from './kafka-partitioning.ts';
 import { BusClosedError, type Bus, type Delivery, type DeliveryHandler, type Topic, type TopicPayloads } from './bus.ts';
 import type { Config } from './config.ts';
 import { silentLogger, type Logger } from './log.ts';
-import type { SampleBatch, SeriesDefinition } from './samples.ts';
-import { CodecError, decodeRecords, decodeSampleBatch, encodeRecords, encodeSampleBatch, encodedSampleBatchSize } from './sample-codec.ts';
+import type { SampleBatch } from './samples.ts';
+import { CodecError, decodeRecords, decodeSampleBatch, encodeRecords, encodeSampleBatch } from './sample-codec.ts';
 
-const { CompressionCodecs, CompressionTypes, Kafka, logLevel, Partitioners } = kafkajs;
+const { CompressionTypes, Kafka, logLevel, Partitioners } = kafkajs;
 
 export const TOPICS: readonly Topic[] = ['metrics', 'logs', 'probes'];
+
+export { partitionSampleBatch, seriesPartition } from './kafka-partitioning.ts';
 
 export type KafkaCompression = 'none' | 'gzip' | 'snappy';
 
@@ -74,27 +79,6 @@ export class TopicPartitionsError extends Error {
   }
 }
 
-// Snappy through the native `snappy` package (already a dependency) in the
-// shape kafkajs expects of a codec. Java producers frame snappy the xerial
-// way; reading that frame too keeps the topics readable whoever wrote them.
-const XERIAL_HEADER = Buffer.from([130, 83, 78, 65, 80, 80, 89, 0]);
-const snappyCodec = {
-  async compress(encoder: { buffer: Buffer }): Promise<Buffer> {
-    return snappy.compressSync(encoder.buffer);
-  },
-  async decompress(buffer: Buffer): Promise<Buffer> {
-    if (buffer.length < 16 || !buffer.subarray(0, 8).equals(XERIAL_HEADER)) return snappy.uncompressSync(buffer) as Buffer;
-    const chunks: Buffer[] = [];
-    for (let at = 16; at < buffer.length; ) {
-      const size = buffer.readInt32BE(at);
-      chunks.push(snappy.uncompressSync(buffer.subarray(at + 4, at + 4 + size)) as Buffer);
-      at += 4 + size;
-    }
-    return Buffer.concat(chunks);
-  },
-};
-CompressionCodecs[CompressionTypes.Snappy] = () => snappyCodec;
-
 const COMPRESSION: Record<KafkaCompression, number> = {
   none: CompressionTypes.None,
   gzip: CompressionTypes.GZIP,
@@ -120,43 +104,6 @@ interface QueuedMessage extends OutgoingMessage {
   owner: PendingPublish;
 }
 
-interface BusMetrics {
-  lag: Gauge;
-  producedMessages: Counter;
-  producedUnits: Counter;
-  producedBytes: Counter;
-  consumedMessages: Counter;
-  consumedUnits: Counter;
-  batchUnits: Histogram;
-  retries: Counter;
-  deadLetters: Counter;
-  pendingBytes: Gauge;
-  ready: Gauge;
-}
-
-function busMetrics(registry: Registry | undefined, bus: KafkaBus): BusMetrics {
-  const registers = registry ? [registry] : [];
-  return {
-    lag: new Gauge({ name: 'tidemark_kafka_consumer_lag', help: 'Messages not yet committed by the consumer group, per partition.', labelNames: ['topic', 'partition'], registers }),
-    producedMessages: new Counter({ name: 'tidemark_kafka_produced_messages_total', help: 'Messages acknowledged by the broker.', labelNames: ['topic'], registers }),
-    producedUnits: new Counter({ name: 'tidemark_kafka_produced_units_total', help: 'Samples (metrics) or records (logs, probes) acknowledged by the broker.', labelNames: ['topic'], registers }),
-    producedBytes: new Counter({ name: 'tidemark_kafka_produced_bytes_total', help: 'Encoded bytes acknowledged by the broker (before compression).', labelNames: ['topic'], registers }),
-    consumedMessages: new Counter({ name: 'tidemark_kafka_consumed_messages_total', help: 'Messages handed to a consumer and committed.', labelNames: ['topic'], registers }),
-    consumedUnits: new Counter({ name: 'tidemark_kafka_consumed_units_total', help: 'Samples or records handed to a consumer and committed.', labelNames: ['topic'], registers }),
-    batchUnits: new Histogram({
-      name: 'tidemark_kafka_batch_units',
-      help: 'Samples or records per produce request (direction=produce) or per delivery (direction=consume).',
-      labelNames: ['topic', 'direction'],
-      buckets: [1, 10, 100, 1_000, 10_000, 50_000, 100_000, 500_000, 1_000_000],
-      registers,
-    }),
-    retries: new Counter({ name: 'tidemark_kafka_retries_total', help: 'Retried operations: produce requests, failed deliveries, connection attempts.', labelNames: ['operation'], registers }),
-    deadLetters: new Counter({ name: 'tidemark_kafka_dead_letters_total', help: 'Undecodable messages moved to the dead-letter topic.', labelNames: ['topic', 'reason'], registers }),
-    pendingBytes: new Gauge({ name: 'tidemark_kafka_pending_bytes', help: 'Bytes accepted by publish() and not yet acknowledged by the broker.', registers, collect() { this.set(bus.pendingBytes); } }),
-    ready: new Gauge({ name: 'tidemark_kafka_ready', help: '1 when connected to the broker with the topics in place.', registers, collect() { this.set(bus.ready() ? 1 : 0); } }),
-  };
-}
-
 const PRODUCER_STATE_ERRORS = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING']);
 
 const CONNECTION_ERRORS = new Set([
@@ -176,101 +123,6 @@ function kafkajsLogCreator(logger: Logger): () => (entry: LogEntry) => void {
     const { message, ...rest } = entry.log;
     logger.debug({ kafkajs: entry.namespace, ...rest }, message);
   };
-}
-
-/** Partition of a series: the low 32 bits of its id (a SHA-256 prefix, so uniform) modulo the partition count. */
-export function seriesPartition(id: bigint, partitions: number): number {
-  return Number(id & 0xffff_ffffn) % partitions;
-}
-
-/**
- * Splits a batch into per-partition batches (one series, one partition,
- * so per-series order survives any number of consumers), each cut to fit
- * maxMessageBytes; a partition's definitions come before its samples. Reads the ids' low words through a Uint32Array view to
- * keep BigInt arithmetic out of the per-sample loop.
- */
-export function partitionSampleBatch(batch: SampleBatch, partitions: number, maxMessageBytes: number): { partition: number; batch: SampleBatch }[] {
-  const n = batch.length;
-  const low = new Uint32Array(batch.seriesIds.buffer, batch.seriesIds.byteOffset, n * 2);
-  const target = new Uint32Array(n);
-  const counts = new Uint32Array(partitions);
-  for (let i = 0; i < n; i++) {
-    const p = low[2 * i]! % partitions;
-    target[i] = p;
-    counts[p]!++;
-  }
-  const definitions = new Map<number, SeriesDefinition[]>();
-  for (const def of batch.series) {
-    const p = seriesPartition(def.id, partitions);
-    let list = definitions.get(p);
-    if (!list) definitions.set(p, (list = []));
-    list.push(def);
-  }
-  const columns = new Map<number, { ids: BigUint64Array; ts: Float64Array; vals: Float64Array; fill: number }>();
-  for (let p = 0; p < partitions; p++) {
-    const c = counts[p]!;
-    if (c > 0) columns.set(p, { ids: new BigUint64Array(c), ts: new Float64Array(c), vals: new Float64Array(c), fill: 0 });
-  }
-  for (let i = 0; i < n; i++) {
-    const col = columns.get(target[i]!)!;
-    col.ids[col.fill] = batch.seriesIds[i]!;
-    col.ts[col.fill] = batch.timestamps[i]!;
-    col.vals[col.fill] = batch.values[i]!;
-    col.fill++;
-  }
-  const out: { partition: number; batch: SampleBatch }[] = [];
-  const partitionsUsed = new Set<number>([...columns.keys(), ...definitions.keys()]);
-  const empty = { ids: new BigUint64Array(0), ts: new Float64Array(0), vals: new Float64Array(0), fill: 0 };
-  const chunkOverhead = encodedSampleBatchSize({ tenant: batch.tenant, series: [], length: 0, seriesIds: empty.ids, timestamps: empty.ts, values: empty.vals });
-  for (const p of [...partitionsUsed].sort((a, b) => a - b)) {
-    const col = columns.get(p) ?? empty;
-    // Definitions first, in messages of their own when they are many (a new
-    // fleet's first scrape): in partition order they land before the samples
-    // that use them, and no message outgrows maxMessageBytes.
-    let group: SeriesDefinition[] = [];
-    let groupBytes = chunkOverhead;
-    const flushDefinitions = (): void => {
-      if (group.length === 0) return;
-      out.push({ partition: p, batch: { tenant: batch.tenant, series: group, length: 0, seriesIds: empty.ids, timestamps: empty.ts, values: empty.vals } });
-      group = [];
-      groupBytes = chunkOverhead;
-    };
-    for (const def of definitions.get(p) ?? []) {
-      const size = definitionSize(def);
-      if (group.length > 0 && groupBytes + size > maxMessageBytes) flushDefinitions();
-      group.push(def);
-      groupBytes += size;
-    }
-    flushDefinitions();
-    const room = Math.max(1, Math.floor((maxMessageBytes - chunkOverhead) / 24));
-    for (let start = 0; start < col.fill; start += room) {
-      const end = Math.min(col.fill, start + room);
-      out.push({
-        partition: p,
-        batch: {
-          tenant: batch.tenant,
-          series: [],
-          length: end - start,
-          seriesIds: col.ids.subarray(start, end),
-          timestamps: col.ts.subarray(start, end),
-          values: col.vals.subarray(start, end),
-        },
-      });
-    }
-  }
-  return out;
-}
-
-function definitionSize(def: SeriesDefinition): number {
-  let size = 10;
-  for (const [name, value] of Object.entries(def.labels)) size += 4 + Buffer.byteLength(name) + Buffer.byteLength(value);
-  return size;
-}
-
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h >>> 0;
 }
 
 interface ConsumerState {
