@@ -125,9 +125,19 @@ function kafkajsLogCreator(logger: Logger): () => (entry: LogEntry) => void {
   };
 }
 
+/** The offset range of a delivery handed to a handler, recorded in the group's committed-offset metadata before the handler runs. */
+interface DeliveryIntent {
+  from: bigint;
+  to: bigint;
+}
+
+const INTENT = /^tidemark-delivery:(\d+)-(\d+)$/;
+
 interface ConsumerState {
   consumer: Consumer;
   assignment: number[];
+  /** Per partition, the delivery a previous owner announced and did not finish (null: none), read once per assignment. */
+  intents: Map<number, DeliveryIntent | null>;
 }
 
 export class KafkaBus implements Bus {
@@ -502,10 +512,11 @@ export class KafkaBus implements Bus {
       allowAutoTopicCreation: false,
       retry: { initialRetryTime: 300, maxRetryTime: 3_000, retries: 8, restartOnFailure: async () => !this.closed },
     });
-    const state: ConsumerState = { consumer, assignment: [] };
+    const state: ConsumerState = { consumer, assignment: [], intents: new Map() };
     this.consumers.set(topic, state);
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       state.assignment = [...(event.payload.memberAssignment[this.topicName(topic)] ?? [])].sort((a, b) => a - b);
+      state.intents.clear();
       this.log.info({ topic, partitions: state.assignment }, 'kafka consumer joined its group');
     });
     consumer.on(consumer.events.CRASH, (event) => {
@@ -525,7 +536,7 @@ export class KafkaBus implements Bus {
         await state.consumer.run({
           autoCommit: false,
           eachBatchAutoResolve: false,
-          eachBatch: (payload) => this.handleBatch(topic, payload, handler),
+          eachBatch: (payload) => this.handleBatch(topic, state, payload, handler),
         });
         return;
       } catch (e) {
@@ -543,12 +554,45 @@ export class KafkaBus implements Bus {
     return [...(this.consumers.get(topic)?.assignment ?? [])];
   }
 
-  private async handleBatch<T extends Topic>(topic: T, payload: EachBatchPayload, handler: DeliveryHandler<T>): Promise<void> {
+  /**
+   * The delivery a previous owner of the partition announced and may have
+   * stored without committing (it crashed in between), if the group's
+   * committed offset still stands at its start. Read once per assignment.
+   */
+  private async pendingIntent(topic: Topic, state: ConsumerState, partition: number): Promise<DeliveryIntent | null> {
+    const known = state.intents.get(partition);
+    if (known !== undefined) return known;
+    const committed = await this.admin.fetchOffsets({ groupId: `${this.options.groupId}.${topic}`, topics: [this.topicName(topic)] });
+    const entry = committed[0]?.partitions.find((p) => p.partition === partition);
+    const m = entry?.metadata ? INTENT.exec(entry.metadata) : null;
+    const intent = m && BigInt(entry!.offset) === BigInt(m[1]!) ? { from: BigInt(m[1]!), to: BigInt(m[2]!) } : null;
+    state.intents.set(partition, intent);
+    return intent;
+  }
+
+  private async handleBatch<T extends Topic>(topic: T, state: ConsumerState, payload: EachBatchPayload, handler: DeliveryHandler<T>): Promise<void> {
     const { batch } = payload;
     if (batch.messages.length === 0) return;
+    let messages = batch.messages;
+    let last = batch.lastOffset();
+    // A replay after a crash must carry the same token as the delivery the crashed
+    // owner may already have stored (the ingester's insert deduplication token), so
+    // it is cut to exactly that range even if the fetch brought more.
+    const intent = await this.pendingIntent(topic, state, batch.partition);
+    if (intent) {
+      state.intents.set(batch.partition, null);
+      if (BigInt(messages[0]!.offset) === intent.from && BigInt(last) >= intent.to) {
+        messages = messages.filter((m) => BigInt(m.offset) <= intent.to);
+        last = intent.to.toString();
+        this.log.info({ topic: batch.topic, partition: batch.partition, from: String(intent.from), to: last }, 'replaying an unfinished delivery with its original range');
+      } else {
+        this.log.warn({ topic: batch.topic, partition: batch.partition, intent: `${intent.from}-${intent.to}`, fetched: `${messages[0]!.offset}-${last}` }, 'cannot replay an unfinished delivery with its original range; its token will differ');
+      }
+    }
+    const first = messages[0]!.offset;
     const payloads: TopicPayloads[T][] = [];
     let units = 0;
-    for (const message of batch.messages) {
+    for (const message of messages) {
       const value = message.value;
       try {
         if (!value) throw new CodecError('truncated', 'message has no value');
@@ -561,10 +605,10 @@ export class KafkaBus implements Bus {
         await this.deadLetter(topic, batch, message.offset, value, e as Error);
       }
     }
-    const first = batch.firstOffset() ?? batch.messages[0]!.offset;
-    const last = batch.lastOffset();
     if (payloads.length > 0) {
       const delivery: Delivery<T> = { topic, payloads, token: `${batch.topic}/${batch.partition}/${first}-${last}` };
+      // Announce the range before the handler stores anything: whoever replays it after a crash reads this back.
+      await state.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: first, metadata: `tidemark-delivery:${first}-${last}` }]);
       // A failed handler gets the same delivery (same token) again after a pause; nothing
       // is committed meanwhile. If the partition is taken away (rebalance) or the bus
       // stops, the uncommitted range is redelivered to whoever owns it next.
@@ -585,7 +629,7 @@ export class KafkaBus implements Bus {
     await payload.commitOffsetsIfNecessary({
       topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }],
     });
-    this.metrics.consumedMessages.inc({ topic }, batch.messages.length);
+    this.metrics.consumedMessages.inc({ topic }, messages.length);
     this.metrics.consumedUnits.inc({ topic }, units);
     this.metrics.batchUnits.observe({ topic, direction: 'consume' }, units);
   }

@@ -69,7 +69,7 @@ describe('KafkaBus', () => {
     expect(text).toMatch(/tidemark_kafka_consumer_lag\{topic="[^"]+metrics",partition="0"\} 0/);
   });
 
-  it('redelivers the same delivery (same token) while the handler throws and commits nothing until it succeeds', async () => {
+  it('redelivers the same delivery (same token) while the handler throws, commits nothing, and a new owner replays the original range even after more data arrived', async () => {
     const registry = new Registry();
     const options = testBusOptions(address);
     const failing = track(testBus({ ...options, registry }));
@@ -90,13 +90,17 @@ describe('KafkaBus', () => {
     expect(value('tidemark_kafka_produced_messages_total', 'metrics')).toBeGreaterThan(0);
     expect(value('tidemark_kafka_consumer_lag', 'metrics')).toBe(value('tidemark_kafka_produced_messages_total', 'metrics'));
     await failing.close();
+    // More data arrives meanwhile: a plain re-fetch would now bring a longer range (another token).
+    const producer = track(testBus({ ...options, clientId: `${options.clientId}-p` }));
+    await producer.publish('metrics', makeBatch(3, 4, 1_700_000_100_000, false));
 
-    // The next member of the group gets the same range again.
+    // The next member of the group replays the unfinished delivery with its original range and token.
     const next = track(testBus(options));
     const received = new ReceivedSamples();
     await next.consume('metrics', async (d) => received.add(d));
-    await eventually('redelivery to the next consumer', 60_000, () => received.distinct === 12);
-    expect(received.tokens[0]).toBe(attempts[0]!.token);
+    await eventually('redelivery to the next consumer', 60_000, () => received.distinct === 24);
+    expect(received.tokens).toContain(attempts[0]!.token);
+    expect(received.duplicates).toBe(0);
     await eventually('commit after success', 30_000, async () => (await next.refreshLag()).metrics === 0);
   });
 
