@@ -98,7 +98,7 @@ export function validateRangeQuery(input: unknown): RangeQuery {
 
 /**
  * The coarsest table whose resolution divides the step. Quantiles come from
- * the 1-minute rollup at most: the hourly one keeps no quantile state.
+ * the 1-minute rollup at most: the hourly one keeps no values.
  */
 export function chooseTable(step: number, fn?: Aggregation): SourceTable {
   if (step >= 3600 && step % 3600 === 0 && !(fn && isQuantile(fn))) return 'samples_1h';
@@ -153,7 +153,7 @@ function rateSql(points: string, bucket: string): string {
 }
 
 const QUANTILE_INDEX = { p50: 1, p90: 2, p95: 3, p99: 4 } as const;
-const QUANTILE_LEVELS = '0.5, 0.9, 0.95, 0.99';
+const QUANTILE_LEVELS = [0.5, 0.9, 0.95, 0.99];
 
 function isQuantile(fn: Aggregation): fn is 'p50' | 'p90' | 'p95' | 'p99' {
   return fn in QUANTILE_INDEX;
@@ -195,16 +195,16 @@ function perSeriesBucketSql(store: Store, table: SourceTable, fn: Aggregation, p
     max: 'max(max) AS v, 0 AS c',
     count: 'sum(count) AS v, 0 AS c',
     last: 'max(last).2 AS v, 0 AS c',
-    p50: `quantilesExactMergeState(${QUANTILE_LEVELS})(quantiles) AS v, 0 AS c`,
-    p90: `quantilesExactMergeState(${QUANTILE_LEVELS})(quantiles) AS v, 0 AS c`,
-    p95: `quantilesExactMergeState(${QUANTILE_LEVELS})(quantiles) AS v, 0 AS c`,
-    p99: `quantilesExactMergeState(${QUANTILE_LEVELS})(quantiles) AS v, 0 AS c`,
+    p50: 'groupArrayArray(values) AS v, 0 AS c',
+    p90: 'groupArrayArray(values) AS v, 0 AS c',
+    p95: 'groupArrayArray(values) AS v, 0 AS c',
+    p99: 'groupArrayArray(values) AS v, 0 AS c',
   }[fn];
   return `SELECT series_id, ${bucket} AS t, ${agg} FROM ${src} WHERE ${range} GROUP BY series_id, t`;
 }
 
 /** How per-series bucket values combine across the series of a group. */
-function acrossSeries(table: SourceTable, fn: Aggregation): string {
+function acrossSeries(fn: Aggregation): string {
   switch (fn) {
     case 'avg':
       return 'sum(v) / sum(c)';
@@ -219,9 +219,7 @@ function acrossSeries(table: SourceTable, fn: Aggregation): string {
     case 'last':
       return 'avg(v)';
     default:
-      return table === 'samples'
-        ? `quantileExact(${[0.5, 0.9, 0.95, 0.99][QUANTILE_INDEX[fn] - 1]})(arrayJoin(v))`
-        : `quantilesExactMerge(${QUANTILE_LEVELS})(v)[${QUANTILE_INDEX[fn]}]`;
+      return `quantileExact(${QUANTILE_LEVELS[QUANTILE_INDEX[fn] - 1]})(arrayJoin(v))`;
   }
 }
 
@@ -235,7 +233,7 @@ function rangeSql(store: Store, tenant: string, query: RangeQuery, table: Source
   if (table === 'samples' && query.step !== Math.round(query.step)) throw new InputError('step', 'step must be a whole number of seconds');
   return `WITH sel AS (${sel})
     SELECT grp AS labels, arraySort(x -> x.1, groupArray((t, value))) AS points FROM (
-      SELECT grp, t, ${acrossSeries(table, query.fn)} AS value
+      SELECT grp, t, ${acrossSeries(query.fn)} AS value
       FROM (${perSeriesBucketSql(store, table, query.fn, params)}) AS b INNER JOIN sel USING series_id
       GROUP BY grp, t)
     GROUP BY grp ORDER BY toString(grp)`;
