@@ -21,6 +21,9 @@ import { startCollectors } from '../collector/sources.ts';
 import { slaMigrations } from '../sla/schema.ts';
 import { slaRoutes } from '../sla/routes.ts';
 import { startSla } from '../sla/service.ts';
+import { autoscalerMigrations } from '../autoscaler/decision-log.ts';
+import { autoscalerRoutes } from '../autoscaler/routes.ts';
+import { startAutoscaling } from '../autoscaler/service.ts';
 
 export interface Engine {
   readonly app: FastifyInstance;
@@ -30,7 +33,7 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-const MIGRATIONS: Migration[] = [...metricsMigrations, ...slaMigrations];
+const MIGRATIONS: Migration[] = [...metricsMigrations, ...slaMigrations, ...autoscalerMigrations];
 
 function createBus(config: Config, registry: Registry, log: Logger): Bus {
   if (config.bus.kind === 'memory') {
@@ -79,7 +82,7 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   const app = createHttpServer({ bodyLimit: config.server.bodyLimit });
   const routes: RouteModule[] = [];
   if (role === 'all' || role === 'collector') routes.push(collectorRoutes);
-  if (role === 'all' || role === 'api') routes.push(metricsRoutes, slaRoutes);
+  if (role === 'all' || role === 'api') routes.push(metricsRoutes, slaRoutes, autoscalerRoutes);
   for (const r of routes) await r(app, ctx);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -98,6 +101,8 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
 
   await startCollectors(ctx);
   await startSla(ctx);
+  // The loop reads the store and answers to the API role; collectors and ingesters scale nothing.
+  if (role === 'all' || role === 'api') await startAutoscaling(ctx);
 
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   log.info({ address, role, bus: bus.kind, store: store.embedded ? `embedded ${config.store.dataPath}` : config.store.url }, 'tidemark is up');

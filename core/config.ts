@@ -110,6 +110,16 @@ export const configSchema = z.object({
         .prefault({}),
     })
     .prefault({}),
+  autoscaler: z
+    .object({
+      /** Runs the autoscaler's control loop (roles all and api), reading pod metrics from the store. */
+      enabled: z.boolean().default(false),
+      /** A kubeconfig file; absent: KUBECONFIG, ~/.kube/config or the in-cluster service account. */
+      kubeconfig: z.string().min(1).optional(),
+      /** Round interval: how soon after samples land a policy is decided. */
+      tick: duration.default('1s'),
+    })
+    .prefault({}),
   role: z.enum(['all', 'collector', 'ingester', 'api']).default('all'),
 });
 
