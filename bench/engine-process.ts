@@ -28,7 +28,9 @@ export async function startEngineProcess(config: Record<string, unknown> = {}, e
   const dataDir = mkdtempSync(join(tmpdir(), 'tidemark-bench-'));
   const configFile = join(dataDir, 'config.json');
   writeFileSync(configFile, JSON.stringify({ collector: { host: { enabled: false } }, ...config }));
-  const child = spawn(process.execPath, ['bin/tidemark.js', 'up', '--port', String(port), '--data', storePath ?? join(dataDir, 'store'), '--config', configFile], {
+  // BENCH_ENGINE_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the engine under load.
+  const nodeArgs = (process.env['BENCH_ENGINE_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, 'bin/tidemark.js', 'up', '--port', String(port), '--data', storePath ?? join(dataDir, 'store'), '--config', configFile], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, TIDEMARK_LOG_LEVEL: 'warn', ...env },
   });

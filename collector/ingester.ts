@@ -166,16 +166,37 @@ export function withLate(merged: MergedSamples, late: readonly LateSample[]): Me
   return { ...merged, seriesIds, timestamps, values, length: n };
 }
 
+/** Writes series definitions as one Native block (JSON rows measured ten times slower for a fleet's first scrape). */
 export async function insertSeries(store: Store, tenant: string, series: readonly SeriesDefinition[]): Promise<void> {
   if (series.length === 0) return;
   const seen = new Set<bigint>();
-  const rows: Record<string, unknown>[] = [];
+  const ids: bigint[] = [];
+  const metrics: string[] = [];
+  const keys: string[][] = [];
+  const values: string[][] = [];
   for (const s of series) {
     if (seen.has(s.id)) continue;
     seen.add(s.id);
-    rows.push({ tenant, metric: s.labels['__name__'] ?? '', series_id: s.id.toString(), labels: s.labels });
+    ids.push(s.id);
+    metrics.push(s.labels['__name__'] ?? '');
+    const k = Object.keys(s.labels);
+    keys.push(k);
+    values.push(k.map((name) => s.labels[name]!));
   }
-  await store.insertRows('series', rows);
+  await store.insertNative(
+    'series',
+    'tenant, metric, series_id, labels',
+    '{tenant:String}, metric, series_id, mapFromArrays(keys, vals)',
+    [
+      { name: 'metric', type: 'String', data: metrics },
+      { name: 'series_id', type: 'UInt64', data: BigUint64Array.from(ids) },
+      { name: 'keys', type: 'Array(String)', data: keys },
+      { name: 'vals', type: 'Array(String)', data: values },
+    ],
+    ids.length,
+    undefined,
+    { tenant },
+  );
 }
 
 export async function insertSamples(store: Store, merged: MergedSamples, token: string): Promise<void> {

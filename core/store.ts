@@ -25,12 +25,11 @@ export interface StoreOptions {
 
 export type QueryParams = Record<string, unknown>;
 
-/** A column of a binary (Native format) insert: its name, ClickHouse type, and the raw little-endian bytes of its values. */
-export interface NativeColumn {
-  readonly name: string;
-  readonly type: 'UInt64' | 'Int64' | 'Float64' | 'UInt32' | 'UInt8';
-  readonly data: ArrayBufferView;
-}
+/** A column of a binary (Native format) insert: numbers as the raw little-endian bytes of a typed array, strings as they are. */
+export type NativeColumn =
+  | { readonly name: string; readonly type: 'UInt64' | 'Int64' | 'Float64' | 'UInt32' | 'UInt8'; readonly data: ArrayBufferView }
+  | { readonly name: string; readonly type: 'String'; readonly data: readonly string[] }
+  | { readonly name: string; readonly type: 'Array(String)'; readonly data: readonly (readonly string[])[] };
 
 export class Store {
   readonly embedded: boolean;
@@ -169,29 +168,71 @@ function existsShm(): boolean {
   }
 }
 
-function varint(n: number): Buffer {
-  const bytes: number[] = [];
-  while (n >= 0x80) {
-    bytes.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
+/** Appends Native-format values to a growing buffer: varint lengths, strings, raw bytes. */
+class NativeWriter {
+  private buf = Buffer.allocUnsafe(1 << 16);
+  private n = 0;
+
+  private room(bytes: number): void {
+    if (this.n + bytes <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.n + bytes));
+    this.buf.copy(next, 0, 0, this.n);
+    this.buf = next;
   }
-  bytes.push(n);
-  return Buffer.from(bytes);
+
+  varint(v: number): void {
+    this.room(10);
+    while (v >= 0x80) {
+      this.buf[this.n++] = (v & 0x7f) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    this.buf[this.n++] = v;
+  }
+
+  string(s: string): void {
+    const bytes = Buffer.byteLength(s);
+    this.varint(bytes);
+    this.room(bytes);
+    this.n += this.buf.write(s, this.n, 'utf8');
+  }
+
+  uint64(v: number): void {
+    this.room(8);
+    this.buf.writeBigUInt64LE(BigInt(v), this.n);
+    this.n += 8;
+  }
+
+  bytes(view: ArrayBufferView): void {
+    this.room(view.byteLength);
+    this.buf.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), this.n);
+    this.n += view.byteLength;
+  }
+
+  finish(): Buffer {
+    return this.buf.subarray(0, this.n);
+  }
 }
 
-function nativeString(s: string): Buffer {
-  const b = Buffer.from(s, 'utf8');
-  return Buffer.concat([varint(b.length), b]);
-}
-
-/** One Native-format block: column and row counts, then each column's name, type and raw values. */
+/** One Native-format block: column and row counts, then each column's name, type and values. */
 export function encodeNativeBlock(columns: readonly NativeColumn[], rows: number): Buffer {
-  const parts: Buffer[] = [varint(columns.length), varint(rows)];
+  const w = new NativeWriter();
+  w.varint(columns.length);
+  w.varint(rows);
   for (const c of columns) {
-    parts.push(nativeString(c.name), nativeString(c.type));
-    parts.push(Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength));
+    w.string(c.name);
+    w.string(c.type);
+    if (c.type === 'String') {
+      for (const v of c.data) w.string(v);
+    } else if (c.type === 'Array(String)') {
+      // Arrays: the cumulative end offset of each row, then every element.
+      let end = 0;
+      for (const row of c.data) w.uint64((end += row.length));
+      for (const row of c.data) for (const v of row) w.string(v);
+    } else {
+      w.bytes(c.data);
+    }
   }
-  return Buffer.concat(parts);
+  return w.finish();
 }
 
 /** Quote a string as a ClickHouse string literal (for identifiers we build ourselves, never user values: those go in query params). */
