@@ -49,7 +49,21 @@ export interface StoreDecisionLogOptions {
   lingerMs?: number;
   /** Most decisions per insert. */
   maxBatch?: number;
+  /**
+   * A decision that changes nothing and says the same as the policy's last
+   * stored one is stored at most this often (0: every one). The loop decides
+   * on every new sample, and each decision carries its policy's whole pod
+   * list; explain --at then finds the same outcome from at most this long before.
+   */
+  unchangedEveryMs?: number;
   log?: Logger;
+}
+
+/** What a decision says, without its inputs: two decisions with the same gist differ only in the figures they were made from. */
+function decisionGist(d: AutoscalingDecision): string {
+  const output = d.output as Partial<ReplicaRecommendation> | undefined;
+  const conditions = d.conditions.map((c) => `${c.type}=${c.status}:${c.reason}`).join(',');
+  return `${d.action}|${d.fromReplicas ?? ''}|${d.toReplicas ?? ''}|${output?.desiredReplicas ?? ''}|${output?.limitedBy ?? ''}|${d.reason}|${conditions}`;
 }
 
 /** ClickHouse's DateTime64 text form, which every input format setting accepts. */
@@ -69,6 +83,9 @@ export class StoreDecisionLog implements DecisionLog {
   private flushing: Promise<void> = Promise.resolve();
   private readonly lingerMs: number;
   private readonly maxBatch: number;
+  private readonly unchangedEveryMs: number;
+  /** Per policy: what its last stored decision said, and when. */
+  private readonly lastStored = new Map<string, { gist: string; time: number }>();
 
   constructor(
     private readonly store: Store,
@@ -77,9 +94,16 @@ export class StoreDecisionLog implements DecisionLog {
   ) {
     this.lingerMs = options.lingerMs ?? 200;
     this.maxBatch = options.maxBatch ?? 5000;
+    this.unchangedEveryMs = options.unchangedEveryMs ?? 15_000;
   }
 
   async record(decision: AutoscalingDecision): Promise<void> {
+    const key = `${decision.policy.kind}/${decision.policy.namespace ?? ''}/${decision.policy.name}`;
+    const gist = decisionGist(decision);
+    const time = Date.parse(decision.time);
+    const last = this.lastStored.get(key);
+    if (decision.action === 'none' && last && last.gist === gist && time >= last.time && time - last.time < this.unchangedEveryMs) return;
+    this.lastStored.set(key, { gist, time });
     const output = decision.output as Partial<ReplicaRecommendation> | undefined;
     this.pending.push({
       tenant: this.tenant,

@@ -242,6 +242,22 @@ describe('StoreDecisionLog', () => {
     expect((await explainDecision(log, ref))?.reproducible).toBe(false);
   });
 
+  it('stores an unchanged "no change" decision at most once per interval, and every changed one', async () => {
+    const log = new StoreDecisionLog(t.store, 'default', { unchangedEveryMs: 10_000 });
+    const thin = { ...ref, name: 'thin' };
+    const steady = (ms: number, extra: Partial<AutoscalingDecision> = {}) => log.record({ ...decision(T0 + ms, 3, extra), policy: thin });
+    await steady(0);
+    await steady(1000);
+    await steady(2000, { reason: 'something else' });
+    await steady(3000, { reason: 'something else' });
+    await steady(12_500, { reason: 'something else' });
+    expect((await log.find(thin, new Date(T0 + 1500)))?.time).toBe(new Date(T0).toISOString());
+    expect((await log.find(thin, new Date(T0 + 5000)))?.time).toBe(new Date(T0 + 2000).toISOString());
+    expect((await log.find(thin))?.time).toBe(new Date(T0 + 12_500).toISOString());
+    const rows = await t.store.query<{ n: number }>(`SELECT toUInt32(count()) AS n FROM ${t.store.table('autoscaler_decisions')} WHERE name = 'thin'`);
+    expect(rows[0]?.n).toBe(3);
+  });
+
   it('writes queued decisions after the linger, without a find', async () => {
     const log = new StoreDecisionLog(t.store, 'default', { lingerMs: 20 });
     await log.record({ ...decision(T0 + 5000, 2), policy: { ...ref, name: 'lingering' } });
