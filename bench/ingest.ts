@@ -11,7 +11,7 @@ const rounds = Number(process.env['BENCH_ROUNDS'] ?? DEFAULT_FLEET.rounds);
 const load = buildFleetLoad({ ...DEFAULT_FLEET, rounds });
 console.error(`fleet: ${load.series} series x ${rounds} rounds = ${load.samples} samples in ${load.bodies.length} requests`);
 
-const engine = await startEngineProcess();
+const engine = await startEngineProcess(JSON.parse(process.env['BENCH_ENGINE_CONFIG'] ?? '{}') as Record<string, unknown>);
 let samplesPerSecond = 0;
 let rss = NaN;
 let stored = 0;

@@ -44,7 +44,7 @@ export const configSchema = z.object({
     .object({
       kind: z.enum(['memory', 'kafka']).default('memory'),
       /** In-process bus: samples queued before publishers wait. */
-      capacity: z.number().int().positive().default(2_000_000),
+      capacity: z.number().int().positive().default(4_000_000),
     })
     .prefault({}),
   kafka: z
@@ -60,7 +60,7 @@ export const configSchema = z.object({
   ingester: z
     .object({
       /** Most samples per insert. */
-      maxBatch: z.number().int().positive().default(500_000),
+      maxBatch: z.number().int().positive().default(2_000_000),
       /** Longest a sample waits before its batch is inserted. */
       maxWait: duration.default('1s'),
     })
