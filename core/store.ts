@@ -100,6 +100,18 @@ export class Store {
     return result.text();
   }
 
+  /** The raw bytes of a query's result in the given format, for answers passed on as they are. */
+  async queryBytes(sql: string, format: 'JSONEachRow' | 'JSONCompactEachRow', params?: QueryParams, settings?: ClickHouseSettings): Promise<Buffer> {
+    const result = await this.client.exec({
+      query: `${sql} FORMAT ${format}`,
+      query_params: params,
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 0, ...settings },
+    });
+    const chunks: Buffer[] = [];
+    for await (const chunk of result.stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  }
+
   /** Small inserts of plain rows (configuration, reports, events). Bulk samples go through insertNative. */
   async insertRows(table: string, rows: readonly Record<string, unknown>[], settings?: ClickHouseSettings): Promise<void> {
     if (rows.length === 0) return;
