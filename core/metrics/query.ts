@@ -246,7 +246,7 @@ function rangeSql(store: Store, tenant: string, query: RangeQuery, table: Source
   return `WITH sel AS (SELECT series_id, grp, sipHash64(grp) AS gid FROM (${sel})),
       groups AS (SELECT DISTINCT gid, grp FROM sel)
     SELECT grp AS labels, points FROM (
-      SELECT gid, arraySort(x -> x.1, groupArray((t, value))) AS points FROM (${buckets}) GROUP BY gid) AS g
+      SELECT gid, arraySort(groupArray((t, value))) AS points FROM (${buckets}) GROUP BY gid) AS g
     INNER JOIN groups USING gid ORDER BY toString(grp)`;
 }
 
