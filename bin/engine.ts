@@ -89,7 +89,9 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   app.get('/readyz', async (_req, reply) => {
     const checks = { store: await store.ping().catch(() => false), bus: bus.ready() };
     const ready = checks.store && checks.bus;
-    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
+    // Why the Kafka bus is not ready (broker unreachable, a topic with too few partitions), when it knows.
+    const problem = bus instanceof KafkaBus ? bus.problem() : null;
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks, ...(problem ? { problem } : {}) });
   });
   app.get('/api/v1/status', async () => ({
     role,
