@@ -3,11 +3,10 @@
 // set) and load history, and decisions are kept and found by time.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { openTestStore, type TestStore } from './helpers/store.ts';
+import { openTestStore, sampleBatch, type TestPoint, type TestStore } from './helpers/store.ts';
 import { Ingester, ingesterMetrics } from '../collector/ingester.ts';
 import { MemoryBus } from '../core/memory-bus.ts';
-import { SampleBatchBuilder, type SampleBatch } from '../core/samples.ts';
-import { seriesId } from '../core/series.ts';
+import type { SampleBatch } from '../core/samples.ts';
 import { silentLogger } from '../core/log.ts';
 import { migrate, schemaContext } from '../core/migrations.ts';
 import { StoreLoadHistory, StorePodMetrics, targetPodPattern } from '../autoscaler/store-metrics.ts';
@@ -25,21 +24,8 @@ let token = 0;
 // A fixed minute, so that windows and rollup buckets are predictable.
 const T0 = Date.UTC(2026, 9, 1, 10, 0, 0);
 
-type Point = { labels: Record<string, string>; ts: number; value: number };
-
-function batch(points: Point[]): SampleBatch {
-  const b = new SampleBatchBuilder('default');
-  const defined = new Set<bigint>();
-  for (const p of points) {
-    const id = seriesId(p.labels);
-    if (!defined.has(id)) {
-      defined.add(id);
-      b.define({ id, labels: p.labels });
-    }
-    b.add(id, p.ts, p.value);
-  }
-  return b.build();
-}
+type Point = TestPoint;
+const batch = (points: Point[]): SampleBatch => sampleBatch(points);
 
 async function ingest(points: Point[]): Promise<void> {
   const ingester = new Ingester(t.store, ingesterMetrics(new Registry(), bus), silentLogger);

@@ -2,19 +2,15 @@
 // remote_write in, range queries and the CLI out, bad input refused whole,
 // a store outage answered 503 and recovered from.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { loadConfig } from '../core/config.ts';
-import { silentLogger } from '../core/log.ts';
-import { startEngine, type Engine } from '../bin/engine.ts';
+import type { Engine } from '../bin/engine.ts';
+import { startTestEngine, type TestEngine } from './helpers/engine.ts';
 import { encodeWriteRequest } from '../collector/remote-write.ts';
 
 const run = promisify(execFile);
+let running: TestEngine;
 let engine: Engine;
-let dir: string;
 const now = Math.floor(Date.now() / 1000);
 
 async function push(body: unknown): Promise<Response> {
@@ -37,23 +33,12 @@ async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 2
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'tidemark-engine-'));
-  const config = loadConfig({
-    env: {},
-    overrides: [
-      { path: ['server', 'port'], value: 0 },
-      { path: ['store', 'dataPath'], value: join(dir, 'store') },
-      { path: ['server', 'bodyLimit'], value: 64 * 1024 },
-      { path: ['collector', 'host', 'enabled'], value: false },
-      { path: ['sla', 'report', 'outputDir'], value: join(dir, 'reports') },
-    ],
-  });
-  engine = await startEngine(config, silentLogger);
+  running = await startTestEngine([{ path: ['server', 'bodyLimit'], value: 64 * 1024 }]);
+  engine = running.engine;
 });
 
 afterAll(async () => {
-  await engine?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await running?.close();
 });
 
 describe('engine', () => {

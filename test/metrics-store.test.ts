@@ -2,10 +2,10 @@
 // ingester's binary inserts, rollups, deduplication and the range queries.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { openTestStore, type TestStore } from './helpers/store.ts';
+import { openTestStore, sampleBatch, type TestStore } from './helpers/store.ts';
 import { Ingester, ingesterMetrics } from '../collector/ingester.ts';
 import { MemoryBus } from '../core/memory-bus.ts';
-import { SampleBatchBuilder, staleMarker, type SampleBatch } from '../core/samples.ts';
+import { staleMarker, type SampleBatch } from '../core/samples.ts';
 import { seriesId } from '../core/series.ts';
 import { silentLogger } from '../core/log.ts';
 import { runRangeQuery } from '../core/metrics/query.ts';
@@ -18,19 +18,7 @@ const newIngester = () => new Ingester(t.store, ingesterMetrics(new Registry(), 
 // A fixed hour, aligned so that minute and hour buckets are predictable.
 const T0 = Date.UTC(2026, 9, 1, 10, 0, 0);
 
-function batch(points: { labels: Record<string, string>; ts: number; value: number }[], tenant = 'default'): SampleBatch {
-  const b = new SampleBatchBuilder(tenant);
-  const defined = new Set<bigint>();
-  for (const p of points) {
-    const id = seriesId(p.labels);
-    if (!defined.has(id)) {
-      defined.add(id);
-      b.define({ id, labels: p.labels });
-    }
-    b.add(id, p.ts, p.value);
-  }
-  return b.build();
-}
+const batch = sampleBatch;
 
 let token = 0;
 async function ingest(ingester: Ingester, b: SampleBatch, tok = `test/${token++}`): Promise<void> {

@@ -4,14 +4,13 @@
 // and an outage of Tidemark's store (answered 503) is retried by Prometheus
 // until nothing is missing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../core/config.ts';
-import { silentLogger } from '../core/log.ts';
-import { startEngine, type Engine } from '../bin/engine.ts';
+import type { Engine } from '../bin/engine.ts';
+import { startTestEngine, type TestEngine } from './helpers/engine.ts';
 import { requireBinary, startNodeExporter, startPeer, type Peer } from './helpers/peers.ts';
 
+let running: TestEngine;
 let engine: Engine;
 let exporter: Peer;
 let prometheus: Peer;
@@ -42,19 +41,9 @@ async function until(fn: () => Promise<boolean>, ms: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'tidemark-prom-'));
-  engine = await startEngine(
-    loadConfig({
-      env: {},
-      overrides: [
-        { path: ['server', 'port'], value: 0 },
-        { path: ['store', 'dataPath'], value: join(dir, 'store') },
-        { path: ['collector', 'host', 'enabled'], value: false },
-        { path: ['sla', 'report', 'outputDir'], value: join(dir, 'reports') },
-      ],
-    }),
-    silentLogger,
-  );
+  running = await startTestEngine();
+  engine = running.engine;
+  dir = running.dir;
   exporter = await startNodeExporter();
   const configFile = join(dir, 'prometheus.yml');
   writeFileSync(
@@ -81,8 +70,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await prometheus?.stop();
   await exporter?.stop();
-  await engine?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await running?.close();
 });
 
 describe('Prometheus → Tidemark end to end', () => {

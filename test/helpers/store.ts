@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { Store } from '../../core/store.ts';
 import { migrate, schemaContext } from '../../core/migrations.ts';
 import { metricsMigrations } from '../../core/metrics/schema.ts';
+import { SampleBatchBuilder, type SampleBatch } from '../../core/samples.ts';
+import { seriesId } from '../../core/series.ts';
 
 export interface TestStore {
   store: Store;
@@ -24,4 +26,26 @@ export async function openTestStore(database = 'tidemark_test'): Promise<TestSto
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+export interface TestPoint {
+  labels: Record<string, string>;
+  /** Unix milliseconds. */
+  ts: number;
+  value: number;
+}
+
+/** A sample batch of these points, defining each series once. */
+export function sampleBatch(points: readonly TestPoint[], tenant = 'default'): SampleBatch {
+  const b = new SampleBatchBuilder(tenant);
+  const defined = new Set<bigint>();
+  for (const p of points) {
+    const id = seriesId(p.labels);
+    if (!defined.has(id)) {
+      defined.add(id);
+      b.define({ id, labels: p.labels });
+    }
+    b.add(id, p.ts, p.value);
+  }
+  return b.build();
 }
