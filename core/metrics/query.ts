@@ -159,16 +159,17 @@ function isQuantile(fn: Aggregation): fn is 'p50' | 'p90' | 'p95' | 'p99' {
   return fn in QUANTILE_INDEX;
 }
 
+/** The step bucket of a row, and the rows of the selected series (`sel`) in the query's range. */
+const BUCKET = `toUnixTimestamp(toStartOfInterval(ts, toIntervalSecond({step:UInt32})))`;
+const RANGE = `tenant = {tenant:String} AND series_id IN (SELECT series_id FROM sel) AND ts >= toDateTime64({start:Float64}, 3, 'UTC') AND ts < toDateTime64({end:Float64}, 3, 'UTC')`;
+
 /**
  * Per-(series, bucket) values from the chosen table: deduplicated raw samples
  * (a duplicate sent before a merge counts once), or merged rollup columns.
  * Yields (series_id, t, v, c): for avg, v is the sum and c the count, so
  * that averages across series weigh every sample alike.
  */
-const BUCKET = `toUnixTimestamp(toStartOfInterval(ts, toIntervalSecond({step:UInt32})))`;
-const RANGE = `tenant = {tenant:String} AND series_id IN (SELECT series_id FROM sel) AND ts >= toDateTime64({start:Float64}, 3, 'UTC') AND ts < toDateTime64({end:Float64}, 3, 'UTC')`;
-
-function perSeriesBucketSql(store: Store, table: SourceTable, fn: Aggregation, params: QueryParams): string {
+function perSeriesBucketSql(store: Store, table: SourceTable, fn: Aggregation): string {
   const bucket = BUCKET;
   const range = RANGE;
   if (table === 'samples') {
@@ -241,7 +242,7 @@ function rangeSql(store: Store, tenant: string, query: RangeQuery, table: Source
   const buckets =
     single ??
     `SELECT ${toGroup.replace('series_id', 'b.series_id')} AS gid, t, ${acrossSeries(query.fn)} AS value
-        FROM (${perSeriesBucketSql(store, table, query.fn, params)}) AS b
+        FROM (${perSeriesBucketSql(store, table, query.fn)}) AS b
         GROUP BY gid, t`;
   return `WITH sel AS (SELECT series_id, grp, sipHash64(grp) AS gid FROM (${sel})),
       groups AS (SELECT DISTINCT gid, grp FROM sel)
