@@ -65,7 +65,7 @@ export async function startEngineProcess(config: Record<string, unknown> = {}, e
 }
 
 export function removeDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 }
 
 /** Samples of `metrics` stored by a Tidemark engine, counted through its own range API. */

@@ -79,5 +79,5 @@ results['native'] = await timed('Native (ingester)', () =>
   ),
 );
 await store.close();
-rmSync(dir, { recursive: true, force: true });
+rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 console.log(JSON.stringify({ bench: 'insert-formats', rows: N, rows_per_s: results, native_vs_json_each_row: Number((results['native']! / results['json_each_row']!).toFixed(1)) }));

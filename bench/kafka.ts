@@ -256,7 +256,7 @@ async function parent(): Promise<void> {
     await until('the final count', 120_000, () => final !== null);
   } finally {
     for (const c of children) if (c.exitCode === null) await new Promise((r) => { c.once('exit', r); setTimeout(() => (c.kill('SIGTERM'), r(null)), 20_000); });
-    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
   const f = final as Extract<ChildEvent, { event: 'final' }> | null;
   const s = sent as Extract<ChildEvent, { event: 'sent' }> | null;

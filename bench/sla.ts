@@ -140,7 +140,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ bench: 'sla', clusters: CLUSTERS, seconds: Math.round(seconds * 100) / 100 }));
   } finally {
     await store.close();
-    if (!process.env['SLA_BENCH_DIR']) rmSync(dir, { recursive: true, force: true });
+    if (!process.env['SLA_BENCH_DIR']) rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 

@@ -142,7 +142,7 @@ afterAll(async () => {
   await engine?.close();
   sim?.close();
   await server?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 
 describe.sequential('the engine autoscales from the store', () => {

@@ -36,7 +36,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.close();
   await store?.close();
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 
 describe('SLA API', () => {

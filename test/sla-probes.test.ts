@@ -48,7 +48,7 @@ afterAll(async () => {
   https?.closeAllConnections();
   await new Promise((r) => http?.close(r));
   await new Promise((r) => https?.close(r));
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 
 const cluster = { name: 'c', readyzUrl: '', livezUrl: '' };

@@ -65,7 +65,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await store?.close();
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 
 describe('outage windows from probes (SQL gaps and islands)', () => {

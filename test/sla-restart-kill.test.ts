@@ -24,7 +24,7 @@ let store: Store | undefined;
 
 afterAll(async () => {
   await store?.close();
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 
 const child = `

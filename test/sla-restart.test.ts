@@ -66,7 +66,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await store?.close();
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 
 describe('start-up catch-up decision', () => {

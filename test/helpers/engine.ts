@@ -31,7 +31,7 @@ export async function startTestEngine(overrides: { path: string[]; value: unknow
     dir,
     async close() {
       await engine.close();
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }

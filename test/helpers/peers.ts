@@ -174,7 +174,7 @@ export async function startPrometheus(configYaml: string, extraArgs: string[] = 
     ...peer,
     async stop() {
       await peer.stop();
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }

@@ -23,7 +23,7 @@ export async function openTestStore(database = 'tidemark_test'): Promise<TestSto
     dir,
     async close() {
       await store.close();
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }
