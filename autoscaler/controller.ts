@@ -8,6 +8,7 @@
 // hands the plan to a NodeActuator. Bad input in one policy (schema, missing
 // target, missing or stale metrics, an unparsable quantity) becomes a
 // condition on that policy and a "no change" decision; the others go on.
+import { fnv1a } from '../core/hashing.ts';
 import { InputError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { parseRecommendInput, recommendWithTrace, type RecommendRequest, type ReplicaRecommendation } from './pods/recommend.ts';
@@ -361,11 +362,7 @@ export function createAutoscaler(options: AutoscalerOptions): Autoscaler {
   const tickMs = options.tickMs ?? 1000;
   // Each policy resyncs between half and all of resyncMs after its last evaluation, so thousands of
   // policies that started together do not all come due in the same round.
-  const resyncOf = (key: string): number => {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-    return resyncMs * (0.5 + ((h >>> 0) % 1000) / 2000);
-  };
+  const resyncOf = (key: string): number => resyncMs * (0.5 + (fnv1a(key) % 1000) / 2000);
   const draining = new Set<string>();
   const drains = new Set<Promise<void>>();
   // Schema checks run once per policy object: the watcher hands the same object until it changes.

@@ -6,6 +6,7 @@
 // Over target = average CPU utilization of the ready pods above the target
 // plus the HPA's own 10% tolerance (below that the HPA itself would not act).
 // Last line: {"bench":"predictive","over_target_minutes_reactive":…,"over_target_minutes_predictive":…}
+import { mulberry32 } from '../core/hashing.ts';
 import { parseRecommendInput, type RecommendRequest } from '../autoscaler/pods/input.ts';
 import { buildLoadProfile, predictReplicas, type LoadPoint, type LoadProfile } from '../autoscaler/pods/predictive.ts';
 import { recommendWithTrace } from '../autoscaler/pods/recommend.ts';
@@ -23,20 +24,11 @@ const OVER = TARGET * 1.1;
 const MIN_REPLICAS = 2;
 const MAX_REPLICAS = 60;
 
-/** Seeded PRNG (mulberry32) so that every run replays the same week. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Cores: 4 at night, a 10-minute ramp to 24 at 12:00 UTC, two hours of peak, growing 3% a day, ±5% noise. */
 function workload(): number[] {
-  const rand = rng(42);
+  // Seeded so that every run replays the same week.
+  const rand = mulberry32(42);
   const out: number[] = [];
   for (let i = 0; i < DAYS * 1440; i++) {
     const minuteOfDay = i % 1440;

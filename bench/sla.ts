@@ -4,6 +4,7 @@
 // full monthly report (calculator, JSON/CSV/HTML files, stored version).
 // Loading the data is set-up and not timed; the timed part is what the
 // monthly job does. Last line: {"bench":"sla","clusters":1000,"seconds":…}.
+import { mulberry32 } from '../core/hashing.ts';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,17 +20,6 @@ const START = Date.UTC(2026, 10, 1);
 const MINUTES = 30 * 1440;
 const CHUNK = 50; // clusters per insert: bounded memory on a shared machine
 
-/** Deterministic PRNG so every run measures the same data. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Per-minute status for one cluster: 1 ok, 0 down. */
 function clusterMinutes(rand: () => number, into: Uint8Array): number {

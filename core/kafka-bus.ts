@@ -13,7 +13,8 @@ import type { Admin, Batch, Consumer, EachBatchPayload, LogEntry, Message, Produ
 import type { Registry } from 'prom-client';
 import './kafka-snappy.ts';
 import { busMetrics, type BusMetrics } from './kafka-metrics.ts';
-import { fnv1a, partitionSampleBatch } from './kafka-partitioning.ts';
+import { partitionSampleBatch } from './kafka-partitioning.ts';
+import { fnv1a } from './hashing.ts';
 import { BusClosedError, type Bus, type Delivery, type DeliveryHandler, type Topic, type TopicPayloads } from './bus.ts';
 import type { Config } from './config.ts';
 import { silentLogger, type Logger } from './log.ts';

@@ -94,9 +94,3 @@ function definitionSize(def: SeriesDefinition): number {
   return size;
 }
 
-/** Partition of a record group key such as tenant/cluster. */
-export function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}

@@ -5,6 +5,7 @@
 // priority whose name patterns (unanchored regular expressions) match a group,
 // and every one of them settles ties with random. Random here is seeded so
 // that a plan is reproducible from its input.
+import { mulberry32 } from '../../core/hashing.ts';
 import type { ExpanderName } from './input.ts';
 import type { Resources, SchedulingPod } from './scheduling.ts';
 
@@ -21,17 +22,6 @@ export interface Expander {
 
 /** Narrows the options to the best-scoring ones; undefined scores drop an option. */
 type Filter = (options: readonly ExpansionOption[]) => ExpansionOption[];
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class RandomExpander implements Expander {
   private readonly next: () => number;

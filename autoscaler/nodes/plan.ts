@@ -3,6 +3,7 @@
 // autoscaler added can go, why every other node stays, and which pods no
 // node group can ever take. The control loop carries `unneededSince` from one
 // plan into the next.
+import { fnv1a } from '../../core/hashing.ts';
 import { ClusterSnapshot } from './cluster.ts';
 import { parseDuration } from './duration.ts';
 import { BinpackingEstimator, type NodeEstimator } from './estimator.ts';
@@ -30,12 +31,8 @@ export interface PlanStrategies {
   expander?: Expander;
 }
 
-function seedFrom(text: string): number {
-  // FNV-1a: a stable seed from the loop's time when the input names none.
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
+/** A stable seed from the loop's time when the input names none. */
+const seedFrom = fnv1a;
 
 export function planNodes(input: NodePlanInput, strategies: PlanStrategies = {}): NodePlan {
   const snapshot = new ClusterSnapshot(input);
