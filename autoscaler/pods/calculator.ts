@@ -173,6 +173,17 @@ export interface ResourceProposal {
   rawAverage: number;
 }
 
+/** The samples of ready, counted pods, and the grouping that decided it; errors as upstream when none remain. */
+function readySamples(pods: readonly Pod[], samplesIn: PodSamples, resource: string, cfg: CalculatorConfig): { samples: PodSamples; groups: ReturnType<typeof groupPods> } {
+  if (pods.length === 0) throw new CalculationError('no pods returned by selector while calculating replica count');
+  const samples = new Map(samplesIn);
+  const groups = groupPods(pods, samples, resource, cfg);
+  for (const name of groups.ignored) samples.delete(name);
+  for (const name of groups.unready) samples.delete(name);
+  if (samples.size === 0) throw new CalculationError('did not receive metrics for targeted pods (pods might be unready)');
+  return { samples, groups };
+}
+
 /** GetResourceReplicas: a Resource or ContainerResource metric with a Utilization target. */
 export function resourceUtilizationReplicas(
   currentReplicas: number,
@@ -183,12 +194,7 @@ export function resourceUtilizationReplicas(
   samplesIn: PodSamples,
   cfg: CalculatorConfig,
 ): ResourceProposal {
-  if (pods.length === 0) throw new CalculationError('no pods returned by selector while calculating replica count');
-  const samples = new Map(samplesIn);
-  const groups = groupPods(pods, samples, resource, cfg);
-  for (const name of groups.ignored) samples.delete(name);
-  for (const name of groups.unready) samples.delete(name);
-  if (samples.size === 0) throw new CalculationError('did not receive metrics for targeted pods (pods might be unready)');
+  const { samples, groups } = readySamples(pods, samplesIn, resource, cfg);
 
   const requests = calculateRequests(pods, container, resource);
   const first = resourceUtilizationRatio(samples, requests, targetUtilization);
@@ -245,12 +251,7 @@ export function averageValueReplicas(
   samplesIn: PodSamples,
   cfg: CalculatorConfig,
 ): UsageProposal {
-  if (pods.length === 0) throw new CalculationError('no pods returned by selector while calculating replica count');
-  const samples = new Map(samplesIn);
-  const groups = groupPods(pods, samples, resource, cfg);
-  for (const name of groups.ignored) samples.delete(name);
-  for (const name of groups.unready) samples.delete(name);
-  if (samples.size === 0) throw new CalculationError('did not receive metrics for targeted pods (pods might be unready)');
+  const { samples, groups } = readySamples(pods, samplesIn, resource, cfg);
 
   const { ratio, usage } = metricUsageRatio(samples, targetUsage);
   const scaleUpWithUnready = groups.unready.size > 0 && ratio > 1;
