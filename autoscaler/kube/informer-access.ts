@@ -17,6 +17,7 @@ import {
 } from '@kubernetes/client-node';
 import { TargetNotFoundError, type ClusterAccess, type KubeObjectJson, type ScaleTargetRef, type ScalingEvent, type TargetScale } from './cluster-access.ts';
 import { KubeClusterAccess } from './kube-access.ts';
+import { RestartingInformers, type RestartOptions } from './restarting-informers.ts';
 import { formatSelector, labelsMatch, parseLabelSelector, type LabelRequirement, type LabelSelectorObject } from './label-selector.ts';
 
 type Obj = KubernetesObject & KubeObjectJson;
@@ -27,11 +28,8 @@ function plainList(list: { metadata?: object; items: readonly object[] }): Kuber
   return JSON.parse(JSON.stringify(list)) as KubernetesListObject<Obj>;
 }
 
-export interface InformerClusterAccessOptions {
-  /** How long after an informer error it is restarted. */
-  restartDelayMs?: number;
-  onError?: (err: unknown) => void;
-}
+/** How long after an informer error it is restarted, and who hears of errors. */
+export type InformerClusterAccessOptions = RestartOptions;
 
 export class InformerClusterAccess implements ClusterAccess {
   private readonly writer: KubeClusterAccess;
@@ -41,10 +39,9 @@ export class InformerClusterAccess implements ClusterAccess {
   private readonly nodes: Cache;
   private readonly budgets: Cache;
   private readonly selectors = new Map<string, LabelRequirement[]>();
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private stopped = false;
+  private readonly lifecycle: RestartingInformers;
 
-  constructor(kc: KubeConfig, private readonly options: InformerClusterAccessOptions = {}) {
+  constructor(kc: KubeConfig, options: InformerClusterAccessOptions = {}) {
     this.writer = new KubeClusterAccess(kc);
     const core = kc.makeApiClient(CoreV1Api);
     const apps = kc.makeApiClient(AppsV1Api);
@@ -54,18 +51,7 @@ export class InformerClusterAccess implements ClusterAccess {
     this.statefulSets = makeInformer<Obj>(kc, '/apis/apps/v1/statefulsets', async () => plainList(await apps.listStatefulSetForAllNamespaces()));
     this.nodes = makeInformer<Obj>(kc, '/api/v1/nodes', async () => plainList(await core.listNode()));
     this.budgets = makeInformer<Obj>(kc, '/apis/policy/v1/poddisruptionbudgets', async () => plainList(await policy.listPodDisruptionBudgetForAllNamespaces()));
-    for (const informer of this.all()) {
-      // An informer stops on any error but 410; it is restarted after a pause.
-      informer.on('error', (err) => {
-        this.options.onError?.(err);
-        if (this.stopped) return;
-        const t = setTimeout(() => {
-          this.timers.delete(t);
-          if (!this.stopped) informer.start().catch((e: unknown) => this.options.onError?.(e));
-        }, this.options.restartDelayMs ?? 1000);
-        this.timers.add(t);
-      });
-    }
+    this.lifecycle = new RestartingInformers(this.all(), options);
   }
 
   private all(): Cache[] {
@@ -74,15 +60,11 @@ export class InformerClusterAccess implements ClusterAccess {
 
   /** Resolves once every cache has listed. */
   async start(): Promise<void> {
-    this.stopped = false;
-    await Promise.all(this.all().map((i) => i.start()));
+    await this.lifecycle.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    await Promise.all(this.all().map((i) => i.stop()));
+    await this.lifecycle.stop();
   }
 
   private cacheFor(target: ScaleTargetRef): Cache | undefined {

@@ -13,6 +13,7 @@ import {
   type PodAutoscalingPolicy,
   type PolicyKind,
 } from './policies.ts';
+import { RestartingInformers, type RestartOptions } from './restarting-informers.ts';
 
 export type PolicyChange = { type: 'added' | 'updated' | 'deleted'; kind: PolicyKind; key: string };
 
@@ -41,20 +42,16 @@ export class StaticPolicySource implements PolicySource {
   }
 }
 
-export interface PolicyWatcherOptions {
-  restartDelayMs?: number;
-  onError?: (err: unknown) => void;
-}
+export type PolicyWatcherOptions = RestartOptions;
 
 type Obj = KubernetesObject & Record<string, unknown>;
 
 export class PolicyWatcher implements PolicySource {
   private readonly informers: { kind: PolicyKind; informer: Informer<Obj> & ObjectCache<Obj> }[] = [];
   private readonly listeners = new Set<(change: PolicyChange) => void>();
-  private stopped = false;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly lifecycle: RestartingInformers;
 
-  constructor(kc: KubeConfig, private readonly options: PolicyWatcherOptions = {}) {
+  constructor(kc: KubeConfig, options: PolicyWatcherOptions = {}) {
     const custom = kc.makeApiClient(CustomObjectsApi);
     const base = `/apis/${POLICY_GROUP}/${POLICY_VERSION}`;
     const pod = makeInformer<Obj>(
@@ -76,29 +73,20 @@ export class PolicyWatcher implements PolicySource {
       informer.on('add', emit('added'));
       informer.on('update', emit('updated'));
       informer.on('delete', emit('deleted'));
-      informer.on('error', (err) => {
-        this.options.onError?.(err);
-        if (this.stopped) return;
-        const t = setTimeout(() => {
-          this.timers.delete(t);
-          if (!this.stopped) informer.start().catch((e: unknown) => this.options.onError?.(e));
-        }, this.options.restartDelayMs ?? 1000);
-        this.timers.add(t);
-      });
     }
+    this.lifecycle = new RestartingInformers(
+      this.informers.map(({ informer }) => informer),
+      options,
+    );
   }
 
   /** Resolves once both informers have listed. */
   async start(): Promise<void> {
-    this.stopped = false;
-    await Promise.all(this.informers.map(({ informer }) => informer.start()));
+    await this.lifecycle.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    await Promise.all(this.informers.map(({ informer }) => informer.stop()));
+    await this.lifecycle.stop();
   }
 
   podPolicies(): PodAutoscalingPolicy[] {
