@@ -1,7 +1,7 @@
 // The monthly report as one self-contained HTML page (no external assets):
 // per cluster, an inline SVG chart of daily availability, the incidents,
 // the exclusions with who recorded them and why, and the voucher amount.
-import type { SlaReport, ClusterReport } from './report.ts';
+import type { SlaReport, ClusterReport } from './report-model.ts';
 
 function esc(v: unknown): string {
   return String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

@@ -13,42 +13,15 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync, renameSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from '../core/store.ts';
-import { computeSla, isoUtc, mergeIntervals, type InstanceResult, type SlaInput, type Cause } from './calculator.ts';
+import { computeSla, isoUtc, mergeIntervals, type SlaInput, type Cause } from './calculator.ts';
 import { deriveOutageWindows, probedClusters } from './outages.ts';
 import { listExclusions } from './exclusions.ts';
 import { chargesForWindows, paidByCluster } from './billing.ts';
 import { monthPeriod, chTime, type Period } from './period.ts';
 import { renderReportHtml } from './html.ts';
+import type { ClusterReport, DailyAvailability, SlaReport, SlaTerms } from './report-model.ts';
 
 const DAY = 86_400_000;
-
-export interface SlaTerms {
-  commitment: number;
-  multiplier: number;
-  minOutageMinutes: number;
-}
-
-export interface DailyAvailability {
-  date: string;
-  availability: number;
-}
-
-export interface ClusterReport extends InstanceResult {
-  daily: DailyAvailability[];
-}
-
-export interface SlaReport {
-  tenant: string;
-  month: string;
-  period: { start: string; end: string };
-  terms: SlaTerms;
-  clusters: ClusterReport[];
-  totals: { clusters: number; missed: number; compensation: number };
-  /** Set when stored: */
-  version?: number;
-  digest?: string;
-  generatedAt?: string;
-}
 
 /** Availability per UTC day from the counted incidents (exact durations), rounded to 4 decimals. */
 export function dailyAvailability(period: Period, incidents: readonly { start: string; end: string; counted: boolean }[]): DailyAvailability[] {
