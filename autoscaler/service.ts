@@ -3,7 +3,7 @@
 // from the store and keeping its decisions there.
 import { KubeConfig } from '@kubernetes/client-node';
 import type { AppContext } from '../core/context.ts';
-import { durationMs } from '../core/config.ts';
+import { parseDuration } from '../core/duration.ts';
 import { InputError } from '../core/errors.ts';
 import { runAutoscaler, type RunningAutoscaler } from './kube/run.ts';
 import { StoreLoadHistory, StorePodMetrics } from './store-metrics.ts';
@@ -39,7 +39,7 @@ export async function startAutoscaling(ctx: AppContext): Promise<RunningAutoscal
       metrics: new StorePodMetrics(ctx.store, ctx.config.tenant),
       loadHistory: new StoreLoadHistory(ctx.store, ctx.config.tenant),
       decisions: sharedDecisionLog(ctx),
-      tickMs: durationMs(config.tick, 'autoscaler.tick'),
+      tickMs: parseDuration(config.tick, 'autoscaler.tick'),
       log: ctx.log,
     });
   } catch (e) {

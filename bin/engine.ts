@@ -14,7 +14,7 @@ import type { Bus } from '../core/bus.ts';
 import { createHttpServer, type RouteModule } from '../core/http.ts';
 import { createLogger, type Logger } from '../core/log.ts';
 import type { AppContext } from '../core/context.ts';
-import { durationMs } from '../core/config.ts';
+import { parseDuration } from '../core/duration.ts';
 import { Ingester, ingesterMetrics } from '../collector/ingester.ts';
 import { collectorRoutes } from '../collector/routes.ts';
 import { startCollectors } from '../collector/sources.ts';
@@ -38,7 +38,7 @@ const MIGRATIONS: Migration[] = [...metricsMigrations, ...slaMigrations, ...auto
 function createBus(config: Config, registry: Registry, log: Logger): Bus {
   if (config.bus.kind === 'memory') {
     if (config.role !== 'all') throw new Error(`role "${config.role}" needs the kafka bus (--bus kafka): the memory bus lives inside one process`);
-    return new MemoryBus({ capacity: config.bus.capacity, maxDelivery: config.ingester.maxBatch, lingerMs: Math.min(durationMs(config.ingester.maxWait), 200) });
+    return new MemoryBus({ capacity: config.bus.capacity, maxDelivery: config.ingester.maxBatch, lingerMs: Math.min(parseDuration(config.ingester.maxWait), 200) });
   }
   // Connects in the background: a broker that is down at start shows on /readyz, not as a crash.
   return new KafkaBus(kafkaBusOptions(config, { registry, logger: log }));

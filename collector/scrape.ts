@@ -7,7 +7,8 @@ import type { Logger } from '../core/log.ts';
 import type { Bus } from '../core/bus.ts';
 import type { Labels, SampleBatch } from '../core/samples.ts';
 import { staleMarker } from '../core/samples.ts';
-import { durationMs, type ScrapeTargetConfig } from '../core/config.ts';
+import type { ScrapeTargetConfig } from '../core/config.ts';
+import { parseDuration } from '../core/duration.ts';
 import { formatFromContentType, parseExposition, type ExpositionSample } from './exposition.ts';
 import { SeriesResolver } from './series-resolver.ts';
 import type { CollectorMetrics } from './self-metrics.ts';
@@ -28,9 +29,9 @@ export interface ScrapeTarget {
 export function scrapeTarget(config: ScrapeTargetConfig, field = 'collector.scrape'): ScrapeTarget {
   const url = new URL(config.url);
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-  const intervalMs = durationMs(config.interval, `${field}.interval`);
+  const intervalMs = parseDuration(config.interval, `${field}.interval`);
   // Prometheus caps the timeout at the interval.
-  const timeoutMs = Math.min(durationMs(config.timeout, `${field}.timeout`), intervalMs);
+  const timeoutMs = Math.min(parseDuration(config.timeout, `${field}.timeout`), intervalMs);
   return { job: config.job, url: config.url, intervalMs, timeoutMs, labels: { job: config.job, instance: `${url.hostname}:${port}`, ...config.labels } };
 }
 

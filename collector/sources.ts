@@ -3,7 +3,7 @@
 // resolver, each stopped when the engine closes. The push receivers
 // (remote_write, JSON, import) are routes: see collector/routes.ts.
 import type { AppContext } from '../core/context.ts';
-import { durationMs } from '../core/config.ts';
+import { parseDuration } from '../core/duration.ts';
 import { HostSource } from './host.ts';
 import { ScrapeLoop, scrapeTarget } from './scrape.ts';
 import { SeriesResolver } from './series-resolver.ts';
@@ -33,7 +33,7 @@ export async function startCollectorSources(ctx: AppContext): Promise<RunningCol
       bus: ctx.bus,
       tenant: config.tenant,
       log: ctx.log,
-      intervalMs: durationMs(config.collector.host.interval, 'collector.host.interval'),
+      intervalMs: parseDuration(config.collector.host.interval, 'collector.host.interval'),
       metrics,
       resolver,
     });

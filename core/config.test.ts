@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { durationMs, loadConfig } from './config.ts';
+import { loadConfig } from './config.ts';
 
 describe('loadConfig', () => {
   it('gives defaults, then the file, then the environment, then flags', () => {
@@ -25,13 +25,5 @@ describe('loadConfig', () => {
     writeFileSync(file, 'collector:\n  scrape:\n    - { job: node, url: "http://127.0.0.1:9100/metrics", interval: soon }\n');
     expect(() => loadConfig({ file, env: {} })).toThrow(/^collector\.scrape\[0\]\.interval:/);
     expect(() => loadConfig({ file: join(dir, 'missing.yaml'), env: {} })).toThrow(/^config: cannot read/);
-  });
-});
-
-describe('durationMs', () => {
-  it('reads durations and names the field of a bad one', () => {
-    expect(durationMs('15s')).toBe(15_000);
-    expect(durationMs('2h')).toBe(7_200_000);
-    expect(() => durationMs('fast', 'ingester.maxWait')).toThrow(/^ingester\.maxWait:/);
   });
 });

@@ -6,8 +6,18 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseInput } from './validate.ts';
 import { InputError } from './errors.ts';
+import { parseDuration } from './duration.ts';
 
-const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as 500ms, 15s, 5m, 1h or 7d');
+function isDuration(text: string): boolean {
+  try {
+    parseDuration(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const duration = z.string().refine(isDuration, 'expected a duration such as 500ms, 15s, 5m, 1h or 7d');
 
 const scrapeTarget = z.object({
   job: z.string().min(1),
@@ -125,14 +135,6 @@ export const configSchema = z.object({
 
 export type Config = z.output<typeof configSchema>;
 export type ScrapeTargetConfig = z.output<typeof scrapeTarget>;
-
-/** Milliseconds in a duration string such as 15s or 5m. */
-export function durationMs(text: string, field = 'duration'): number {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text);
-  if (!m) throw new InputError(field, `"${text}" is not a duration such as 15s, 5m or 1h`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
-}
 
 type Env = Record<string, string | undefined>;
 

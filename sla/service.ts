@@ -8,7 +8,8 @@ import schedule from 'node-schedule';
 import type { AppContext } from '../core/context.ts';
 import type { Store } from '../core/store.ts';
 import type { Logger } from '../core/log.ts';
-import { durationMs, type Config } from '../core/config.ts';
+import type { Config } from '../core/config.ts';
+import { parseDuration } from '../core/duration.ts';
 import { existsSync } from 'node:fs';
 import { probeOnce, recordProbeResults, inClusterTarget, type ProbedCluster } from './probes.ts';
 import { probedClusters } from './outages.ts';
@@ -115,8 +116,8 @@ export async function startSla(ctx: AppContext): Promise<void> {
     else log.warn('sla.probeInCluster is set but no in-cluster service account was found');
   }
   if (targets.length > 0 && (config.role === 'all' || config.role === 'collector')) {
-    const every = durationMs(c.probeInterval, 'sla.probeInterval');
-    const timeoutMs = durationMs(c.probeTimeout, 'sla.probeTimeout');
+    const every = parseDuration(c.probeInterval, 'sla.probeInterval');
+    const timeoutMs = parseDuration(c.probeTimeout, 'sla.probeTimeout');
     let inFlight: Promise<void> | undefined;
     const round = () => {
       if (inFlight) return; // a slow round is not stacked on; the next tick probes again
