@@ -3,31 +3,13 @@
 // binds one data directory per process, so the CLI cannot open the engine's store).
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { InputError } from '../core/errors.ts';
+import { runJsonCommand, type CliResult } from '../core/cli.ts';
 import { parseRecommendInput, recommend, type ReplicaRecommendation } from './pods/recommend.ts';
 import type { DecisionAnswer } from './routes.ts';
 
-export interface CommandOutput {
-  stdout: string;
-  stderr: string;
-  code: number;
-}
-
 /** JSON in, JSON out; bad input gives exit code 2, a message naming the field, and nothing on stdout. */
-export function runRecommend(text: string): CommandOutput {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    return { stdout: '', stderr: `(root): input is not JSON: ${(err as Error).message}\n`, code: 2 };
-  }
-  try {
-    const recommendation = recommend(parseRecommendInput(raw));
-    return { stdout: `${JSON.stringify(recommendation, null, 2)}\n`, stderr: '', code: 0 };
-  } catch (err) {
-    if (err instanceof InputError) return { stdout: '', stderr: `${err.message}\n`, code: 2 };
-    throw err;
-  }
+export function runRecommend(text: string): CliResult {
+  return runJsonCommand(text, (raw) => recommend(parseRecommendInput(raw)));
 }
 
 /** A decision as `autoscale explain` prints it: what was decided, why, each metric's proposal, and whether replay agrees. */
@@ -58,7 +40,7 @@ export function formatExplanation(answer: DecisionAnswer): string {
 }
 
 /** Asks a running engine for a policy's decision; the answer's text, or an error naming the field. */
-export async function runExplain(policy: string, opts: { at?: string; url: string; json?: boolean; node?: boolean }): Promise<CommandOutput> {
+export async function runExplain(policy: string, opts: { at?: string; url: string; json?: boolean; node?: boolean }): Promise<CliResult> {
   const params = new URLSearchParams({ policy });
   if (opts.at !== undefined) params.set('at', opts.at);
   if (opts.node) params.set('kind', 'NodeAutoscalingPolicy');

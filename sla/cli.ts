@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { InputError } from '../core/errors.ts';
+import { runJsonCommand, type CliResult } from '../core/cli.ts';
 import { loadConfig, type Config } from '../core/config.ts';
 import { Store } from '../core/store.ts';
 import { migrate, schemaContext } from '../core/migrations.ts';
@@ -27,26 +28,9 @@ export interface SlaCliDeps {
   readStdin?: () => Promise<string>;
 }
 
-export interface ComputeOutcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** The calculator on JSON text: exit code 2 and a message naming the field on bad input, and then no output. */
-export function computeFromText(text: string): ComputeOutcome {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    return { code: 2, stdout: '', stderr: `input: not valid JSON (${(e as Error).message})\n` };
-  }
-  try {
-    return { code: 0, stdout: JSON.stringify(computeSla(parseSlaInput(raw))) + '\n', stderr: '' };
-  } catch (e) {
-    if (e instanceof InputError) return { code: 2, stdout: '', stderr: `${e.message}\n` };
-    throw e;
-  }
+export function computeFromText(text: string): CliResult {
+  return runJsonCommand(text, (raw) => computeSla(parseSlaInput(raw)), (result) => `${JSON.stringify(result)}\n`);
 }
 
 async function readAllStdin(): Promise<string> {

@@ -3,30 +3,13 @@
 // stdout, so a pipeline never consumes half a decision.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { InputError } from '../../core/errors.ts';
+import { runJsonCommand, type CliResult } from '../../core/cli.ts';
 import { parseNodePlanInput } from './input.ts';
 import { planNodes } from './plan.ts';
 
-export interface CommandResult {
-  stdout: string;
-  stderr: string;
-  code: number;
-}
-
-export function runPlan(text: string): CommandResult {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    return { stdout: '', stderr: `(root): input is not JSON: ${e instanceof Error ? e.message : String(e)}\n`, code: 2 };
-  }
-  try {
-    const plan = planNodes(parseNodePlanInput(raw));
-    return { stdout: `${JSON.stringify(plan, null, 2)}\n`, stderr: '', code: 0 };
-  } catch (e) {
-    if (e instanceof InputError) return { stdout: '', stderr: `${e.message}\n`, code: 2 };
-    throw e;
-  }
+/** The plan for JSON input text. */
+export function runPlan(text: string): CliResult {
+  return runJsonCommand(text, (raw) => planNodes(parseNodePlanInput(raw)));
 }
 
 async function readStdin(): Promise<string> {
