@@ -5,7 +5,7 @@
 // pod the policies select. ClickHouse does the rate and the per-container
 // reduction; Node only matches its rows to the pods asked about.
 import type { Store, QueryParams } from '../core/store.ts';
-import { NOT_STALE } from '../core/metrics/schema.ts';
+import { NOT_STALE } from '../metrics/schema.ts';
 import type { LoadPoint } from './pods/predictive.ts';
 import type { PodAutoscalingPolicy } from './kube/policies.ts';
 import type { LoadHistorySource, PodMetricsJson, PodMetricsSource, PodRef } from './controller.ts';

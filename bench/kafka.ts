@@ -20,11 +20,11 @@ import { createInterface } from 'node:readline';
 import { Registry } from 'prom-client';
 import { KafkaBus, type KafkaCompression } from '../core/kafka-bus.ts';
 import { SampleBatchBuilder } from '../core/samples.ts';
-import { seriesId } from '../core/series.ts';
+import { seriesId } from '../metrics/series.ts';
 import { Store } from '../core/store.ts';
 import { migrate, schemaContext } from '../core/migrations.ts';
-import { metricsMigrations } from '../core/metrics/schema.ts';
-import { Ingester, ingesterMetrics } from '../collector/ingester.ts';
+import { metricsMigrations } from '../metrics/schema.ts';
+import { Ingester, ingesterMetrics } from '../metrics/ingester.ts';
 import { createLogger } from '../core/log.ts';
 import { DEFAULT_FLEET, fleetLabelSets } from './fleet.ts';
 

@@ -5,9 +5,9 @@
 import { join } from 'node:path';
 import { Store } from '../core/store.ts';
 import { migrate, schemaContext } from '../core/migrations.ts';
-import { metricsMigrations } from '../core/metrics/schema.ts';
-import { seriesId } from '../core/series.ts';
-import { insertSeries } from '../collector/ingester.ts';
+import { metricsMigrations } from '../metrics/schema.ts';
+import { seriesId } from '../metrics/series.ts';
+import { insertSeries } from '../metrics/ingester.ts';
 import { removeDir, startEngineProcess } from './engine-process.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -8,7 +8,7 @@ import fullProtobuf from 'protobufjs';
 import snappy from 'snappy';
 import { InputError } from '../core/errors.ts';
 import type { Labels, SampleBatch, SeriesDefinition } from '../core/samples.ts';
-import { isValidLabelName, labelSetProblem, seriesId } from '../core/series.ts';
+import { isValidLabelName, labelSetProblem, seriesId } from '../metrics/series.ts';
 import { LabelHasher } from './label-hash.ts';
 
 const { Reader } = protobuf;

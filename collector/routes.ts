@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { HttpError, type RouteModule } from '../core/http.ts';
 import { InputError } from '../core/errors.ts';
 import { parseInput } from '../core/validate.ts';
-import { labelSetProblem } from '../core/series.ts';
+import { labelSetProblem } from '../metrics/series.ts';
 import type { AppContext } from '../core/context.ts';
 import type { Labels, SampleBatch } from '../core/samples.ts';
 import { RemoteWriteDecoder } from './remote-write.ts';

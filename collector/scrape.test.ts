@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { MemoryBus } from '../core/memory-bus.ts';
 import { isStaleMarker, type SampleBatch } from '../core/samples.ts';
-import { seriesId } from '../core/series.ts';
+import { seriesId } from '../metrics/series.ts';
 import { silentLogger } from '../core/log.ts';
 import { SeriesResolver } from './series-resolver.ts';
 import { SCRAPE_ACCEPT, ScrapeLoop, assembleScrape, scrapeTarget, withTargetLabels, type ScrapeTarget } from './scrape.ts';

@@ -4,7 +4,7 @@
 // series is simply defined again). The remote_write decoder has its own,
 // byte-keyed cache for its hot path.
 import { SampleBatchBuilder, type Labels, type SampleBatch, type SeriesDefinition } from '../core/samples.ts';
-import { seriesId } from '../core/series.ts';
+import { seriesId } from '../metrics/series.ts';
 
 /** A label set as one string, the same whatever order its labels came in. */
 export function labelKey(labels: Labels): string {

@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { MemoryBus } from '../core/memory-bus.ts';
 import { configSchema } from '../core/config.ts';
 import { silentLogger } from '../core/log.ts';
-import { seriesId } from '../core/series.ts';
+import { seriesId } from '../metrics/series.ts';
 import type { AppContext } from '../core/context.ts';
 import type { SampleBatch } from '../core/samples.ts';
 import type { Store } from '../core/store.ts';

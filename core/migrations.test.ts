@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMaterializedView, createTable, type SchemaContext } from './migrations.ts';
-import { metricsMigrations } from './metrics/schema.ts';
+import { metricsMigrations } from '../metrics/schema.ts';
 
 const single: SchemaContext = { database: 'tm', rawRetentionDays: 15, rollupRetentionDays: 400 };
 const cluster: SchemaContext = { ...single, cluster: 'prod' };

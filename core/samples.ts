@@ -15,7 +15,7 @@ export interface SampleBatch {
   /** Definitions of series that appear in this batch and that this producer has not sent before. */
   readonly series: SeriesDefinition[];
   readonly length: number;
-  /** Per sample: the series id (see seriesId in core/series.ts). */
+  /** Per sample: the series id (see seriesId in metrics/series.ts). */
   readonly seriesIds: BigUint64Array;
   /** Per sample: unix time in milliseconds. */
   readonly timestamps: Float64Array;

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { openTestStore, sampleBatch, type TestPoint, type TestStore } from './helpers/store.ts';
-import { Ingester, ingesterMetrics } from '../collector/ingester.ts';
+import { Ingester, ingesterMetrics } from '../metrics/ingester.ts';
 import { MemoryBus } from '../core/memory-bus.ts';
 import type { SampleBatch } from '../core/samples.ts';
 import { silentLogger } from '../core/log.ts';

@@ -3,14 +3,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { openTestStore, sampleBatch, type TestStore } from './helpers/store.ts';
-import { Ingester, ingesterMetrics } from '../collector/ingester.ts';
+import { Ingester, ingesterMetrics } from '../metrics/ingester.ts';
 import { MemoryBus } from '../core/memory-bus.ts';
 import { staleMarker, type SampleBatch } from '../core/samples.ts';
-import { seriesId } from '../core/series.ts';
+import { seriesId } from '../metrics/series.ts';
 import { silentLogger } from '../core/log.ts';
-import { runRangeQuery } from '../core/metrics/query.ts';
+import { runRangeQuery } from '../metrics/query.ts';
 import { migrate, schemaContext } from '../core/migrations.ts';
-import { metricsMigrations } from '../core/metrics/schema.ts';
+import { metricsMigrations } from '../metrics/schema.ts';
 
 let t: TestStore;
 const bus = new MemoryBus({ capacity: 1000, maxDelivery: 1000 });

@@ -8,7 +8,7 @@ import { MemoryBus } from '../core/memory-bus.ts';
 import { configSchema } from '../core/config.ts';
 import { silentLogger } from '../core/log.ts';
 import { isStaleMarker, staleMarker, type SampleBatch } from '../core/samples.ts';
-import { seriesId } from '../core/series.ts';
+import { seriesId } from '../metrics/series.ts';
 import type { AppContext } from '../core/context.ts';
 import type { Bus } from '../core/bus.ts';
 import type { Store } from '../core/store.ts';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { MemoryBus } from '../core/memory-bus.ts';
 import { isStaleMarker, type SampleBatch, type SeriesDefinition } from '../core/samples.ts';
-import { seriesId } from '../core/series.ts';
+import { seriesId } from '../metrics/series.ts';
 import { ScrapeLoop, fetchTarget, scrapeTarget } from '../collector/scrape.ts';
 import { parseExposition, formatFromContentType } from '../collector/exposition.ts';
 import { SeriesResolver } from '../collector/series-resolver.ts';

@@ -2,7 +2,7 @@
 // what a consumer received, keyed by (series, timestamp) to count losses and
 // duplicates.
 import { SampleBatchBuilder, type SampleBatch } from '../../core/samples.ts';
-import { seriesId } from '../../core/series.ts';
+import { seriesId } from '../../metrics/series.ts';
 import type { Delivery } from '../../core/bus.ts';
 
 export function seriesIds(count: number, name = 'test_metric'): bigint[] {

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store } from '../../core/store.ts';
 import { migrate, schemaContext } from '../../core/migrations.ts';
-import { metricsMigrations } from '../../core/metrics/schema.ts';
+import { metricsMigrations } from '../../metrics/schema.ts';
 import { SampleBatchBuilder, type SampleBatch } from '../../core/samples.ts';
-import { seriesId } from '../../core/series.ts';
+import { seriesId } from '../../metrics/series.ts';
 
 export interface TestStore {
   store: Store;

@@ -1,7 +1,7 @@
 // The metrics table family: series (label sets by id), raw samples, and the
 // 1-minute and 1-hour rollups that materialized views keep as samples land.
 // Everything that reads metrics (query API, autoscaler, alerting) reads these.
-import { createMaterializedView, createTable, type Migration } from '../migrations.ts';
+import { createMaterializedView, createTable, type Migration } from '../core/migrations.ts';
 
 /** Bit pattern of Prometheus' stale marker, as ClickHouse sees it through reinterpretAsUInt64. */
 export const STALE_BITS_SQL = '9218868437227405314';

@@ -2,11 +2,11 @@
 // then one aggregation per step bucket and group, pushed entirely into
 // ClickHouse. The coarsest table whose resolution divides the step answers.
 import { z } from 'zod';
-import { InputError } from '../errors.ts';
-import { parseInput } from '../validate.ts';
-import { isValidLabelName } from '../series.ts';
+import { InputError } from '../core/errors.ts';
+import { parseInput } from '../core/validate.ts';
+import { isValidLabelName } from './series.ts';
 import { NOT_STALE } from './schema.ts';
-import type { Store, QueryParams } from '../store.ts';
+import type { Store, QueryParams } from '../core/store.ts';
 
 export type MatchOp = '=' | '!=' | '=~' | '!~';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chooseTable, parseDurationSeconds, parseMatcher, parseTime, validateRangeQuery } from './query.ts';
 import { rangeQueryFromParams } from './routes.ts';
-import { InputError } from '../errors.ts';
+import { InputError } from '../core/errors.ts';
 import { workloadOf } from './utilisation.ts';
 
 describe('parseMatcher', () => {

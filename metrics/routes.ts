@@ -1,7 +1,7 @@
 // The metrics query API: series lookup, range queries and utilisation views.
 import type { FastifyInstance } from 'fastify';
-import { InputError } from '../errors.ts';
-import type { AppContext } from '../context.ts';
+import { InputError } from '../core/errors.ts';
+import type { AppContext } from '../core/context.ts';
 import { findSeries, parseDurationSeconds, parseMatcher, parseTime, runRangeQueryJson, validateRangeQuery } from './query.ts';
 import { nodeUtilisation, podUtilisation, workloadUtilisation } from './utilisation.ts';
 

@@ -1,7 +1,7 @@
 // Utilisation views for nodes, pods and workloads over a recent window,
 // from node_exporter and cAdvisor/kubelet series. Each figure is one bucket
 // of a range query over the raw samples, so it is exact for short windows.
-import type { Store } from '../store.ts';
+import type { Store } from '../core/store.ts';
 import { runRangeQuery, type Aggregation, type LabelMatcher } from './query.ts';
 
 export interface NodeUtilisation {
