@@ -3,6 +3,7 @@
 // from the store and keeping its decisions there.
 import { KubeConfig } from '@kubernetes/client-node';
 import type { AppContext } from '../core/context.ts';
+import type { AutoscalerConfig } from './config.ts';
 import { parseDuration } from '../core/duration.ts';
 import { InputError } from '../core/errors.ts';
 import { runAutoscaler, type RunningAutoscaler } from './kube/run.ts';
@@ -28,7 +29,7 @@ export function loadKubeConfig(file: string | undefined): KubeConfig {
  * warning), so the engine comes up either way; a kubeconfig that cannot be
  * read fails the start, naming the field.
  */
-export async function startAutoscaling(ctx: AppContext): Promise<RunningAutoscaler | undefined> {
+export async function startAutoscaling(ctx: AppContext<AutoscalerConfig>): Promise<RunningAutoscaler | undefined> {
   const config = ctx.config.autoscaler;
   if (!config.enabled) return undefined;
   const kubeConfig = loadKubeConfig(config.kubeconfig);

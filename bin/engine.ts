@@ -3,7 +3,7 @@
 // API) with the bus between them. The only place that knows every domain.
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
-import { type Config } from '../core/config.ts';
+import type { Config } from './config.ts';
 import { Store } from '../core/store.ts';
 import { migrate, schemaContext, type Migration } from '../core/migrations.ts';
 import { metricsMigrations } from '../metrics/schema.ts';
@@ -27,7 +27,7 @@ import { startAutoscaling } from '../autoscaler/service.ts';
 
 export interface Engine {
   readonly app: FastifyInstance;
-  readonly ctx: AppContext;
+  readonly ctx: AppContext<Config>;
   /** The address the API listens on, e.g. http://127.0.0.1:8080. */
   readonly url: string;
   close(): Promise<void>;
@@ -68,7 +68,7 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   if (applied.length > 0) log.info({ migrations: applied.map((m) => `${m.component}/${m.version}`) }, 'schema migrated');
   const bus = createBus(config, registry, log);
   closers.unshift(() => bus.close());
-  const ctx: AppContext = { config, store, bus, log, registry, onClose: (fn) => closers.unshift(fn) };
+  const ctx: AppContext<Config> = { config, store, bus, log, registry, onClose: (fn) => closers.unshift(fn) };
 
   const role = config.role;
   let ingester: Ingester | null = null;
@@ -80,7 +80,7 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   closers.unshift(() => rate.stop());
 
   const app = createHttpServer({ bodyLimit: config.server.bodyLimit });
-  const routes: RouteModule[] = [];
+  const routes: RouteModule<Config>[] = [];
   if (role === 'all' || role === 'collector') routes.push(collectorRoutes);
   if (role === 'all' || role === 'api') routes.push(metricsRoutes, slaRoutes, autoscalerRoutes);
   for (const r of routes) await r(app, ctx);

@@ -1,6 +1,6 @@
 // `tidemark up`: runs the engine until SIGINT/SIGTERM.
 import { Command, Option } from 'commander';
-import { loadConfig } from '../core/config.ts';
+import { loadConfig } from './config.ts';
 import { createLogger } from '../core/log.ts';
 import { startEngine } from './engine.ts';
 

@@ -7,7 +7,7 @@ import type { Logger } from '../core/log.ts';
 import type { Bus } from '../core/bus.ts';
 import type { Labels, SampleBatch } from '../core/samples.ts';
 import { staleMarker } from '../core/samples.ts';
-import type { ScrapeTargetConfig } from '../core/config.ts';
+import type { ScrapeTargetConfig } from './config.ts';
 import { parseDuration } from '../core/duration.ts';
 import { formatFromContentType, parseExposition, type ExpositionSample } from './exposition.ts';
 import { SeriesResolver } from './series-resolver.ts';

@@ -3,7 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { MemoryBus } from '../core/memory-bus.ts';
-import { configSchema } from '../core/config.ts';
+import { coreConfigSchema } from '../core/config.ts';
+import { collectorSection, type CollectorConfig } from './config.ts';
 import { silentLogger } from '../core/log.ts';
 import { seriesId } from '../metrics/series.ts';
 import type { AppContext } from '../core/context.ts';
@@ -20,14 +21,14 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-function context(raw: unknown): { ctx: AppContext; bus: MemoryBus; registry: Registry; close: () => Promise<void>; batches: SampleBatch[] } {
+function context(raw: unknown): { ctx: AppContext<CollectorConfig>; bus: MemoryBus; registry: Registry; close: () => Promise<void>; batches: SampleBatch[] } {
   const bus = new MemoryBus({ capacity: 1_000_000, maxDelivery: 1_000_000 });
   const registry = new Registry();
   const closers: (() => Promise<void> | void)[] = [];
   const batches: SampleBatch[] = [];
   void bus.consume('metrics', async (d) => void batches.push(...d.payloads));
-  const ctx: AppContext = {
-    config: configSchema.parse(raw),
+  const ctx: AppContext<CollectorConfig> = {
+    config: coreConfigSchema.extend({ collector: collectorSection }).parse(raw),
     store: null as unknown as Store,
     bus,
     log: silentLogger,

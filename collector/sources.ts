@@ -3,6 +3,7 @@
 // resolver, each stopped when the engine closes. The push receivers
 // (remote_write, JSON, import) are routes: see collector/routes.ts.
 import type { AppContext } from '../core/context.ts';
+import type { CollectorConfig } from './config.ts';
 import { parseDuration } from '../core/duration.ts';
 import { HostSource } from './host.ts';
 import { ScrapeLoop, scrapeTarget } from './scrape.ts';
@@ -15,12 +16,12 @@ export interface RunningCollectors {
 }
 
 /** Starts the host source and scrape loops per ctx.config.collector (only in the `all` and `collector` roles). */
-export async function startCollectors(ctx: AppContext): Promise<void> {
+export async function startCollectors(ctx: AppContext<CollectorConfig>): Promise<void> {
   await startCollectorSources(ctx);
 }
 
 /** As startCollectors, returning what it started (for tests and the engine's status). */
-export async function startCollectorSources(ctx: AppContext): Promise<RunningCollectors> {
+export async function startCollectorSources(ctx: AppContext<CollectorConfig>): Promise<RunningCollectors> {
   const { config } = ctx;
   if (config.role !== 'all' && config.role !== 'collector') return { host: null, scrapes: [] };
   const metrics = collectorMetrics(ctx.registry);

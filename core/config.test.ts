@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from './config.ts';
+import { loadConfig } from '../bin/config.ts';
 
 describe('loadConfig', () => {
   it('gives defaults, then the file, then the environment, then flags', () => {

@@ -17,17 +17,11 @@ function isDuration(text: string): boolean {
   }
 }
 
-const duration = z.string().refine(isDuration, 'expected a duration such as 500ms, 15s, 5m, 1h or 7d');
+/** A duration in the Prometheus dialect of core/duration.ts, for configuration fields. */
+export const duration = z.string().refine(isDuration, 'expected a duration such as 500ms, 15s, 5m, 1h or 7d');
 
-const scrapeTarget = z.object({
-  job: z.string().min(1),
-  url: z.string().url(),
-  interval: duration.default('15s'),
-  timeout: duration.default('10s'),
-  labels: z.record(z.string(), z.string()).default({}),
-});
-
-export const configSchema = z.object({
+/** The sections every part of the engine reads; each domain adds its own (see bin/config.ts). */
+export const coreConfigSchema = z.object({
   tenant: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('default'),
   server: z
     .object({
@@ -67,74 +61,10 @@ export const configSchema = z.object({
       replicationFactor: z.number().int().positive().default(1),
     })
     .prefault({}),
-  ingester: z
-    .object({
-      /** Most samples per insert. */
-      maxBatch: z.number().int().positive().default(2_000_000),
-      /** Longest a sample waits before its batch is inserted. */
-      maxWait: duration.default('1s'),
-    })
-    .prefault({}),
-  collector: z
-    .object({
-      host: z.object({ enabled: z.boolean().default(true), interval: duration.default('15s') }).prefault({}),
-      scrape: z.array(scrapeTarget).default([]),
-    })
-    .prefault({}),
-  sla: z
-    .object({
-      /** How often each cluster's control plane is probed. */
-      probeInterval: duration.default('15s'),
-      probeTimeout: duration.default('5s'),
-      /** This engine's probe location name; other locations post their results to /api/v1/sla/probes. */
-      location: z.string().min(1).default('local'),
-      /** The probe locations expected to report (informational: a minute is down when most of its probes, from wherever, failed). */
-      locations: z.array(z.string().min(1)).default(['local']),
-      clusters: z
-        .array(
-          z.object({
-            name: z.string().min(1),
-            readyzUrl: z.string().url(),
-            livezUrl: z.string().url(),
-            token: z.string().optional(),
-            tokenFile: z.string().optional(),
-            caFile: z.string().optional(),
-            insecureSkipTlsVerify: z.boolean().default(false),
-          }),
-        )
-        .default([]),
-      /** Also probe the API server Tidemark runs in (in-cluster service account), as cluster `inClusterName`. */
-      probeInCluster: z.boolean().default(false),
-      inClusterName: z.string().min(1).default('in-cluster'),
-      commitment: z.number().min(0).max(100).default(99.95),
-      multiplier: z.number().nonnegative().default(100),
-      minOutageMinutes: z.number().nonnegative().default(10),
-      report: z
-        .object({
-          /** node-schedule cron for the month-just-ended report. */
-          cron: z.string().default('10 0 1 * *'),
-          tz: z.string().default('UTC'),
-          outputDir: z.string().default('./data/reports'),
-          webhookUrl: z.string().url().optional(),
-        })
-        .prefault({}),
-    })
-    .prefault({}),
-  autoscaler: z
-    .object({
-      /** Runs the autoscaler's control loop (roles all and api), reading pod metrics from the store. */
-      enabled: z.boolean().default(false),
-      /** A kubeconfig file; absent: KUBECONFIG, ~/.kube/config or the in-cluster service account. */
-      kubeconfig: z.string().min(1).optional(),
-      /** Round interval: how soon after samples land a policy is decided. */
-      tick: duration.default('1s'),
-    })
-    .prefault({}),
   role: z.enum(['all', 'collector', 'ingester', 'api']).default('all'),
 });
 
-export type Config = z.output<typeof configSchema>;
-export type ScrapeTargetConfig = z.output<typeof scrapeTarget>;
+export type CoreConfig = z.output<typeof coreConfigSchema>;
 
 type Env = Record<string, string | undefined>;
 
@@ -171,7 +101,8 @@ export interface LoadConfigOptions {
   overrides?: { path: string[]; value: unknown }[];
 }
 
-export function loadConfig(options: LoadConfigOptions = {}): Config {
+/** The configuration `schema` describes, read from defaults, the file, the environment and flags, in that order. */
+export function loadConfigWith<S extends z.ZodType>(schema: S, options: LoadConfigOptions = {}): z.output<S> {
   const env = options.env ?? process.env;
   const file = options.file ?? env['TIDEMARK_CONFIG'];
   let raw: Record<string, unknown> = {};
@@ -202,5 +133,5 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     }
   }
   for (const o of options.overrides ?? []) setPath(raw, o.path, o.value);
-  return parseInput(configSchema, raw);
+  return parseInput(schema, raw);
 }

@@ -4,8 +4,9 @@
 import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
 import { InputError, type HttpErrorBody } from './errors.ts';
 import type { AppContext } from './context.ts';
+import type { CoreConfig } from './config.ts';
 
-export type RouteModule = (app: FastifyInstance, ctx: AppContext) => void | Promise<void>;
+export type RouteModule<C extends CoreConfig = CoreConfig> = (app: FastifyInstance, ctx: AppContext<C>) => void | Promise<void>;
 
 /** An error a route throws to answer with a given status and code. */
 export class HttpError extends Error {

@@ -16,7 +16,7 @@ import { busMetrics, type BusMetrics } from './kafka-metrics.ts';
 import { partitionSampleBatch } from './kafka-partitioning.ts';
 import { fnv1a } from './hashing.ts';
 import { BusClosedError, type Bus, type Delivery, type DeliveryHandler, type Topic, type TopicPayloads } from './bus.ts';
-import type { Config } from './config.ts';
+import type { CoreConfig } from './config.ts';
 import { silentLogger, type Logger } from './log.ts';
 import type { SampleBatch } from './samples.ts';
 import { CodecError, decodeRecords, decodeSampleBatch, encodeRecords, encodeSampleBatch } from './sample-codec.ts';
@@ -64,7 +64,7 @@ export interface KafkaBusOptions {
 }
 
 /** Options from the typed config; the rest keep their defaults. */
-export function kafkaBusOptions(config: Config, extra: Partial<KafkaBusOptions> = {}): KafkaBusOptions {
+export function kafkaBusOptions(config: CoreConfig, extra: Partial<KafkaBusOptions> = {}): KafkaBusOptions {
   return { ...config.kafka, ...extra };
 }
 

@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { InputError } from '../core/errors.ts';
 import { runJsonCommand, type CliResult } from '../core/cli.ts';
-import { loadConfig, type Config } from '../core/config.ts';
+import { coreConfigSchema, loadConfigWith } from '../core/config.ts';
+import { slaSection, type SlaConfig } from './config.ts';
 import { Store } from '../core/store.ts';
 import { migrate, schemaContext } from '../core/migrations.ts';
 import { computeSla, parseSlaInput, isoUtc } from './calculator.ts';
@@ -20,7 +21,7 @@ export interface SlaCliDeps {
   /** An open, migrated store (tests, or the engine); otherwise one is opened from the configuration. */
   store?: Store;
   tenant?: string;
-  config?: Config;
+  config?: SlaConfig;
   write?: (text: string) => void;
   writeError?: (text: string) => void;
   /** Sets the exit code; the default sets process.exitCode. */
@@ -48,8 +49,8 @@ function io(deps: SlaCliDeps) {
 }
 
 /** Runs `fn` with a store: the handed-in one, or one opened (and migrated, and closed) from the configuration. */
-async function withStore<T>(deps: SlaCliDeps, configFile: string | undefined, fn: (store: Store, config: Config, tenant: string) => Promise<T>): Promise<T> {
-  const config = deps.config ?? loadConfig({ file: configFile });
+async function withStore<T>(deps: SlaCliDeps, configFile: string | undefined, fn: (store: Store, config: SlaConfig, tenant: string) => Promise<T>): Promise<T> {
+  const config = deps.config ?? loadConfigWith(coreConfigSchema.extend({ sla: slaSection }), { file: configFile });
   const tenant = deps.tenant ?? config.tenant;
   if (deps.store) return fn(deps.store, config, tenant);
   const s = config.store;

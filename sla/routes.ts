@@ -3,6 +3,7 @@
 // from remote probe locations, and the calculator itself.
 import { z } from 'zod';
 import type { RouteModule } from '../core/http.ts';
+import type { SlaConfig } from './config.ts';
 import { HttpError } from '../core/http.ts';
 import { parseInput } from '../core/validate.ts';
 import { parseUnder } from './input.ts';
@@ -39,7 +40,7 @@ function periodSoFar(month: string | undefined, now: number): { month: string; p
   return { month: m, period: { start: full.start, end } };
 }
 
-export const slaRoutes: RouteModule = (app, ctx) => {
+export const slaRoutes: RouteModule<SlaConfig> = (app, ctx) => {
   const tenant = ctx.config.tenant;
   const terms: SlaTerms = { commitment: ctx.config.sla.commitment, multiplier: ctx.config.sla.multiplier, minOutageMinutes: ctx.config.sla.minOutageMinutes };
   const clusters = configuredClusters(ctx.config);

@@ -8,7 +8,7 @@ import schedule from 'node-schedule';
 import type { AppContext } from '../core/context.ts';
 import type { Store } from '../core/store.ts';
 import type { Logger } from '../core/log.ts';
-import type { Config } from '../core/config.ts';
+import type { SlaConfig } from './config.ts';
 import { parseDuration } from '../core/duration.ts';
 import { existsSync } from 'node:fs';
 import { probeOnce, recordProbeResults, inClusterTarget, type ProbedCluster } from './probes.ts';
@@ -27,7 +27,7 @@ export function monthDueAtStart(now: number, nextRun: number | undefined): strin
 }
 
 /** Clusters every report lists, probed or not: the configured ones and, when probed, the one Tidemark runs in. */
-export function configuredClusters(config: Config): string[] {
+export function configuredClusters(config: SlaConfig): string[] {
   const c = config.sla;
   return [...c.clusters.map((x) => x.name), ...(c.probeInCluster ? [c.inClusterName] : [])];
 }
@@ -53,7 +53,7 @@ export interface ReportJob {
   idle(): Promise<void>;
 }
 
-export function reportJob(store: Store, config: Config, log: Logger, extra: { fetch?: typeof fetch; now?: () => number } = {}): ReportJob {
+export function reportJob(store: Store, config: SlaConfig, log: Logger, extra: { fetch?: typeof fetch; now?: () => number } = {}): ReportJob {
   let chain: Promise<unknown> = Promise.resolve();
   const c = config.sla;
   return {
@@ -86,14 +86,14 @@ export function reportJob(store: Store, config: Config, log: Logger, extra: { fe
 const sharedJobs = new WeakMap<Store, ReportJob>();
 
 /** One report job per store, so the schedule, the catch-up and the API's run endpoint queue behind each other. */
-export function sharedReportJob(store: Store, config: Config, log: Logger): ReportJob {
+export function sharedReportJob(store: Store, config: SlaConfig, log: Logger): ReportJob {
   let job = sharedJobs.get(store);
   if (!job) sharedJobs.set(store, (job = reportJob(store, config, log)));
   return job;
 }
 
 /** Start-up catch-up: runs the missed month's report when it is due and absent or unannounced. */
-export async function catchUpMonthlyReport(store: Store, config: Config, job: ReportJob, now: number, nextRun: number | undefined): Promise<MonthlyReportOutcome | undefined> {
+export async function catchUpMonthlyReport(store: Store, config: SlaConfig, job: ReportJob, now: number, nextRun: number | undefined): Promise<MonthlyReportOutcome | undefined> {
   const month = monthDueAtStart(now, nextRun);
   if (!month) return undefined;
   const existing = await listReports(store, config.tenant, month);
@@ -105,7 +105,7 @@ export async function catchUpMonthlyReport(store: Store, config: Config, job: Re
   return job.run(month);
 }
 
-export async function startSla(ctx: AppContext): Promise<void> {
+export async function startSla(ctx: AppContext<SlaConfig>): Promise<void> {
   const { config, store, log } = ctx;
   const c = config.sla;
 

@@ -13,7 +13,7 @@ import { ApiextensionsV1Api, AppsV1Api, CustomObjectsApi, type V1CustomResourceD
 import { startFakeApiServer, type FakeApiServer } from './kube/fake-apiserver.ts';
 import { ClusterSimulator } from '../autoscaler/sim/cluster.ts';
 import { policyCrd, type PodAutoscalingPolicyStatus } from '../autoscaler/kube/policies.ts';
-import { loadConfig } from '../core/config.ts';
+import { loadConfig } from '../bin/config.ts';
 import { createLogger, silentLogger } from '../core/log.ts';
 import { startEngine, type Engine } from '../bin/engine.ts';
 import type { DecisionAnswer } from '../autoscaler/routes.ts';

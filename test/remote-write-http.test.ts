@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { createHttpServer } from '../core/http.ts';
 import { MemoryBus } from '../core/memory-bus.ts';
-import { configSchema } from '../core/config.ts';
+import { configSchema } from '../bin/config.ts';
 import { silentLogger } from '../core/log.ts';
 import { isStaleMarker, staleMarker, type SampleBatch } from '../core/samples.ts';
 import { seriesId } from '../metrics/series.ts';

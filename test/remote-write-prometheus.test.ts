@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { createHttpServer } from '../core/http.ts';
 import { MemoryBus } from '../core/memory-bus.ts';
-import { configSchema } from '../core/config.ts';
+import { configSchema } from '../bin/config.ts';
 import { silentLogger } from '../core/log.ts';
 import type { AppContext } from '../core/context.ts';
 import type { SampleBatch } from '../core/samples.ts';

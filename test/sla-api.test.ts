@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { Store } from '../core/store.ts';
 import { migrate, schemaContext } from '../core/migrations.ts';
-import { loadConfig } from '../core/config.ts';
+import { loadConfig, type Config } from '../bin/config.ts';
 import { silentLogger } from '../core/log.ts';
 import { createHttpServer } from '../core/http.ts';
 import type { AppContext } from '../core/context.ts';
@@ -27,7 +27,7 @@ beforeAll(async () => {
   store = await Store.open({ dataPath: join(dir, 'chdb'), database: 'sla_api_test' });
   await migrate(store, schemaContext(store, { rawRetentionDays: 15, rollupRetentionDays: 400 }), slaMigrations);
   const config = loadConfig({ env: {}, overrides: [{ path: ['sla', 'report', 'outputDir'], value: join(dir, 'reports') }] });
-  const ctx: AppContext = { config, store, bus: {} as Bus, log: silentLogger, registry: new Registry(), onClose: () => undefined };
+  const ctx: AppContext<Config> = { config, store, bus: {} as Bus, log: silentLogger, registry: new Registry(), onClose: () => undefined };
   app = createHttpServer({ bodyLimit: 1 << 20 });
   await slaRoutes(app, ctx);
   await app.ready();

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store } from '../core/store.ts';
 import { migrate, schemaContext } from '../core/migrations.ts';
-import { loadConfig } from '../core/config.ts';
+import { loadConfig } from '../bin/config.ts';
 import { silentLogger } from '../core/log.ts';
 import { slaMigrations } from '../sla/schema.ts';
 import { recordProbeResults } from '../sla/probes.ts';

@@ -10,7 +10,7 @@ import { Registry } from 'prom-client';
 import schedule from 'node-schedule';
 import { Store } from '../core/store.ts';
 import { migrate, schemaContext } from '../core/migrations.ts';
-import { loadConfig } from '../core/config.ts';
+import { loadConfig, type Config } from '../bin/config.ts';
 import { silentLogger } from '../core/log.ts';
 import type { AppContext } from '../core/context.ts';
 import type { Bus } from '../core/bus.ts';
@@ -53,7 +53,7 @@ describe('startSla', () => {
         { path: ['sla', 'report', 'outputDir'], value: join(dir, 'reports') },
       ],
     });
-    const ctx: AppContext = { config, store, bus: {} as Bus, log: silentLogger, registry: new Registry(), onClose: (fn) => void closers.push(fn) };
+    const ctx: AppContext<Config> = { config, store, bus: {} as Bus, log: silentLogger, registry: new Registry(), onClose: (fn) => void closers.push(fn) };
     const before = Object.keys(schedule.scheduledJobs).length;
     await startSla(ctx);
     expect(Object.keys(schedule.scheduledJobs).length).toBe(before + 1);

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../core/config.ts';
+import { loadConfig } from '../../bin/config.ts';
 import { silentLogger } from '../../core/log.ts';
 import { startEngine, type Engine } from '../../bin/engine.ts';
 

@@ -1,0 +1,21 @@
+// The engine's whole configuration: the core sections plus each domain's
+// own, composed here (bin/ is the one place that knows every domain).
+import type { z } from 'zod';
+import { coreConfigSchema, loadConfigWith, type LoadConfigOptions } from '../core/config.ts';
+import { ingesterSection } from '../metrics/config.ts';
+import { collectorSection } from '../collector/config.ts';
+import { slaSection } from '../sla/config.ts';
+import { autoscalerSection } from '../autoscaler/config.ts';
+
+export const configSchema = coreConfigSchema.extend({
+  ingester: ingesterSection,
+  collector: collectorSection,
+  sla: slaSection,
+  autoscaler: autoscalerSection,
+});
+
+export type Config = z.output<typeof configSchema>;
+
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  return loadConfigWith(configSchema, options);
+}
