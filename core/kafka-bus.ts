@@ -5,15 +5,15 @@
 // its backpressure, the consumer that acknowledges (commits) only after the
 // handler has stored a delivery, the dead-letter topic, and the bus's
 // self-metrics. The message encoding lives in core/sample-codec.ts, the
-// partitioning in core/kafka-partitioning.ts, the metrics in core/kafka-metrics.ts.
+// partitioning in core/bus/kafka/partitioning.ts, the metrics in core/bus/kafka/metrics.ts.
 // kafkajs is CommonJS whose exports Node's ESM loader cannot all detect by name
 // (CompressionCodecs among them): take the values from the default export.
 import kafkajs from 'kafkajs';
 import type { Admin, Batch, Consumer, EachBatchPayload, LogEntry, Message, Producer, TopicMessages } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import './kafka-snappy.ts';
-import { busMetrics, type BusMetrics } from './kafka-metrics.ts';
-import { partitionSampleBatch } from './kafka-partitioning.ts';
+import './bus/kafka/snappy.ts';
+import { busMetrics, type BusMetrics } from './bus/kafka/metrics.ts';
+import { partitionSampleBatch } from './bus/kafka/partitioning.ts';
 import { fnv1a } from './hashing.ts';
 import { BusClosedError, type Bus, type Delivery, type DeliveryHandler, type Topic, type TopicPayloads } from './bus.ts';
 import type { Config } from './config.ts';
@@ -25,7 +25,7 @@ const { CompressionTypes, Kafka, logLevel, Partitioners } = kafkajs;
 
 export const TOPICS: readonly Topic[] = ['metrics', 'logs', 'probes'];
 
-export { partitionSampleBatch, seriesPartition } from './kafka-partitioning.ts';
+export { partitionSampleBatch, seriesPartition } from './bus/kafka/partitioning.ts';
 
 export type KafkaCompression = 'none' | 'gzip' | 'snappy';
 
