@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Registry } from 'prom-client';
-import { KafkaBus, type KafkaCompression } from '../core/kafka-bus.ts';
+import { KafkaBus, type KafkaCompression } from '../core/bus/kafka/kafka-bus.ts';
 import { SampleBatchBuilder } from '../core/samples.ts';
 import { seriesId } from '../metrics/series.ts';
 import { Store } from '../core/store.ts';

@@ -9,7 +9,7 @@ import { migrate, schemaContext, type Migration } from '../core/migrations.ts';
 import { metricsMigrations } from '../metrics/schema.ts';
 import { metricsRoutes } from '../metrics/routes.ts';
 import { MemoryBus } from '../core/memory-bus.ts';
-import { KafkaBus, kafkaBusOptions } from '../core/kafka-bus.ts';
+import { KafkaBus, kafkaBusOptions } from '../core/bus/kafka/kafka-bus.ts';
 import type { Bus } from '../core/bus.ts';
 import { createHttpServer, type RouteModule } from '../core/http.ts';
 import { createLogger, type Logger } from '../core/log.ts';

@@ -1,5 +1,5 @@
 // The bus between sources and ingesters. One interface; the in-process
-// MemoryBus serves the embedded default, KafkaBus (core/kafka-bus.ts) the
+// MemoryBus serves the embedded default, KafkaBus (core/bus/kafka/) the
 // distributed deployment. Publishing awaits room (backpressure); a consumer's
 // handler resolves only after the payload is durably stored, and only then
 // is the delivery acknowledged.

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs, { type KafkaMessage } from 'kafkajs';
 import { Registry } from 'prom-client';
 import type { Delivery } from '../core/bus.ts';
-import { KafkaBus, TopicPartitionsError } from '../core/kafka-bus.ts';
+import { KafkaBus, TopicPartitionsError } from '../core/bus/kafka/kafka-bus.ts';
 import { encodeSampleBatch } from '../core/sample-codec.ts';
 import type { LogRecord, ProbeResult } from '../core/records.ts';
 import { eventually, kafkaBroker, testBus, testBusOptions } from './helpers/kafka.ts';

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KafkaBus } from '../core/kafka-bus.ts';
+import type { KafkaBus } from '../core/bus/kafka/kafka-bus.ts';
 import { eventually, kafkaBroker, testBus, testBusOptions } from './helpers/kafka.ts';
 import { makeBatch, ReceivedSamples } from './helpers/sample-stream.ts';
 

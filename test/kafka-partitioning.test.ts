@@ -1,6 +1,6 @@
 // The wire partitioning of sample batches (pure; no broker needed).
 import { describe, expect, it } from 'vitest';
-import { partitionSampleBatch, seriesPartition } from '../core/kafka-bus.ts';
+import { partitionSampleBatch, seriesPartition } from '../core/bus/kafka/partitioning.ts';
 import { encodeSampleBatch } from '../core/sample-codec.ts';
 import { makeBatch } from './helpers/sample-stream.ts';
 

@@ -3,7 +3,7 @@
 // stopping and restarting the broker in the middle of a stream loses nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import type { KafkaBus } from '../core/kafka-bus.ts';
+import type { KafkaBus } from '../core/bus/kafka/kafka-bus.ts';
 import { eventually, kafkaBroker, restartBroker, stopBroker, testBus, testBusOptions, type BrokerHandle } from './helpers/kafka.ts';
 import { makeBatch, ReceivedSamples } from './helpers/sample-stream.ts';
 

@@ -2,7 +2,7 @@
 // consumes `metrics` with a KafkaBus built from KAFKA_MEMBER_OPTIONS and
 // prints one JSON line per delivery it has handled (token, series/ts keys).
 import { Registry } from 'prom-client';
-import { KafkaBus, type KafkaBusOptions } from '../../core/kafka-bus.ts';
+import { KafkaBus, type KafkaBusOptions } from '../../core/bus/kafka/kafka-bus.ts';
 
 const options = JSON.parse(process.env['KAFKA_MEMBER_OPTIONS'] ?? 'null') as KafkaBusOptions;
 const bus = new KafkaBus({ ...options, registry: new Registry() });

@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
-import { KafkaBus, type KafkaBusOptions } from '../../core/kafka-bus.ts';
+import { KafkaBus, type KafkaBusOptions } from '../../core/bus/kafka/kafka-bus.ts';
 
 const SCRIPT = resolve(import.meta.dirname, '../../scripts/kafka.sh');
 
