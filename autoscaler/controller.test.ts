@@ -8,7 +8,10 @@ import { SimulatedMetricsFeed } from './sim/metrics.ts';
 import { StoreClusterAccess } from './sim/store-access.ts';
 import { StaticPolicySource, type PolicySource } from './kube/policy-watch.ts';
 import { policyCrd, type NodeAutoscalingPolicy, type PodAutoscalingPolicy, type PodAutoscalingPolicyStatus } from './kube/policies.ts';
-import { createAutoscaler, explainDecision, InMemoryDecisionLog, InMemoryPodMetrics, startAutoscaler, type NodeActuator } from './controller.ts';
+import { createAutoscaler, startAutoscaler } from './controller.ts';
+import { explainDecision } from './explain.ts';
+import type { NodeActuator } from './ports.ts';
+import { InMemoryDecisionLog, InMemoryPodMetrics } from '../test/kit/autoscaler-fakes.ts';
 
 const T0 = new Date('2026-11-23T10:00:00Z');
 

@@ -8,7 +8,7 @@ import type { Store, QueryParams } from '../core/store.ts';
 import { NOT_STALE } from '../core/metrics/schema.ts';
 import type { LoadPoint } from './pods/predictive.ts';
 import type { PodAutoscalingPolicy } from './kube/policies.ts';
-import type { LoadHistorySource, PodMetricsJson, PodMetricsSource, PodRef } from './controller.ts';
+import type { LoadHistorySource, PodMetricsJson, PodMetricsSource, PodRef } from './ports.ts';
 
 export const CPU_METRIC = 'container_cpu_usage_seconds_total';
 export const MEMORY_METRIC = 'container_memory_working_set_bytes';

@@ -6,7 +6,7 @@
 import { drainAndDelete, type DrainApi, type DrainOptions } from '../nodes/drain.ts';
 import { NODE_GROUP_LABEL } from '../nodes/scheduling.ts';
 import { findNodeGroup, type NodeProvider } from '../providers/provider.ts';
-import type { NodeActuator } from '../controller.ts';
+import type { NodeActuator } from '../ports.ts';
 import type { ClusterAccess } from './cluster-access.ts';
 
 export interface ProviderNodeActuatorOptions {

@@ -1,7 +1,7 @@
 // Turns the simulator's load into pod metrics, as the kubelet's cAdvisor
 // scrape lands them in the store: each sample() writes every running pod's
 // current usage with the sample's timestamp into an InMemoryPodMetrics.
-import { InMemoryPodMetrics } from '../controller.ts';
+import { InMemoryPodMetrics } from '../../test/kit/autoscaler-fakes.ts';
 import type { ClusterSimulator } from './cluster.ts';
 
 export class SimulatedMetricsFeed {

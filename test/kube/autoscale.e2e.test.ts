@@ -12,7 +12,7 @@ import { SimulatedMetricsFeed } from '../../autoscaler/sim/metrics.ts';
 import { SimulatedCloud } from '../../autoscaler/providers/simulated.ts';
 import { runAutoscaler, type RunningAutoscaler } from '../../autoscaler/kube/run.ts';
 import { policyCrd, type PodAutoscalingPolicyStatus } from '../../autoscaler/kube/policies.ts';
-import { InMemoryDecisionLog } from '../../autoscaler/controller.ts';
+import { InMemoryDecisionLog } from '../kit/autoscaler-fakes.ts';
 import type { KubeObject } from '../../autoscaler/sim/object-store.ts';
 
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
