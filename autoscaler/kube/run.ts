@@ -4,12 +4,12 @@
 // the drain-then-delete actuator. What the engine calls to run the autoscaler.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../../core/log.ts';
-import { KubeDrainApi, type DrainOptions } from '../nodes/drain.ts';
+import { KubeDrainApi, type DrainOptions } from '../actuation/drain.ts';
 import type { NodeProvider } from '../providers/provider.ts';
 import { startAutoscaler, type Autoscaler } from '../controller.ts';
 import type { AutoscalingDecision, CustomMetricsSource, DecisionLog, LoadHistorySource, PodMetricsSource } from '../ports.ts';
 import { InformerClusterAccess } from './informer-access.ts';
-import { ProviderNodeActuator } from './node-actuator.ts';
+import { ProviderNodeActuator } from '../actuation/node-actuator.ts';
 import { PolicyWatcher } from './policy-watch.ts';
 
 export interface InClusterAutoscalerOptions {

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../sim/object-store.ts';
 import { startFakeApiServer, type FakeApiServer } from '../../test/kube/fake-apiserver.ts';
-import { drainAndDelete, KubeDrainApi } from '../nodes/drain.ts';
+import { drainAndDelete, KubeDrainApi } from '../actuation/drain.ts';
 import { ClusterApiProvider, DELETE_MACHINE_ANNOTATION, KubeClusterApiClient, MAX_SIZE_ANNOTATION, MIN_SIZE_ANNOTATION } from './cluster-api.ts';
 import { findNodeGroup } from './provider.ts';
 
