@@ -368,7 +368,7 @@ export class KubeObjectStore {
 }
 
 // Label selectors live with the kube layer; re-exported for the simulator and the fake server.
-export { LabelSelectorError, formatSelector, labelsMatch, parseLabelSelector, selectorRequirements, type LabelRequirement, type LabelSelectorObject } from '../kube/label-selector.ts';
+export { LabelSelectorError, formatSelector, labelsMatch, parseLabelSelector, selectorRequirements, type LabelRequirement, type LabelSelectorObject } from '../label-selector.ts';
 
 /** A dotted path (`.spec.replicas`) read from an object. */
 export function readPath(obj: unknown, path: string): unknown {
