@@ -215,6 +215,50 @@ describe('node policies', () => {
     const d = await decisions.find({ kind: 'NodeAutoscalingPolicy', name: 'cluster' });
     expect(d?.input).toBeDefined();
   });
+
+  it('plans with the nodes on their way: asks only for the pods they cannot hold', async () => {
+    const c = cluster();
+    c.objects.create(c.objects.resourceType('autoscaling.tidemark.io', 'v1alpha1', 'nodeautoscalingpolicies')!, nodePolicy as unknown as KubeObject);
+    c.sim.addNode({ name: 'base', cpu: '2', memory: '4Gi', labels: { 'tidemark.io/node-group': 'general' } });
+    c.sim.addWorkload({ namespace: 'shop', name: 'web', replicas: 6, cpuRequest: '900m', memoryRequest: '128Mi' });
+    const calls: string[] = [];
+    const asked: string[] = [];
+    let upcoming = 0;
+    const actuator: NodeActuator = {
+      upcoming: async (group) => {
+        asked.push(group);
+        return upcoming;
+      },
+      increase: async (group, delta) => {
+        calls.push(`${group}+${delta}`);
+        upcoming += delta;
+      },
+      remove: async () => false,
+    };
+    const decisions = new InMemoryDecisionLog();
+    const loop = createAutoscaler({ cluster: c.access, policies: new StaticPolicySource([], [nodePolicy]), metrics: new InMemoryPodMetrics(), decisions, nodes: actuator, now: c.now });
+    await loop.runOnce();
+    expect(calls).toEqual(['general+2']);
+    // Four more pods while the two nodes are still on their way: they hold four of the eight pending, so two more nodes.
+    const deployments = c.objects.resourceType('apps', 'v1', 'deployments')!;
+    const dep = c.objects.get(deployments, 'shop', 'web');
+    c.objects.update(deployments, { ...dep, spec: { ...(dep.spec as object), replicas: 10 } });
+    expect(c.sim.pendingPods()).toHaveLength(8);
+    c.advance(1000);
+    await loop.runOnce();
+    expect(calls).toEqual(['general+2', 'general+2']);
+    const d = await decisions.find({ kind: 'NodeAutoscalingPolicy', name: 'cluster' });
+    expect((d?.input as { nodeGroups: { name: string; upcoming?: number }[] }).nodeGroups[0]).toMatchObject({ name: 'general', upcoming: 2 });
+    // Once the nodes registered nothing waits for a node, and the actuator is not asked.
+    upcoming = 0;
+    for (let i = 0; i < 4; i++) c.sim.addNode({ name: `new-${i}`, cpu: '2', memory: '4Gi', labels: { 'tidemark.io/node-group': 'general' } });
+    expect(c.sim.pendingPods()).toHaveLength(0);
+    const before = asked.length;
+    c.advance(1000);
+    await loop.runOnce();
+    expect(asked.length).toBe(before);
+    expect(calls).toHaveLength(2);
+  });
 });
 
 describe('custom and external metrics, and node removal', () => {

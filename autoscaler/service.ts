@@ -5,7 +5,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { AppContext } from '../core/context.ts';
 import { durationMs } from '../core/config.ts';
 import { InputError } from '../core/errors.ts';
-import { runAutoscaler, type RunningAutoscaler } from './kube/run.ts';
+import { runAutoscaler, type RunningAutoscaler } from './in-cluster.ts';
 import { StoreLoadHistory, StorePodMetrics } from './store-metrics.ts';
 import { sharedDecisionLog } from './decision-log.ts';
 

@@ -10,7 +10,7 @@ import { startFakeApiServer, type FakeApiServer } from './fake-apiserver.ts';
 import { ClusterSimulator } from '../kit/cluster/simulator.ts';
 import { SimulatedMetricsFeed } from '../kit/cluster/metrics-feed.ts';
 import { SimulatedCloud } from '../../autoscaler/providers/simulated.ts';
-import { runAutoscaler, type RunningAutoscaler } from '../../autoscaler/kube/run.ts';
+import { runAutoscaler, type RunningAutoscaler } from '../../autoscaler/in-cluster.ts';
 import { policyCrd, type PodAutoscalingPolicyStatus } from '../../autoscaler/kube/policies.ts';
 import { InMemoryDecisionLog } from '../kit/autoscaler-fakes.ts';
 import type { KubeObject } from '../kit/cluster/cluster-objects.ts';
