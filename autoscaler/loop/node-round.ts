@@ -10,6 +10,7 @@ import { InputError } from '../../core/errors.ts';
 import { planNodes, type NodePlan } from '../nodes/plan.ts';
 import { parseNodePlanInput } from '../nodes/input.ts';
 import { NODE_GROUP_LABEL } from '../nodes/scheduling.ts';
+import type { KubeObjectJson } from '../kube/cluster-access.ts';
 import { NODE_POLICY_PLURAL, policyKey, type NodeAutoscalingPolicy, type NodeAutoscalingPolicyStatus, type PolicyCondition } from '../kube/policies.ts';
 import type { AutoscalingDecision, NodeActuator, PolicyRef } from '../ports.ts';
 import { iso, type LoopContext } from './context.ts';
@@ -18,7 +19,7 @@ import { nodePolicyEvent } from './events.ts';
 import { nodePlanInputOf, podWaitsForNode } from './policy-input.ts';
 
 /** Nodes in flight per group, asked only when a pod waits for a node: otherwise they cannot change the plan. */
-async function upcomingNodes(actuator: NodeActuator | undefined, policy: NodeAutoscalingPolicy, pods: readonly { spec?: unknown; status?: unknown }[]): Promise<Record<string, number>> {
+async function upcomingNodes(actuator: NodeActuator | undefined, policy: NodeAutoscalingPolicy, pods: readonly KubeObjectJson[]): Promise<Record<string, number>> {
   const upcoming: Record<string, number> = {};
   if (!actuator || !pods.some(podWaitsForNode)) return upcoming;
   await Promise.all(
