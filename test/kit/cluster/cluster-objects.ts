@@ -1,6 +1,6 @@
 // ClusterObjects: a cluster's Kubernetes objects held in memory, the state a
-// fake API server serves and the cluster simulator drives (part of the test
-// kit: product code never imports it). It owns resource types (built-in and those that
+// fake API server serves and the cluster simulator drives (test kit: product
+// code never imports it). It owns resource types (built-in and those that
 // CRDs register), resourceVersions, the bounded watch history (older versions
 // answer 410 Gone, as etcd compaction does) and change listeners.
 import { randomUUID } from 'node:crypto';
