@@ -6,7 +6,7 @@ import { createTable, type Migration } from '../core/migrations.ts';
 import type { Store } from '../core/store.ts';
 import type { Logger } from '../core/log.ts';
 import type { AppContext } from '../core/context.ts';
-import type { AutoscalingDecision, DecisionLog, PolicyRef } from './controller.ts';
+import type { AutoscalingDecision, DecisionLog, PolicyRef } from './ports.ts';
 import type { ReplicaRecommendation } from './pods/recommend.ts';
 
 export const autoscalerMigrations: Migration[] = [

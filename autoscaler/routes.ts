@@ -6,7 +6,8 @@ import { HttpError, type RouteModule } from '../core/http.ts';
 import { InputError } from '../core/errors.ts';
 import { parseInput } from '../core/validate.ts';
 import { parseTime } from '../metrics/query.ts';
-import { explainDecision, type DecisionExplanation, type PolicyRef } from './controller.ts';
+import { explainDecision, type DecisionExplanation } from './explain.ts';
+import type { PolicyRef } from './ports.ts';
 import { sharedDecisionLog } from './decision-log.ts';
 
 const decisionQuery = z.object({

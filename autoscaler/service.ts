@@ -6,7 +6,7 @@ import type { AppContext } from '../core/context.ts';
 import type { AutoscalerConfig } from './config.ts';
 import { parseDuration } from '../core/duration.ts';
 import { InputError } from '../core/errors.ts';
-import { runAutoscaler, type RunningAutoscaler } from './kube/run.ts';
+import { runAutoscaler, type RunningAutoscaler } from './in-cluster.ts';
 import { StoreLoadHistory, StorePodMetrics } from './store-metrics.ts';
 import { sharedDecisionLog } from './decision-log.ts';
 

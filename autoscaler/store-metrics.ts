@@ -8,7 +8,7 @@ import type { Store } from '../core/store.ts';
 import { queryPodUsage, queryWorkloadLoad, type PodUsageRow } from '../metrics/pod-usage.ts';
 import type { LoadPoint } from './pods/predictive.ts';
 import type { PodAutoscalingPolicy } from './kube/policies.ts';
-import type { LoadHistorySource, PodMetricsJson, PodMetricsSource, PodRef } from './controller.ts';
+import type { LoadHistorySource, PodMetricsJson, PodMetricsSource, PodRef } from './ports.ts';
 
 export interface StorePodMetricsOptions {
   /** The CPU rate is taken over this many seconds before `now` (the metrics-server's window is about as long). */

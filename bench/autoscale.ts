@@ -13,7 +13,9 @@
 // The cluster is an in-memory ClusterAccess (no HTTP, no cloning): what is
 // timed is the loop and the pure functions, not a fake API server.
 // Bounded: BENCH_ROUNDS loop rounds (default 15) and BENCH_BUDGET_MS overall.
-import { createAutoscaler, startAutoscaler, InMemoryDecisionLog, InMemoryPodMetrics, type AutoscalingDecision, type PodMetricsJson } from '../autoscaler/controller.ts';
+import { createAutoscaler, startAutoscaler } from '../autoscaler/controller.ts';
+import type { AutoscalingDecision, PodMetricsJson } from '../autoscaler/ports.ts';
+import { InMemoryDecisionLog, InMemoryPodMetrics } from '../test/kit/autoscaler-fakes.ts';
 import { parseRecommendInput, recommendWithTrace, type RecommendRequest } from '../autoscaler/pods/recommend.ts';
 import { StaticPolicySource } from '../autoscaler/kube/policy-watch.ts';
 import type { ClusterAccess, KubeObjectJson, ScaleTargetRef, TargetScale } from '../autoscaler/kube/cluster-access.ts';

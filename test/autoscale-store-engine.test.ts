@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ApiextensionsV1Api, AppsV1Api, CustomObjectsApi, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { startFakeApiServer, type FakeApiServer } from './kube/fake-apiserver.ts';
-import { ClusterSimulator } from '../autoscaler/sim/cluster.ts';
+import { ClusterSimulator } from './kit/cluster/simulator.ts';
 import { policyCrd, type PodAutoscalingPolicyStatus } from '../autoscaler/kube/policies.ts';
 import { loadConfig } from '../bin/config.ts';
 import { createLogger, silentLogger } from '../core/log.ts';
@@ -86,7 +86,7 @@ beforeAll(async () => {
   for (const kind of ['PodAutoscalingPolicy', 'NodeAutoscalingPolicy'] as const) {
     await kc.makeApiClient(ApiextensionsV1Api).createCustomResourceDefinition({ body: policyCrd(kind) as unknown as V1CustomResourceDefinition });
   }
-  sim = new ClusterSimulator(server.store, { initialStartTime: new Date(Date.now() - 3_600_000) });
+  sim = new ClusterSimulator(server.objects, { initialStartTime: new Date(Date.now() - 3_600_000) });
   sim.addNode({ name: 'node-1', cpu: '8', memory: '32Gi' });
   sim.addWorkload({ namespace: 'shop', name: 'web', replicas: 2, cpuRequest: '500m', memoryRequest: '256Mi', load: () => webCores });
   sim.endSeeding();

@@ -2,7 +2,8 @@
 // target's /scale, the pods its selector matches, nodes and disruption
 // budgets, policy status writes and Events. Two implementations: the
 // Kubernetes API through @kubernetes/client-node (kube-access.ts) and a
-// KubeObjectStore in-process (sim/store-access.ts) for benchmarks.
+// the test kit's ClusterObjects in-process (test/kit/cluster/objects-access.ts)
+// for tests and benchmarks.
 
 export interface ScaleTargetRef {
   apiVersion?: string;

@@ -18,7 +18,7 @@ import {
 import { TargetNotFoundError, type ClusterAccess, type KubeObjectJson, type ScaleTargetRef, type ScalingEvent, type TargetScale } from './cluster-access.ts';
 import { KubeClusterAccess } from './kube-access.ts';
 import { RestartingInformers, type RestartOptions } from './restarting-informers.ts';
-import { formatSelector, labelsMatch, parseLabelSelector, type LabelRequirement, type LabelSelectorObject } from './label-selector.ts';
+import { formatSelector, labelsMatch, parseLabelSelector, type LabelRequirement, type LabelSelectorObject } from '../label-selector.ts';
 
 type Obj = KubernetesObject & KubeObjectJson;
 type Cache = Informer<Obj> & ObjectCache<Obj>;

@@ -7,7 +7,8 @@
 // annotation, or local storage (hostPath, or an emptyDir not in memory and not
 // listed in safe-to-evict-local-volumes) blocks the node; and every pod that
 // moves must leave its budgets at least one disruption to spend.
-import type { LabelSelector, Pod, PodDisruptionBudget } from './input.ts';
+import { selectorMatches } from '../label-selector.ts';
+import type { Pod, PodDisruptionBudget } from './input.ts';
 
 export const SAFE_TO_EVICT_ANNOTATION = 'cluster-autoscaler.kubernetes.io/safe-to-evict';
 export const SAFE_TO_EVICT_LOCAL_VOLUMES_ANNOTATION = 'cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes';
@@ -45,19 +46,9 @@ function blockingLocalVolume(pod: Pod): string | undefined {
   return undefined;
 }
 
-export function selectorMatches(selector: LabelSelector | undefined, labels: Record<string, string>): boolean {
-  // policy/v1: a missing selector selects no pods, an empty one selects all in the namespace.
-  if (!selector) return false;
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
-  for (const e of selector.matchExpressions ?? []) {
-    const have = labels[e.key];
-    const values = e.values ?? [];
-    if (e.operator === 'In' && (have === undefined || !values.includes(have))) return false;
-    if (e.operator === 'NotIn' && have !== undefined && values.includes(have)) return false;
-    if (e.operator === 'Exists' && have === undefined) return false;
-    if (e.operator === 'DoesNotExist' && have !== undefined) return false;
-  }
-  return true;
+/** policy/v1: a budget without a selector selects no pods; an empty one selects all in its namespace. */
+function budgetSelects(pdb: PodDisruptionBudget, labels: Record<string, string>): boolean {
+  return pdb.spec.selector !== undefined && selectorMatches(pdb.spec.selector, labels);
 }
 
 function budgetName(pdb: PodDisruptionBudget): string {
@@ -84,7 +75,7 @@ export class DisruptionBudgets {
   }
 
   matching(pod: Pod): PodDisruptionBudget[] {
-    return this.pdbs.filter((b) => b.metadata.namespace === pod.metadata.namespace && selectorMatches(b.spec.selector, pod.metadata.labels));
+    return this.pdbs.filter((b) => b.metadata.namespace === pod.metadata.namespace && budgetSelects(b, pod.metadata.labels));
   }
 
   /** The budget that moving all these pods together would break, if any. */
@@ -117,7 +108,7 @@ function allowedFromSpec(pdb: PodDisruptionBudget, pods: readonly Pod[]): number
   const covered = pods.filter(
     (p) =>
       p.metadata.namespace === pdb.metadata.namespace &&
-      selectorMatches(pdb.spec.selector, p.metadata.labels) &&
+      budgetSelects(pdb, p.metadata.labels) &&
       p.status.phase !== 'Succeeded' &&
       p.status.phase !== 'Failed',
   );

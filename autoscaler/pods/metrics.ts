@@ -10,7 +10,8 @@ import {
   type CalculatorConfig,
   type PodSamples,
 } from './calculator.ts';
-import type { LabelSelector, MetricSpec, RecommendInput } from './input.ts';
+import { selectorMatches } from '../label-selector.ts';
+import type { MetricSpec, RecommendInput } from './input.ts';
 
 /** What one metric asks for, in the output's shape. */
 export interface MetricProposal {
@@ -108,34 +109,9 @@ function objectValue(input: RecommendInput, spec: NonNullable<MetricSpec['object
   return found.value;
 }
 
-/** Label selector semantics of metav1.LabelSelectorAsSelector; an absent selector matches everything. */
-export function selectorMatches(selector: LabelSelector | null | undefined, labels: Record<string, string>): boolean {
-  if (!selector) return true;
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
-  for (const e of selector.matchExpressions ?? []) {
-    const has = Object.hasOwn(labels, e.key);
-    const values = e.values ?? [];
-    switch (e.operator) {
-      case 'In':
-        if (!has || !values.includes(labels[e.key]!)) return false;
-        break;
-      case 'NotIn':
-        if (has && values.includes(labels[e.key]!)) return false;
-        break;
-      case 'Exists':
-        if (!has) return false;
-        break;
-      case 'DoesNotExist':
-        if (has) return false;
-        break;
-    }
-  }
-  return true;
-}
-
 function externalTotal(input: RecommendInput, spec: NonNullable<MetricSpec['external']>): number {
   const values = input.externalMetrics.filter(
-    (m) => m.metricName === spec.metric.name && selectorMatches(spec.metric.selector, m.metricLabels ?? {}),
+    (m) => m.metricName === spec.metric.name && (!spec.metric.selector || selectorMatches(spec.metric.selector, m.metricLabels)),
   );
   if (values.length === 0) {
     throw new CalculationError(`unable to get external metric ${spec.metric.name}: no metrics returned from external metrics API`);

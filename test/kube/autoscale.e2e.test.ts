@@ -7,13 +7,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiextensionsV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { startFakeApiServer, type FakeApiServer } from './fake-apiserver.ts';
-import { ClusterSimulator } from '../../autoscaler/sim/cluster.ts';
-import { SimulatedMetricsFeed } from '../../autoscaler/sim/metrics.ts';
+import { ClusterSimulator } from '../kit/cluster/simulator.ts';
+import { SimulatedMetricsFeed } from '../kit/cluster/metrics-feed.ts';
 import { SimulatedCloud } from '../../autoscaler/providers/simulated.ts';
-import { runAutoscaler, type RunningAutoscaler } from '../../autoscaler/kube/run.ts';
+import { runAutoscaler, type RunningAutoscaler } from '../../autoscaler/in-cluster.ts';
 import { policyCrd, type PodAutoscalingPolicyStatus } from '../../autoscaler/kube/policies.ts';
-import { InMemoryDecisionLog } from '../../autoscaler/controller.ts';
-import type { KubeObject } from '../../autoscaler/sim/object-store.ts';
+import { InMemoryDecisionLog } from '../kit/autoscaler-fakes.ts';
+import type { KubeObject } from '../kit/cluster/cluster-objects.ts';
 
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const GROUP = 'autoscaling.tidemark.io';
@@ -51,21 +51,21 @@ beforeAll(async () => {
   for (const kind of ['PodAutoscalingPolicy', 'NodeAutoscalingPolicy'] as const) {
     await ext.createCustomResourceDefinition({ body: policyCrd(kind) as unknown as V1CustomResourceDefinition });
   }
-  sim = new ClusterSimulator(server.store, { initialStartTime: new Date(Date.now() - 3_600_000) });
-  const nodeType = server.store.resourceType('', 'v1', 'nodes')!;
+  sim = new ClusterSimulator(server.objects, { initialStartTime: new Date(Date.now() - 3_600_000) });
+  const nodeType = server.objects.resourceType('', 'v1', 'nodes')!;
   // The cloud's instances register as Nodes the way kubelets would, and leave when deleted.
   cloud = new SimulatedCloud({
     groups: [{ id: 'general', minSize: 2, maxSize: 8, initialSize: 2, capacity: { cpu: '2', memory: '8Gi', pods: 110 }, labels: {} }],
     onEvent: (e) => {
       if (e.type === 'ready') {
         const node = cloud.nodeObjects().find((n) => n.metadata.name === e.instance.name);
-        if (node) server.store.create(nodeType, node as unknown as KubeObject);
-      } else if (e.type === 'deleted' && server.store.find(nodeType, undefined, e.instance.name)) {
-        server.store.delete(nodeType, undefined, e.instance.name);
+        if (node) server.objects.create(nodeType, node as unknown as KubeObject);
+      } else if (e.type === 'deleted' && server.objects.find(nodeType, undefined, e.instance.name)) {
+        server.objects.delete(nodeType, undefined, e.instance.name);
       }
     },
   });
-  for (const n of cloud.nodeObjects()) server.store.create(nodeType, n as unknown as KubeObject);
+  for (const n of cloud.nodeObjects()) server.objects.create(nodeType, n as unknown as KubeObject);
   // A node added by hand, in the same group: never the autoscaler's to remove.
   sim.addNode({ name: 'manual-1', cpu: '2', memory: '8Gi', labels: { 'tidemark.io/node-group': 'general' } });
   originalNodes = nodeNames();

@@ -242,7 +242,7 @@ describe('watch and informer', () => {
     expect(replayed).toEqual(['ADDED:r1']);
     req.abort();
 
-    server.store.compact();
+    server.objects.compact();
     const errors: { type: string; code?: number }[] = [];
     let ended = false;
     await new Watch(kc).watch('/api/v1/namespaces/r/pods', { resourceVersion: before }, (type, obj: { code?: number }) => errors.push({ type, code: obj.code }), () => {
@@ -267,7 +267,7 @@ describe('watch and informer', () => {
     await until(() => log.includes('add:two') && log.includes('update:one:7'));
 
     // A dropped watch is resumed from the last resourceVersion; a compacted one relists.
-    server.store.compact();
+    server.objects.compact();
     server.dropWatches();
     await apps.deleteNamespacedDeployment({ name: 'two', namespace: 'inf' });
     await until(() => log.includes('delete:two'), 5000);

@@ -1,5 +1,5 @@
 // A fake Kubernetes API server for tests: the real REST and watch protocol over
-// HTTP on 127.0.0.1, serving a KubeObjectStore (autoscaler/sim/object-store.ts)
+// HTTP on 127.0.0.1, serving a ClusterObjects (test/kit/cluster/cluster-objects.ts)
 // so that @kubernetes/client-node is exercised for real. It speaks discovery,
 // list/get/create/update/patch (merge, strategic treated as merge, JSON patch)
 // /delete, watch with resourceVersion, bookmarks and 410 Gone, label and field
@@ -10,9 +10,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import {
-  KubeObjectStore,
+  ClusterObjects,
   LabelSelectorError,
-  StoreError,
+  ObjectError,
   apiVersionOf,
   clone,
   formatSelector,
@@ -23,12 +23,12 @@ import {
   type KubeObject,
   type LabelSelectorObject,
   type ResourceType,
-  type StoreChange,
-} from '../../autoscaler/sim/object-store.ts';
-import { evictionVerdict } from '../../autoscaler/sim/disruption.ts';
+  type ObjectChange,
+} from '../kit/cluster/cluster-objects.ts';
+import { evictionVerdict } from '../kit/cluster/disruption.ts';
 
 export interface FakeApiServerOptions {
-  store?: KubeObjectStore;
+  objects?: ClusterObjects;
   /** How often a watch that asked for bookmarks gets one. */
   bookmarkIntervalMs?: number;
 }
@@ -43,7 +43,7 @@ export interface RequestRecord {
 export interface FakeApiServer {
   readonly url: string;
   readonly port: number;
-  readonly store: KubeObjectStore;
+  readonly objects: ClusterObjects;
   /** The most recent requests (up to 5,000), oldest first. */
   readonly requests: RequestRecord[];
   /** A KubeConfig (loadFromOptions) pointing at this server. */
@@ -248,9 +248,9 @@ interface Route {
   subresource?: string;
 }
 
-function discoveryResources(store: KubeObjectStore, group: string, version: string): Json[] {
+function discoveryResources(objects: ClusterObjects, group: string, version: string): Json[] {
   const out: Json[] = [];
-  for (const t of store.resourceTypes()) {
+  for (const t of objects.resourceTypes()) {
     if (t.group !== group || t.version !== version) continue;
     out.push({
       name: t.plural,
@@ -267,9 +267,9 @@ function discoveryResources(store: KubeObjectStore, group: string, version: stri
   return out;
 }
 
-function groups(store: KubeObjectStore): Map<string, string[]> {
+function groups(objects: ClusterObjects): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  for (const t of store.resourceTypes()) {
+  for (const t of objects.resourceTypes()) {
     if (t.group === '') continue;
     const versions = out.get(t.group) ?? [];
     if (!versions.includes(t.version)) versions.push(t.version);
@@ -284,26 +284,26 @@ function apiGroup(name: string, versions: string[]): Json {
 }
 
 /** Discovery documents, or undefined when the path is not a discovery path. */
-function discovery(store: KubeObjectStore, segments: string[]): Json | undefined {
+function discovery(objects: ClusterObjects, segments: string[]): Json | undefined {
   if (segments[0] === 'version' && segments.length === 1) return { major: '1', minor: '30', gitVersion: 'v1.30.0-tidemark-fake', platform: 'linux/amd64' };
   if (segments[0] === 'api') {
     if (segments.length === 1) return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] };
-    if (segments.length === 2 && segments[1] === 'v1') return { kind: 'APIResourceList', groupVersion: 'v1', resources: discoveryResources(store, '', 'v1') };
+    if (segments.length === 2 && segments[1] === 'v1') return { kind: 'APIResourceList', groupVersion: 'v1', resources: discoveryResources(objects, '', 'v1') };
   }
   if (segments[0] === 'apis') {
-    const all = groups(store);
+    const all = groups(objects);
     if (segments.length === 1) return { kind: 'APIGroupList', apiVersion: 'v1', groups: [...all].map(([g, v]) => apiGroup(g, v)) };
     const versions = all.get(segments[1]!);
     if (!versions) return undefined;
     if (segments.length === 2) return { kind: 'APIGroup', apiVersion: 'v1', ...apiGroup(segments[1]!, versions) };
     if (segments.length === 3 && versions.includes(segments[2]!)) {
-      return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${segments[1]}/${segments[2]}`, resources: discoveryResources(store, segments[1]!, segments[2]!) };
+      return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${segments[1]}/${segments[2]}`, resources: discoveryResources(objects, segments[1]!, segments[2]!) };
     }
   }
   return undefined;
 }
 
-function resolve(store: KubeObjectStore, segments: string[]): Route | undefined {
+function resolve(objects: ClusterObjects, segments: string[]): Route | undefined {
   let group: string;
   let version: string;
   let rest: string[];
@@ -318,11 +318,11 @@ function resolve(store: KubeObjectStore, segments: string[]): Route | undefined 
   } else return undefined;
   let namespace: string | undefined;
   // namespaces/{ns}/{plural}/... unless it is the Namespace object's own subresource.
-  if (rest[0] === 'namespaces' && rest.length >= 3 && store.resourceType(group, version, rest[2]!)) {
+  if (rest[0] === 'namespaces' && rest.length >= 3 && objects.resourceType(group, version, rest[2]!)) {
     namespace = rest[1]!;
     rest = rest.slice(2);
   }
-  const type = store.resourceType(group, version, rest[0]!);
+  const type = objects.resourceType(group, version, rest[0]!);
   if (!type) return undefined;
   if (rest.length > 3) return undefined;
   return { type, ...(namespace !== undefined ? { namespace } : {}), ...(rest[1] !== undefined ? { name: rest[1] } : {}), ...(rest[2] !== undefined ? { subresource: rest[2] } : {}) };
@@ -348,29 +348,29 @@ function scaleOf(t: ResourceType, o: KubeObject): Json {
 }
 
 export async function startFakeApiServer(options: FakeApiServerOptions = {}): Promise<FakeApiServer> {
-  const store = options.store ?? new KubeObjectStore();
+  const objects = options.objects ?? new ClusterObjects();
   const bookmarkMs = options.bookmarkIntervalMs ?? 1000;
   const requests: RequestRecord[] = [];
   const watches = new Set<ServerResponse>();
 
   function list(route: Route, params: URLSearchParams): Json {
-    const items = store.list(route.type, route.namespace, selectorFilter(params));
+    const items = objects.list(route.type, route.namespace, selectorFilter(params));
     return {
       kind: `${route.type.kind}List`,
       apiVersion: apiVersionOf(route.type),
-      metadata: { resourceVersion: String(store.resourceVersion) },
+      metadata: { resourceVersion: String(objects.resourceVersion) },
       items,
     };
   }
 
   function watch(route: Route, params: URLSearchParams, req: IncomingMessage, res: ServerResponse): void {
     const filter = selectorFilter(params);
-    const inScope = (c: StoreChange): boolean =>
+    const inScope = (c: ObjectChange): boolean =>
       c.resource === route.type &&
       (route.namespace === undefined || !route.type.namespaced || c.object.metadata.namespace === route.namespace) &&
       (route.name === undefined || c.object.metadata.name === route.name);
     /** The event this watch sees: a change that moves an object into or out of the selector is an ADDED or DELETED, as the API server sends. */
-    const eventFor = (c: StoreChange): string | undefined => {
+    const eventFor = (c: ObjectChange): string | undefined => {
       if (!inScope(c)) return undefined;
       if (!filter) return c.type;
       const now = filter(c.object);
@@ -390,8 +390,8 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     // Events that arrive while the backlog is written wait their turn, so order matches resourceVersion order.
     let sentUpTo = 0;
     if (rvParam === null || rvParam === '' || rvParam === '0') {
-      sentUpTo = store.resourceVersion;
-      for (const o of store.list(route.type, route.namespace, filter)) if (route.name === undefined || o.metadata.name === route.name) write('ADDED', o);
+      sentUpTo = objects.resourceVersion;
+      for (const o of objects.list(route.type, route.namespace, filter)) if (route.name === undefined || o.metadata.name === route.name) write('ADDED', o);
     } else {
       const since = Number(rvParam);
       if (!Number.isInteger(since) || since < 0) {
@@ -400,22 +400,22 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
         return;
       }
       try {
-        for (const c of store.changesSince(since)) {
+        for (const c of objects.changesSince(since)) {
           const type = eventFor(c);
           if (type) write(type, c.object);
         }
       } catch (e) {
-        if (e instanceof StoreError && e.code === 410) {
+        if (e instanceof ObjectError && e.code === 410) {
           write('ERROR', status(410, 'Expired', e.message));
           res.end();
           return;
         }
         throw e;
       }
-      sentUpTo = store.resourceVersion;
+      sentUpTo = objects.resourceVersion;
     }
     watches.add(res);
-    const unsubscribe = store.onChange((c) => {
+    const unsubscribe = objects.onChange((c) => {
       if (c.resourceVersion <= sentUpTo) return;
       const type = eventFor(c);
       if (type) write(type, c.object);
@@ -424,7 +424,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     if (params.get('allowWatchBookmarks') === 'true' || params.get('allowWatchBookmarks') === '1') {
       timers.push(
         setInterval(() => {
-          write('BOOKMARK', { kind: route.type.kind, apiVersion: apiVersionOf(route.type), metadata: { resourceVersion: String(store.resourceVersion) } });
+          write('BOOKMARK', { kind: route.type.kind, apiVersion: apiVersionOf(route.type), metadata: { resourceVersion: String(objects.resourceVersion) } });
         }, bookmarkMs),
       );
     }
@@ -441,16 +441,16 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
 
   function evict(route: Route, body: unknown): Json {
     const namespace = route.namespace ?? 'default';
-    const pod = store.get(route.type, namespace, route.name!);
+    const pod = objects.get(route.type, namespace, route.name!);
     const b = (body ?? {}) as { kind?: string; metadata?: { name?: string } };
     if (b.kind !== undefined && b.kind !== 'Eviction') throw new HttpFailure(400, 'BadRequest', `expected an Eviction, got ${b.kind}`);
     if (b.metadata?.name !== undefined && b.metadata.name !== route.name) throw new HttpFailure(400, 'BadRequest', 'name in URL does not match name in Eviction object');
-    const pdbType = store.resourceType('policy', 'v1', 'poddisruptionbudgets')!;
-    const verdict = evictionVerdict(pod, store.list(pdbType, namespace), store.list(route.type, namespace));
+    const pdbType = objects.resourceType('policy', 'v1', 'poddisruptionbudgets')!;
+    const verdict = evictionVerdict(pod, objects.list(pdbType, namespace), objects.list(route.type, namespace));
     if (!verdict.allowed) {
       throw new HttpFailure(429, 'TooManyRequests', verdict.message);
     }
-    store.delete(route.type, namespace, route.name!);
+    objects.delete(route.type, namespace, route.name!);
     return status(201, '', '', { name: route.name, kind: 'pods' });
   }
 
@@ -462,10 +462,10 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const params = url.searchParams;
     if (method === 'GET') {
-      const doc = discovery(store, segments);
+      const doc = discovery(objects, segments);
       if (doc) return send(res, 200, doc);
     }
-    const route = resolve(store, segments);
+    const route = resolve(objects, segments);
     if (!route) throw new HttpFailure(404, 'NotFound', `the server could not find the requested resource (${method} ${url.pathname})`);
     const { type } = route;
     if (type.namespaced && route.name !== undefined && route.namespace === undefined) {
@@ -485,11 +485,11 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
         // Custom resources with a status subresource take status only through /status.
         if (type.custom && type.statusSubresource) delete body.status;
         if (body.metadata) delete body.metadata.creationTimestamp;
-        return send(res, 201, store.create(type, body, type.namespaced ? (route.namespace ?? body.metadata?.namespace ?? 'default') : undefined));
+        return send(res, 201, objects.create(type, body, type.namespaced ? (route.namespace ?? body.metadata?.namespace ?? 'default') : undefined));
       }
       if (method === 'DELETE') {
-        const gone = store.list(type, route.namespace, selectorFilter(params)).map((o) => store.delete(type, o.metadata.namespace, o.metadata.name!));
-        return send(res, 200, { kind: `${type.kind}List`, apiVersion: apiVersionOf(type), metadata: { resourceVersion: String(store.resourceVersion) }, items: gone });
+        const gone = objects.list(type, route.namespace, selectorFilter(params)).map((o) => objects.delete(type, o.metadata.namespace, o.metadata.name!));
+        return send(res, 200, { kind: `${type.kind}List`, apiVersion: apiVersionOf(type), metadata: { resourceVersion: String(objects.resourceVersion) }, items: gone });
       }
       throw new HttpFailure(405, 'MethodNotAllowed', `${method} is not allowed on a collection`);
     }
@@ -497,34 +497,34 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
     const ns = route.namespace;
     const name = route.name;
     if (route.subresource === undefined) {
-      if (method === 'GET') return send(res, 200, store.get(type, ns, name));
+      if (method === 'GET') return send(res, 200, objects.get(type, ns, name));
       if (method === 'PUT') {
         const body = (await readBody(req)) as KubeObject;
         if (!isObject(body)) throw new HttpFailure(400, 'BadRequest', 'the request body must be an object');
         if (body.metadata?.name !== undefined && body.metadata.name !== name) throw new HttpFailure(400, 'BadRequest', 'the name of the object does not match the name on the URL');
-        return send(res, 200, store.update(type, { ...body, metadata: { ...body.metadata, name } }, { ...(ns !== undefined ? { namespace: ns } : {}) }));
+        return send(res, 200, objects.update(type, { ...body, metadata: { ...body.metadata, name } }, { ...(ns !== undefined ? { namespace: ns } : {}) }));
       }
       if (method === 'PATCH') {
-        const patched = applyPatch(contentType, store.get(type, ns, name), await readBody(req));
-        return send(res, 200, store.update(type, patched, { ...(ns !== undefined ? { namespace: ns } : {}) }));
+        const patched = applyPatch(contentType, objects.get(type, ns, name), await readBody(req));
+        return send(res, 200, objects.update(type, patched, { ...(ns !== undefined ? { namespace: ns } : {}) }));
       }
-      if (method === 'DELETE') return send(res, 200, store.delete(type, ns, name));
+      if (method === 'DELETE') return send(res, 200, objects.delete(type, ns, name));
       throw new HttpFailure(405, 'MethodNotAllowed', `${method} is not allowed`);
     }
 
     if (route.subresource === 'status' && type.statusSubresource) {
-      const current = store.get(type, ns, name);
+      const current = objects.get(type, ns, name);
       if (method === 'GET') return send(res, 200, current);
       let next: KubeObject;
       if (method === 'PUT') next = (await readBody(req)) as KubeObject;
       else if (method === 'PATCH') next = applyPatch(contentType, current, await readBody(req));
       else throw new HttpFailure(405, 'MethodNotAllowed', `${method} is not allowed on status`);
       if (!isObject(next)) throw new HttpFailure(400, 'BadRequest', 'the request body must be an object');
-      return send(res, 200, store.update(type, { ...next, metadata: { ...next.metadata, name } }, { ...(ns !== undefined ? { namespace: ns } : {}), subresource: 'status' }));
+      return send(res, 200, objects.update(type, { ...next, metadata: { ...next.metadata, name } }, { ...(ns !== undefined ? { namespace: ns } : {}), subresource: 'status' }));
     }
 
     if (route.subresource === 'scale' && type.scale) {
-      const current = store.get(type, ns, name);
+      const current = objects.get(type, ns, name);
       const scale = scaleOf(type, current);
       if (method === 'GET') return send(res, 200, scale);
       let next: Json;
@@ -540,7 +540,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
         throw new HttpFailure(409, 'Conflict', `Operation cannot be fulfilled on ${type.plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`);
       }
       writePath(current as unknown as Json, type.scale.specReplicasPath, replicas);
-      return send(res, 200, scaleOf(type, store.update(type, current, { ...(ns !== undefined ? { namespace: ns } : {}) })));
+      return send(res, 200, scaleOf(type, objects.update(type, current, { ...(ns !== undefined ? { namespace: ns } : {}) })));
     }
 
     if (route.subresource === 'eviction' && type.kind === 'Pod' && type.group === '' && method === 'POST') {
@@ -556,7 +556,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
         return;
       }
       if (e instanceof HttpFailure) send(res, e.code, status(e.code, e.reason, e.message));
-      else if (e instanceof StoreError) send(res, e.code, status(e.code, e.reason, e.message));
+      else if (e instanceof ObjectError) send(res, e.code, status(e.code, e.reason, e.message));
       else if (e instanceof LabelSelectorError) send(res, 400, status(400, 'BadRequest', e.message));
       else send(res, 500, status(500, 'InternalError', (e as Error).message));
     });
@@ -569,7 +569,7 @@ export async function startFakeApiServer(options: FakeApiServerOptions = {}): Pr
   return {
     url,
     port,
-    store,
+    objects,
     requests,
     kubeConfig(): KubeConfig {
       const kc = new KubeConfig();

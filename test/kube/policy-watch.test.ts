@@ -72,7 +72,7 @@ describe('PolicyWatcher', () => {
       await until(() => watcher.podPolicies().find((p) => p.metadata.name === 'web')?.spec.maxReplicas === 9);
 
       // The watch drops and its history is compacted: the informer relists and still sees the delete.
-      server.store.compact();
+      server.objects.compact();
       server.dropWatches();
       await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: 'shop', plural: 'podautoscalingpolicies', name: 'before' });
       await until(() => watcher.podPolicies().length === 1);

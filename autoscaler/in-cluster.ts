@@ -1,15 +1,17 @@
 // Wires the control loop to a cluster through @kubernetes/client-node: the
 // policy informers, ClusterAccess reading informer caches and writing through
-// the API, and, given a node provider,
-// the drain-then-delete actuator. What the engine calls to run the autoscaler.
+// the API, and, given a node provider, the drain-then-delete actuator. What
+// the engine calls to run the autoscaler. It sits above kube/ (the adapters)
+// so that kube/ never imports the loop it serves.
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Logger } from '../../core/log.ts';
-import { KubeDrainApi, type DrainOptions } from '../nodes/drain.ts';
-import type { NodeProvider } from '../providers/provider.ts';
-import { startAutoscaler, type Autoscaler, type AutoscalingDecision, type CustomMetricsSource, type DecisionLog, type LoadHistorySource, type PodMetricsSource } from '../controller.ts';
-import { InformerClusterAccess } from './informer-access.ts';
-import { ProviderNodeActuator } from './node-actuator.ts';
-import { PolicyWatcher } from './policy-watch.ts';
+import type { Logger } from '../core/log.ts';
+import { KubeDrainApi, type DrainOptions } from './actuation/drain.ts';
+import type { NodeProvider } from './providers/provider.ts';
+import { startAutoscaler, type Autoscaler } from './controller.ts';
+import type { AutoscalingDecision, CustomMetricsSource, DecisionLog, LoadHistorySource, PodMetricsSource } from './ports.ts';
+import { InformerClusterAccess } from './kube/informer-access.ts';
+import { ProviderNodeActuator } from './actuation/node-actuator.ts';
+import { PolicyWatcher } from './kube/policy-watch.ts';
 
 export interface InClusterAutoscalerOptions {
   kubeConfig: KubeConfig;

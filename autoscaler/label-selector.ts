@@ -1,6 +1,9 @@
-// Kubernetes label selectors: the string form (`app=web,tier in (a,b),!canary`)
-// parsed into requirements, matching against labels, and metav1.LabelSelector
-// objects in both directions, as apimachinery's labels package does.
+// Kubernetes label selectors, the one matcher of the autoscaler: the string
+// form (`app=web,tier in (a,b),!canary`) parsed into requirements, matching
+// against labels, and metav1.LabelSelector objects in both directions, as
+// apimachinery's labels package does. Pure Kubernetes semantics over plain
+// data, shared by the recommender (External metric selectors), the node
+// planner (disruption budgets), the informer caches and the test kit.
 
 export type LabelRequirement =
   | { key: string; op: 'in' | 'notin'; values: string[] }
@@ -47,6 +50,7 @@ export function parseLabelSelector(text: string): LabelRequirement[] {
   return out;
 }
 
+/** Whether labels satisfy every requirement (no requirements match everything). */
 export function labelsMatch(requirements: readonly LabelRequirement[], labels: Record<string, string> | undefined): boolean {
   const l = labels ?? {};
   for (const r of requirements) {
@@ -88,3 +92,20 @@ export function formatSelector(selector: LabelSelectorObject | undefined): strin
   return parts.join(',');
 }
 
+
+// A selector object's requirements, derived once per object: the planner asks the same budget about every pod.
+const requirementsOf = new WeakMap<LabelSelectorObject, LabelRequirement[]>();
+
+/**
+ * Whether labels satisfy a metav1.LabelSelector (LabelSelectorAsSelector): an
+ * empty selector matches everything. What an absent selector means is the
+ * caller's: everything for a metric selector, nothing for a disruption budget.
+ */
+export function selectorMatches(selector: LabelSelectorObject, labels: Record<string, string> | undefined): boolean {
+  let requirements = requirementsOf.get(selector);
+  if (!requirements) {
+    requirements = selectorRequirements(selector);
+    requirementsOf.set(selector, requirements);
+  }
+  return labelsMatch(requirements, labels);
+}

@@ -1,5 +1,6 @@
-// An in-memory Kubernetes object store: the state a fake API server serves and
-// the cluster simulator drives. It owns resource types (built-in and those that
+// ClusterObjects: a cluster's Kubernetes objects held in memory, the state a
+// fake API server serves and the cluster simulator drives (test kit: product
+// code never imports it). It owns resource types (built-in and those that
 // CRDs register), resourceVersions, the bounded watch history (older versions
 // answer 410 Gone, as etcd compaction does) and change listeners.
 import { randomUUID } from 'node:crypto';
@@ -51,7 +52,7 @@ export interface ResourceType {
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
-export interface StoreChange {
+export interface ObjectChange {
   type: WatchEventType;
   resource: ResourceType;
   object: KubeObject;
@@ -60,14 +61,14 @@ export interface StoreChange {
   resourceVersion: number;
 }
 
-export class StoreError extends Error {
+export class ObjectError extends Error {
   constructor(
     readonly code: 400 | 404 | 409 | 410 | 422 | 429,
     readonly reason: string,
     message: string,
   ) {
     super(message);
-    this.name = 'StoreError';
+    this.name = 'ObjectError';
   }
 }
 
@@ -124,24 +125,24 @@ interface CrdSpec {
   versions: CrdVersion[];
 }
 
-export interface ObjectStoreOptions {
+export interface ClusterObjectsOptions {
   /** Watch events kept for resumption; a watch from an older resourceVersion gets 410 Gone. */
   historyLimit?: number;
   now?: () => Date;
 }
 
-export class KubeObjectStore {
+export class ClusterObjects {
   private readonly types = new Map<string, ResourceType>();
   private readonly objects = new Map<string, Map<string, KubeObject>>();
-  private readonly history: StoreChange[] = [];
-  private readonly listeners = new Set<(change: StoreChange) => void>();
+  private readonly history: ObjectChange[] = [];
+  private readonly listeners = new Set<(change: ObjectChange) => void>();
   private revision = 1;
   /** Oldest resourceVersion a watch can still resume from. */
   private compacted = 0;
   private readonly historyLimit: number;
   private readonly now: () => Date;
 
-  constructor(options: ObjectStoreOptions = {}) {
+  constructor(options: ClusterObjectsOptions = {}) {
     this.historyLimit = options.historyLimit ?? 10_000;
     this.now = options.now ?? (() => new Date());
     for (const t of BUILT_IN) this.types.set(typeKey(t.group, t.version, t.plural), t);
@@ -165,15 +166,15 @@ export class KubeObjectStore {
     return undefined;
   }
 
-  onChange(listener: (change: StoreChange) => void): () => void {
+  onChange(listener: (change: ObjectChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  /** Changes after `since`, or a 410 StoreError when they are no longer kept. */
-  changesSince(since: number): StoreChange[] {
-    if (since < this.compacted) throw new StoreError(410, 'Expired', `too old resource version: ${since} (${this.compacted})`);
-    const out: StoreChange[] = [];
+  /** Changes after `since`, or a 410 ObjectError when they are no longer kept. */
+  changesSince(since: number): ObjectChange[] {
+    if (since < this.compacted) throw new ObjectError(410, 'Expired', `too old resource version: ${since} (${this.compacted})`);
+    const out: ObjectChange[] = [];
     for (let i = this.history.length - 1; i >= 0; i--) {
       const c = this.history[i]!;
       if (c.resourceVersion <= since) break;
@@ -199,7 +200,7 @@ export class KubeObjectStore {
   }
 
   private record(type: WatchEventType, t: ResourceType, object: KubeObject, previous?: KubeObject): void {
-    const change: StoreChange = { type, resource: t, object, ...(previous ? { previous } : {}), resourceVersion: this.revision };
+    const change: ObjectChange = { type, resource: t, object, ...(previous ? { previous } : {}), resourceVersion: this.revision };
     this.history.push(change);
     if (this.history.length > this.historyLimit) {
       const dropped = this.history.splice(0, this.history.length - this.historyLimit);
@@ -223,14 +224,14 @@ export class KubeObjectStore {
     return this.bucket(t).size;
   }
 
-  /** Iterates the stored objects without copying; callers must not mutate them. */
+  /** Iterates the objects held without copying; callers must not mutate them. */
   *peek(t: ResourceType): IterableIterator<KubeObject> {
     yield* this.bucket(t).values();
   }
 
   get(t: ResourceType, namespace: string | undefined, name: string): KubeObject {
     const o = this.bucket(t).get(objectKey(t.namespaced ? namespace : undefined, name));
-    if (!o) throw new StoreError(404, 'NotFound', `${t.plural}${t.group ? '.' + t.group : ''} "${name}" not found`);
+    if (!o) throw new ObjectError(404, 'NotFound', `${t.plural}${t.group ? '.' + t.group : ''} "${name}" not found`);
     return clone(o);
   }
 
@@ -243,13 +244,13 @@ export class KubeObjectStore {
     const obj = clone(input);
     obj.metadata = obj.metadata ?? {};
     if (!obj.metadata.name) {
-      if (!obj.metadata.generateName) throw new StoreError(422, 'Invalid', 'metadata.name: Required value: name or generateName is required');
+      if (!obj.metadata.generateName) throw new ObjectError(422, 'Invalid', 'metadata.name: Required value: name or generateName is required');
       obj.metadata.name = obj.metadata.generateName + randomUUID().slice(0, 5);
     }
     if (t.namespaced) {
       const ns = namespace ?? obj.metadata.namespace ?? 'default';
       if (obj.metadata.namespace && obj.metadata.namespace !== ns) {
-        throw new StoreError(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
+        throw new ObjectError(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
       }
       obj.metadata.namespace = ns;
     } else {
@@ -257,7 +258,7 @@ export class KubeObjectStore {
     }
     const key = objectKey(obj.metadata.namespace, obj.metadata.name);
     const b = this.bucket(t);
-    if (b.has(key)) throw new StoreError(409, 'AlreadyExists', `${t.plural}${t.group ? '.' + t.group : ''} "${obj.metadata.name}" already exists`);
+    if (b.has(key)) throw new ObjectError(409, 'AlreadyExists', `${t.plural}${t.group ? '.' + t.group : ''} "${obj.metadata.name}" already exists`);
     this.revision++;
     obj.apiVersion = apiVersionOf(t);
     obj.kind = t.kind;
@@ -279,14 +280,14 @@ export class KubeObjectStore {
    */
   update(t: ResourceType, input: KubeObject, options: { namespace?: string; subresource?: 'status' } = {}): KubeObject {
     const name = input.metadata?.name;
-    if (!name) throw new StoreError(422, 'Invalid', 'metadata.name: Required value');
+    if (!name) throw new ObjectError(422, 'Invalid', 'metadata.name: Required value');
     const key = objectKey(t.namespaced ? (options.namespace ?? input.metadata.namespace ?? 'default') : undefined, name);
     const b = this.bucket(t);
     const old = b.get(key);
-    if (!old) throw new StoreError(404, 'NotFound', `${t.plural}${t.group ? '.' + t.group : ''} "${name}" not found`);
+    if (!old) throw new ObjectError(404, 'NotFound', `${t.plural}${t.group ? '.' + t.group : ''} "${name}" not found`);
     const rv = input.metadata.resourceVersion;
     if (rv !== undefined && rv !== '' && rv !== old.metadata.resourceVersion) {
-      throw new StoreError(409, 'Conflict', `Operation cannot be fulfilled on ${t.plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+      throw new ObjectError(409, 'Conflict', `Operation cannot be fulfilled on ${t.plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`);
     }
     let next: KubeObject;
     if (options.subresource === 'status') {
@@ -324,7 +325,7 @@ export class KubeObjectStore {
     const key = objectKey(t.namespaced ? namespace : undefined, name);
     const b = this.bucket(t);
     const old = b.get(key);
-    if (!old) throw new StoreError(404, 'NotFound', `${t.plural}${t.group ? '.' + t.group : ''} "${name}" not found`);
+    if (!old) throw new ObjectError(404, 'NotFound', `${t.plural}${t.group ? '.' + t.group : ''} "${name}" not found`);
     b.delete(key);
     this.revision++;
     const gone = clone(old);
@@ -337,7 +338,7 @@ export class KubeObjectStore {
   private registerCrd(crd: KubeObject): void {
     const spec = crd.spec as CrdSpec | undefined;
     if (!spec?.group || !spec.names?.plural || !spec.names.kind || !Array.isArray(spec.versions)) {
-      throw new StoreError(422, 'Invalid', 'spec: a CustomResourceDefinition needs group, names.plural, names.kind and versions');
+      throw new ObjectError(422, 'Invalid', 'spec: a CustomResourceDefinition needs group, names.plural, names.kind and versions');
     }
     for (const v of spec.versions) {
       if (v.served === false) continue;
@@ -368,7 +369,7 @@ export class KubeObjectStore {
 }
 
 // Label selectors live with the kube layer; re-exported for the simulator and the fake server.
-export { LabelSelectorError, formatSelector, labelsMatch, parseLabelSelector, selectorRequirements, type LabelRequirement, type LabelSelectorObject } from '../kube/label-selector.ts';
+export { LabelSelectorError, formatSelector, labelsMatch, parseLabelSelector, selectorRequirements, type LabelRequirement, type LabelSelectorObject } from '../../../autoscaler/label-selector.ts';
 
 /** A dotted path (`.spec.replicas`) read from an object. */
 export function readPath(obj: unknown, path: string): unknown {

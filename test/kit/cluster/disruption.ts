@@ -1,7 +1,7 @@
 // Whether evicting a pod would break a PodDisruptionBudget, computed the way
 // the disruption controller fills a budget's status (currentHealthy against
 // desiredHealthy over the pods its selector matches).
-import { labelsMatch, selectorRequirements, type KubeObject, type LabelSelectorObject } from './object-store.ts';
+import { labelsMatch, selectorRequirements, type KubeObject, type LabelSelectorObject } from './cluster-objects.ts';
 
 interface PdbSpec {
   selector?: LabelSelectorObject;

@@ -1,8 +1,8 @@
 // Turns the simulator's load into pod metrics, as the kubelet's cAdvisor
-// scrape lands them in the store: each sample() writes every running pod's
+// scrape would land them: each sample() writes every running pod's
 // current usage with the sample's timestamp into an InMemoryPodMetrics.
-import { InMemoryPodMetrics } from '../controller.ts';
-import type { ClusterSimulator } from './cluster.ts';
+import { InMemoryPodMetrics } from '../autoscaler-fakes.ts';
+import type { ClusterSimulator } from './simulator.ts';
 
 export class SimulatedMetricsFeed {
   readonly metrics: InMemoryPodMetrics;

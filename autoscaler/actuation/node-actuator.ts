@@ -1,13 +1,13 @@
-// Carries out node plans through a NodeProvider (the simulated cloud or
+// Carries out node plans (the NodeActuator port of ../ports.ts) through a NodeProvider (the simulated cloud or
 // Cluster API) and the drain executor: scale-up grows a group, scale-down
 // cordons, evicts through the Eviction API and deletes. "Upcoming" nodes are
 // the group's target size minus the Nodes registered with its label, so the
 // loop does not ask again for pods that nodes on their way will take.
-import { drainAndDelete, type DrainApi, type DrainOptions } from '../nodes/drain.ts';
+import { drainAndDelete, type DrainApi, type DrainOptions } from './drain.ts';
 import { NODE_GROUP_LABEL } from '../nodes/scheduling.ts';
 import { findNodeGroup, type NodeProvider } from '../providers/provider.ts';
-import type { NodeActuator } from '../controller.ts';
-import type { ClusterAccess } from './cluster-access.ts';
+import type { NodeActuator } from '../ports.ts';
+import type { ClusterAccess } from '../kube/cluster-access.ts';
 
 export interface ProviderNodeActuatorOptions {
   provider: NodeProvider;

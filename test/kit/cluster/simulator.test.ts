@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { KubeObjectStore, parseLabelSelector, labelsMatch } from './object-store.ts';
-import { ClusterSimulator } from './cluster.ts';
+import { ClusterObjects, parseLabelSelector, labelsMatch } from './cluster-objects.ts';
+import { ClusterSimulator } from './simulator.ts';
 import { evictionVerdict } from './disruption.ts';
 
-function setup(): { sim: ClusterSimulator; store: KubeObjectStore } {
-  const store = new KubeObjectStore();
-  const sim = new ClusterSimulator(store);
-  return { sim, store };
+function setup(): { sim: ClusterSimulator; objects: ClusterObjects } {
+  const objects = new ClusterObjects();
+  const sim = new ClusterSimulator(objects);
+  return { sim, objects };
 }
 
 describe('ClusterSimulator', () => {
@@ -24,19 +24,19 @@ describe('ClusterSimulator', () => {
   });
 
   it('follows replica changes, schedules pending pods onto new nodes and recreates pods of removed nodes', () => {
-    const { sim, store } = setup();
+    const { sim, objects } = setup();
     sim.addNode({ name: 'n1', cpu: '1', memory: '4Gi' });
     sim.addWorkload({ namespace: 'shop', name: 'web', replicas: 2, cpuRequest: '500m', memoryRequest: '256Mi' });
-    const dep = store.get(store.resourceType('apps', 'v1', 'deployments')!, 'shop', 'web');
-    store.update(store.resourceType('apps', 'v1', 'deployments')!, { ...dep, spec: { ...(dep.spec as object), replicas: 4 } });
+    const dep = objects.get(objects.resourceType('apps', 'v1', 'deployments')!, 'shop', 'web');
+    objects.update(objects.resourceType('apps', 'v1', 'deployments')!, { ...dep, spec: { ...(dep.spec as object), replicas: 4 } });
     expect(sim.pods('shop')).toHaveLength(4);
     expect(sim.pendingPods()).toHaveLength(2);
     sim.addNode({ name: 'n2', cpu: '1', memory: '4Gi' });
     expect(sim.pendingPods()).toHaveLength(0);
-    store.delete(store.resourceType('', 'v1', 'nodes')!, undefined, 'n1');
+    objects.delete(objects.resourceType('', 'v1', 'nodes')!, undefined, 'n1');
     expect(sim.pods('shop')).toHaveLength(4);
     expect(sim.pendingPods()).toHaveLength(2);
-    const status = store.get(store.resourceType('apps', 'v1', 'deployments')!, 'shop', 'web').status as { replicas: number; readyReplicas: number };
+    const status = objects.get(objects.resourceType('apps', 'v1', 'deployments')!, 'shop', 'web').status as { replicas: number; readyReplicas: number };
     expect(status).toMatchObject({ replicas: 4, readyReplicas: 2 });
   });
 

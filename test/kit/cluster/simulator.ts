@@ -1,19 +1,19 @@
-// A cluster simulator over a KubeObjectStore: a deployment controller that
+// A cluster simulator over a ClusterObjects: a deployment controller that
 // turns spec.replicas into pods, a scheduler that binds pending pods to nodes
 // with room (and marks the rest PodScheduled=False, reason Unschedulable), node
 // removal that orphans pods back to pending, and load curves that give every
-// running pod its CPU usage. The store is what a fake API server serves, so
+// running pod its CPU usage. The objects are what a fake API server serves, so
 // whatever the autoscaler writes through the API the simulator reacts to.
-import { milliValue } from '../quantity.ts';
+import { milliValue } from '../../../autoscaler/quantity.ts';
 import {
-  KubeObjectStore,
+  ClusterObjects,
   labelsMatch,
   selectorRequirements,
   type KubeObject,
   type LabelSelectorObject,
   type ResourceType,
-  type StoreChange,
-} from './object-store.ts';
+  type ObjectChange,
+} from './cluster-objects.ts';
 
 /** Total CPU cores a workload demands at a moment; spread over its ready pods. */
 export type LoadCurve = (now: Date) => number;
@@ -81,7 +81,7 @@ export interface PodUsage {
 }
 
 export class ClusterSimulator {
-  readonly store: KubeObjectStore;
+  readonly objects: ClusterObjects;
   private readonly now: () => Date;
   private readonly loads = new Map<string, { load: LoadCurve; memory: number }>();
   private readonly podType: ResourceType;
@@ -94,15 +94,15 @@ export class ClusterSimulator {
   private initialStartTime: Date | undefined;
   private serial = 0;
 
-  constructor(store: KubeObjectStore, options: ClusterSimulatorOptions = {}) {
-    this.store = store;
+  constructor(objects: ClusterObjects, options: ClusterSimulatorOptions = {}) {
+    this.objects = objects;
     this.now = options.now ?? (() => new Date());
     this.initialStartTime = options.initialStartTime;
-    this.podType = store.resourceType('', 'v1', 'pods')!;
-    this.nodeType = store.resourceType('', 'v1', 'nodes')!;
-    this.deploymentType = store.resourceType('apps', 'v1', 'deployments')!;
-    this.statefulSetType = store.resourceType('apps', 'v1', 'statefulsets')!;
-    this.unsubscribe = store.onChange((c) => this.onChange(c));
+    this.podType = objects.resourceType('', 'v1', 'pods')!;
+    this.nodeType = objects.resourceType('', 'v1', 'nodes')!;
+    this.deploymentType = objects.resourceType('apps', 'v1', 'deployments')!;
+    this.statefulSetType = objects.resourceType('apps', 'v1', 'statefulsets')!;
+    this.unsubscribe = objects.onChange((c) => this.onChange(c));
   }
 
   close(): void {
@@ -114,7 +114,7 @@ export class ClusterSimulator {
     this.initialStartTime = undefined;
   }
 
-  private onChange(c: StoreChange): void {
+  private onChange(c: ObjectChange): void {
     const k = c.resource.kind;
     const relevant =
       ((k === 'Deployment' || k === 'StatefulSet') && c.resource.group === 'apps') ||
@@ -124,14 +124,14 @@ export class ClusterSimulator {
   }
 
   addNode(spec: SimNodeSpec): KubeObject {
-    return this.store.create(this.nodeType, nodeObject(spec, spec.creationTimestamp ?? this.now()));
+    return this.objects.create(this.nodeType, nodeObject(spec, spec.creationTimestamp ?? this.now()));
   }
 
   addWorkload(spec: SimWorkloadSpec): KubeObject {
     const type = spec.kind === 'StatefulSet' ? this.statefulSetType : this.deploymentType;
     this.loads.set(`${spec.namespace}/${spec.name}`, { load: spec.load ?? (() => 0), memory: spec.memoryUsage ?? 64 * 2 ** 20 });
     const labels = { app: spec.name };
-    return this.store.create(
+    return this.objects.create(
       type,
       {
         metadata: { name: spec.name, namespace: spec.namespace, labels },
@@ -169,7 +169,7 @@ export class ClusterSimulator {
       do {
         this.dirty = false;
         this.collectOrphans();
-        for (const t of [this.deploymentType, this.statefulSetType]) for (const w of this.store.list(t)) this.reconcileWorkload(t, w);
+        for (const t of [this.deploymentType, this.statefulSetType]) for (const w of this.objects.list(t)) this.reconcileWorkload(t, w);
         this.schedule();
       } while (this.dirty);
     } finally {
@@ -179,10 +179,10 @@ export class ClusterSimulator {
 
   /** Pods bound to a node that no longer exists are deleted, as the pod garbage collector does. */
   private collectOrphans(): void {
-    const nodes = new Set(this.store.list(this.nodeType).map((n) => n.metadata.name));
-    for (const p of this.store.list(this.podType)) {
+    const nodes = new Set(this.objects.list(this.nodeType).map((n) => n.metadata.name));
+    for (const p of this.objects.list(this.podType)) {
       const nodeName = (p.spec as PodSpecShape).nodeName;
-      if (nodeName && !nodes.has(nodeName)) this.store.delete(this.podType, p.metadata.namespace, p.metadata.name!);
+      if (nodeName && !nodes.has(nodeName)) this.objects.delete(this.podType, p.metadata.namespace, p.metadata.name!);
     }
   }
 
@@ -191,11 +191,11 @@ export class ClusterSimulator {
     const ns = w.metadata.namespace!;
     const want = spec.replicas ?? 1;
     const requirements = selectorRequirements(spec.selector);
-    const pods = this.store.list(this.podType, ns, (p) => labelsMatch(requirements, p.metadata.labels) && ownedBy(p, w));
+    const pods = this.objects.list(this.podType, ns, (p) => labelsMatch(requirements, p.metadata.labels) && ownedBy(p, w));
     if (pods.length < want) {
       for (let i = pods.length; i < want; i++) {
         const start = this.initialStartTime;
-        this.store.create(
+        this.objects.create(
           this.podType,
           {
             metadata: {
@@ -216,21 +216,21 @@ export class ClusterSimulator {
       const victims = [...pods]
         .sort((a, b) => Number(Boolean((b.spec as PodSpecShape).nodeName === undefined)) - Number(Boolean((a.spec as PodSpecShape).nodeName === undefined)) || (b.metadata.name ?? '').localeCompare(a.metadata.name ?? ''))
         .slice(0, pods.length - want);
-      for (const p of victims) this.store.delete(this.podType, ns, p.metadata.name!);
+      for (const p of victims) this.objects.delete(this.podType, ns, p.metadata.name!);
     }
-    const after = this.store.list(this.podType, ns, (p) => labelsMatch(requirements, p.metadata.labels) && ownedBy(p, w));
+    const after = this.objects.list(this.podType, ns, (p) => labelsMatch(requirements, p.metadata.labels) && ownedBy(p, w));
     const ready = after.filter((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running').length;
     const status = (w.status ?? {}) as { replicas?: number; readyReplicas?: number; observedGeneration?: number };
     if (status.replicas !== after.length || status.readyReplicas !== ready || status.observedGeneration !== w.metadata.generation) {
-      this.store.update(type, { ...w, status: { ...status, replicas: after.length, readyReplicas: ready, availableReplicas: ready, observedGeneration: w.metadata.generation } }, { subresource: 'status' });
+      this.objects.update(type, { ...w, status: { ...status, replicas: after.length, readyReplicas: ready, availableReplicas: ready, observedGeneration: w.metadata.generation } }, { subresource: 'status' });
     }
   }
 
   /** Binds pending pods first-fit onto schedulable nodes with room; the rest are marked Unschedulable. */
   schedule(): void {
-    const nodes = this.store.list(this.nodeType).filter((n) => !(n.spec as NodeShape | undefined)?.unschedulable);
+    const nodes = this.objects.list(this.nodeType).filter((n) => !(n.spec as NodeShape | undefined)?.unschedulable);
     const used = new Map<string, { cpu: number; memory: number; pods: number }>();
-    const allPods = this.store.list(this.podType);
+    const allPods = this.objects.list(this.podType);
     for (const p of allPods) {
       const nodeName = (p.spec as PodSpecShape).nodeName;
       if (!nodeName) continue;
@@ -256,9 +256,9 @@ export class ClusterSimulator {
         const u = used.get(target.metadata.name!) ?? { cpu: 0, memory: 0, pods: 0 };
         used.set(target.metadata.name!, { cpu: u.cpu + r.cpu, memory: u.memory + r.memory, pods: u.pods + 1 });
         const start = p.metadata.creationTimestamp && this.initialStartTime ? p.metadata.creationTimestamp : iso(now);
-        this.store.update(this.podType, { ...p, spec: { ...spec, nodeName: target.metadata.name } });
-        const bound = this.store.get(this.podType, p.metadata.namespace, p.metadata.name!);
-        this.store.update(
+        this.objects.update(this.podType, { ...p, spec: { ...spec, nodeName: target.metadata.name } });
+        const bound = this.objects.get(this.podType, p.metadata.namespace, p.metadata.name!);
+        this.objects.update(
           this.podType,
           {
             ...bound,
@@ -276,7 +276,7 @@ export class ClusterSimulator {
       } else {
         const already = ((p.status as { conditions?: PodCondition[] } | undefined)?.conditions ?? []).some((c) => c.type === 'PodScheduled' && c.reason === 'Unschedulable');
         if (already) continue;
-        this.store.update(
+        this.objects.update(
           this.podType,
           {
             ...p,
@@ -295,7 +295,7 @@ export class ClusterSimulator {
   usage(now: Date = this.now()): PodUsage[] {
     const out: PodUsage[] = [];
     const byWorkload = new Map<string, KubeObject[]>();
-    for (const p of this.store.peek(this.podType)) {
+    for (const p of this.objects.peek(this.podType)) {
       if ((p.status as { phase?: string } | undefined)?.phase !== 'Running') continue;
       const owner = (p.metadata.ownerReferences as { name: string }[] | undefined)?.[0]?.name;
       if (!owner) continue;
@@ -315,11 +315,11 @@ export class ClusterSimulator {
   }
 
   nodes(): KubeObject[] {
-    return this.store.list(this.nodeType);
+    return this.objects.list(this.nodeType);
   }
 
   pods(namespace?: string): KubeObject[] {
-    return this.store.list(this.podType, namespace);
+    return this.objects.list(this.podType, namespace);
   }
 
   pendingPods(): KubeObject[] {
