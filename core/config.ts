@@ -6,19 +6,10 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseInput } from './validate.ts';
 import { InputError } from './errors.ts';
-import { parseDuration } from './duration.ts';
-
-function isDuration(text: string): boolean {
-  try {
-    parseDuration(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { durationProblem } from './duration.ts';
 
 /** A duration in the Prometheus dialect of core/duration.ts, for configuration fields. */
-export const duration = z.string().refine(isDuration, 'expected a duration such as 500ms, 15s, 5m, 1h or 7d');
+export const duration = z.string().refine((text) => durationProblem(text) === null, 'expected a duration such as 500ms, 15s, 5m, 1h or 7d');
 
 /** The sections every part of the engine reads; each domain adds its own (see bin/config.ts). */
 export const coreConfigSchema = z.object({

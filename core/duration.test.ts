@@ -46,3 +46,15 @@ describe('formatDuration', () => {
     [0, '0s'],
   ])('%d ms is %s', (ms, text) => expect(formatDuration(ms)).toBe(text));
 });
+
+describe('parseDuration, go dialect (moved from autoscaler/nodes/cli.test.ts)', () => {
+  it.each([
+    ['10m', 600_000],
+    ['1h30m', 5_400_000],
+    ['90s', 90_000],
+    ['1.5h', 5_400_000],
+    ['0', 0],
+    ['250ms', 250],
+  ])('%s is %d ms', (text, ms) => expect(parseDuration(text, 'duration', { dialect: 'go' })).toBe(ms));
+  it.each(['', '10', '10 m', 'm', '5d'])('rejects %j', (text) => expect(() => parseDuration(text, 'duration', { dialect: 'go' })).toThrow(/not a duration/));
+});

@@ -21,8 +21,8 @@ export interface DurationOptions {
   bareSeconds?: boolean;
 }
 
-/** Milliseconds in `text`; throws InputError naming `field` when it is not a duration of the dialect. */
-export function parseDuration(text: string, field = 'duration', options: DurationOptions = {}): number {
+/** Milliseconds in `text`, or why it is not a duration of the dialect. */
+function readDuration(text: string, options: DurationOptions): number | string {
   const dialect = options.dialect ?? 'prometheus';
   if (text === '0') return 0;
   if (options.bareSeconds && /^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
@@ -34,10 +34,21 @@ export function parseDuration(text: string, field = 'duration', options: Duratio
     total += Number(m[1]) * UNIT_MS[m[2]!]!;
     consumed = part.lastIndex;
   }
-  if (consumed === 0 || consumed !== text.length || !Number.isFinite(total)) {
-    throw new InputError(field, `"${text}" is not a duration such as ${EXAMPLES[dialect]}`);
-  }
+  if (consumed === 0 || consumed !== text.length || !Number.isFinite(total)) return `"${text}" is not a duration such as ${EXAMPLES[dialect]}`;
   return total;
+}
+
+/** Milliseconds in `text`; throws InputError naming `field` when it is not a duration of the dialect. */
+export function parseDuration(text: string, field = 'duration', options: DurationOptions = {}): number {
+  const read = readDuration(text, options);
+  if (typeof read === 'string') throw new InputError(field, read);
+  return read;
+}
+
+/** Why `text` is not a duration of the dialect, or null when it is (for schema refinements). */
+export function durationProblem(text: string, options: DurationOptions = {}): string | null {
+  const read = readDuration(text, options);
+  return typeof read === 'string' ? read : null;
 }
 
 /** "12m30s" style, for reasons an operator reads. */

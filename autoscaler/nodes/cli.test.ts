@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { nodesCommand, runPlan } from './cli.ts';
-import { parseDuration } from './duration.ts';
 import { group, node, planInput, pod } from './test-fixtures.ts';
 
 const workers = group('workers', 0, 10, { cpu: '4', memory: '16Gi', pods: 110 });
@@ -87,16 +86,4 @@ describe('nodesCommand', () => {
     expect(r.out).toBe('');
     expect(r.err.startsWith('--input: ')).toBe(true);
   });
-});
-
-describe('parseDuration', () => {
-  it.each([
-    ['10m', 600_000],
-    ['1h30m', 5_400_000],
-    ['90s', 90_000],
-    ['1.5h', 5_400_000],
-    ['0', 0],
-    ['250ms', 250],
-  ])('%s is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
-  it.each(['', '10', '10 m', 'm', '5d'])('rejects %j', (text) => expect(() => parseDuration(text)).toThrow(/not a duration/));
 });

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { parseInput } from '../../core/validate.ts';
 import { milliValue } from '../quantity.ts';
-import { parseDuration } from './duration.ts';
+import { durationProblem } from '../../core/duration.ts';
 
 const quantity = z
   .union([z.string(), z.number()], { error: 'expected a Kubernetes quantity (e.g. 250m, 1.5, 512Mi)' })
@@ -20,11 +20,8 @@ const quantity = z
 const time = z.string().refine((s) => !Number.isNaN(Date.parse(s)), { error: 'expected an RFC 3339 time, e.g. 2026-11-23T10:00:00Z' });
 
 const duration = z.string().superRefine((s, ctx) => {
-  try {
-    parseDuration(s);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e) });
-  }
+  const problem = durationProblem(s, { dialect: 'go' });
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
 const resourceList = z.record(z.string(), quantity);

@@ -5,7 +5,7 @@
 // plan into the next.
 import { fnv1a } from '../../core/hashing.ts';
 import { ClusterSnapshot } from './cluster.ts';
-import { parseDuration } from './duration.ts';
+import { parseDuration } from '../../core/duration.ts';
 import { BinpackingEstimator, type NodeEstimator } from './estimator.ts';
 import { expanderFor, type Expander } from './expander.ts';
 import type { NodePlanInput } from './input.ts';
@@ -47,7 +47,7 @@ export function planNodes(input: NodePlanInput, strategies: PlanStrategies = {})
     nowMs: Date.parse(input.now),
     now: input.now,
     threshold: options.scaleDownUtilizationThreshold,
-    unneededMs: parseDuration(options.scaleDownUnneededTime),
+    unneededMs: parseDuration(options.scaleDownUnneededTime, 'options.scaleDownUnneededTime', { dialect: 'go' }),
     scaleUpPlanned: up.scaleUp.length > 0,
   });
   return {

@@ -7,7 +7,7 @@
 // earlier removals pushed onto them.
 import type { ClusterNode, ClusterSnapshot } from './cluster.ts';
 import { DisruptionBudgets, drainOutcome } from './drainability.ts';
-import { formatDuration } from './duration.ts';
+import { formatDuration } from '../../core/duration.ts';
 import type { NodeGroupSpec, NodePlanInput, Pod } from './input.ts';
 import type { SchedulingPod } from './scheduling.ts';
 
