@@ -4,13 +4,15 @@
 // `query` and a `status` against a closed loopback port (they fail with
 // exit 1 after the connection is refused), and `sla compute` on a one-cluster
 // input; bare `node -e ''` is timed too, as the floor on this machine. Each
-// run's exit code must be the expected one. Whether the launcher runs the
-// compiled build (dist/) or falls back to tsx is printed: run `npm run
-// build` first after editing sources. Last line: {"bench":"cli",…}.
+// run's exit code must be the expected one; the 1-minute load average at the
+// end goes into the figures, since wall times scale with it. Whether the
+// launcher runs the compiled build (dist/) or falls back to tsx is printed:
+// run `npm run build` first after editing sources. Last line:
+// {"bench":"cli",…}.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const RUNS = Number(process.env['CLI_BENCH_RUNS'] ?? 10);
@@ -120,6 +122,8 @@ try {
       max_ms: Math.max(...cases.filter((c) => !c.bare).map((c) => figures[`${c.key}_max_ms`]!)),
       runs: RUNS,
       compiled,
+      // Wall times on a shared machine scale with its load: node_p50_ms is the floor.
+      load_avg_1m: Math.round(loadavg()[0]! * 10) / 10,
       exit_codes_ok: exitCodesOk,
     }),
   );
