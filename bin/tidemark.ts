@@ -1,28 +1,24 @@
-// The `tidemark` command: one entry point, a subcommand per job.
-import { Command, CommanderError } from 'commander';
+// The `tidemark` command: one entry point, a subcommand per job. Only the
+// subcommand being run is loaded (bin/commands.ts); the others stand in the
+// listing as their name, usage and description.
+import { Command, CommanderError, Help } from 'commander';
 import { InputError } from '../core/errors.ts';
-import { upCommand } from './up.ts';
-import { queryCommand } from './query.ts';
-import { statusCommand } from './status.ts';
-import { billingCommand, slaCommand } from '../sla/cli.ts';
-import { autoscaleCommand } from '../autoscaler/cli.ts';
-import { nodesCommand } from '../autoscaler/nodes/cli.ts';
+import { COMMANDS, requestedCommand } from './commands.ts';
 
 const program = new Command('tidemark')
   .description('Tidemark: monitoring, autoscaling and SLA engine for managed Kubernetes clouds')
   .version('0.1.0')
   .showHelpAfterError()
-  .exitOverride();
-
-program.addCommand(upCommand());
-program.addCommand(queryCommand());
-program.addCommand(statusCommand());
-program.addCommand(slaCommand());
-program.addCommand(billingCommand());
-program.addCommand(autoscaleCommand());
-program.addCommand(nodesCommand());
+  .exitOverride()
+  .configureHelp({
+    subcommandTerm: (cmd) => COMMANDS.find((c) => c.name === cmd.name())?.term ?? new Help().subcommandTerm(cmd),
+  });
 
 try {
+  const wanted = requestedCommand(process.argv.slice(2));
+  for (const entry of COMMANDS) {
+    program.addCommand(entry === wanted ? await entry.load() : new Command(entry.name).description(entry.description));
+  }
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {

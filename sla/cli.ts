@@ -5,17 +5,15 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { InputError } from '../core/errors.ts';
 import { runJsonCommand, type CliResult } from '../core/cli.ts';
-import { coreConfigSchema, loadConfigWith } from '../core/config.ts';
-import { slaSection, type SlaConfig } from './config.ts';
-import { Store } from '../core/store.ts';
-import { migrate, schemaContext } from '../core/migrations.ts';
+// The configuration, the store and the report and scheduling code load only
+// when a command opens the store (withStore, `sla report`): `sla compute`
+// starts without them.
+import type { SlaConfig } from './config.ts';
+import type { Store } from '../core/store.ts';
 import { computeSla, parseSlaInput, isoUtc } from './calculator.ts';
-import { slaMigrations } from './schema.ts';
-import { runMonthlyReport } from './report.ts';
 import { recordExclusion, listExclusions, exclusionJson, parseExclusion } from './exclusions.ts';
 import { parseChargesCsv, storeCharges } from './billing.ts';
 import { monthPeriod } from './period.ts';
-import { configuredClusters } from './service.ts';
 
 export interface SlaCliDeps {
   /** An open, migrated store (tests, or the engine); otherwise one is opened from the configuration. */
@@ -50,9 +48,11 @@ function io(deps: SlaCliDeps) {
 
 /** Runs `fn` with a store: the handed-in one, or one opened (and migrated, and closed) from the configuration. */
 async function withStore<T>(deps: SlaCliDeps, configFile: string | undefined, fn: (store: Store, config: SlaConfig, tenant: string) => Promise<T>): Promise<T> {
+  const [{ coreConfigSchema, loadConfigWith }, { slaSection }] = await Promise.all([import('../core/config.ts'), import('./config.ts')]);
   const config = deps.config ?? loadConfigWith(coreConfigSchema.extend({ sla: slaSection }), { file: configFile });
   const tenant = deps.tenant ?? config.tenant;
   if (deps.store) return fn(deps.store, config, tenant);
+  const [{ Store }, { migrate, schemaContext }, { slaMigrations }] = await Promise.all([import('../core/store.ts'), import('../core/migrations.ts'), import('./schema.ts')]);
   const s = config.store;
   const store = await Store.open({ dataPath: s.dataPath, url: s.url, user: s.user, password: s.password, database: s.database, cluster: s.cluster });
   try {
@@ -147,6 +147,7 @@ export function slaCommand(deps: SlaCliDeps = {}): Command {
           return;
         }
         return withStore(deps, opts.config, async (store, config, tenant) => {
+          const [{ runMonthlyReport }, { configuredClusters }] = await Promise.all([import('./report.ts'), import('./service.ts')]);
           const c = config.sla;
           const out = await runMonthlyReport(store, {
             tenant,
