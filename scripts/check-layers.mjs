@@ -18,7 +18,8 @@ const ALLOWED = {
   core: [],
   metrics: ['core'],
   ...Object.fromEntries(DOMAINS.map((d) => [d, ['core', 'metrics']])),
-  bin: ['core', 'metrics', ...DOMAINS],
+  // The launcher runs the compiled copy of bin/ itself (dist/ is build output of these sources).
+  bin: ['core', 'metrics', ...DOMAINS, 'dist'],
   scripts: [],
 };
 const SKIP = new Set(['node_modules', 'dist', 'data', '.git', '.cache', '.tidemark']);
