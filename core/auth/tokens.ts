@@ -82,7 +82,7 @@ interface Row {
   created: number;
   expires: number;
   revoked: number;
-  version: number;
+  v: number;
 }
 
 interface Stored {
@@ -103,19 +103,20 @@ function chTime(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 }
 
-// Each token's latest version, on one node or across shards alike.
+// Each token's latest version, on one node or across shards alike. The
+// aliases shadow the columns, so filters on raw rows go in a subquery.
 const LATEST = `SELECT id,
     argMax(hash, version) AS hash, argMax(name, version) AS name, argMax(tenants, version) AS tenants,
     argMax(role, version) AS role, argMax(creator, version) AS creator,
     toUnixTimestamp64Milli(argMax(created_at, version)) AS created,
     toUnixTimestamp64Milli(argMax(expires_at, version)) AS expires,
     toUnixTimestamp64Milli(argMax(revoked_at, version)) AS revoked,
-    max(version) AS version`;
+    max(version) AS v`;
 
 function toStored(r: Row): Stored {
   return {
     hash: r.hash,
-    version: Number(r.version),
+    version: Number(r.v),
     record: {
       id: r.id,
       name: r.name,
@@ -205,7 +206,7 @@ export class TokenStore {
   }
 
   private async byId(id: string): Promise<Stored | null> {
-    const rows = await this.store.query<Row>(`${LATEST} FROM ${this.table} WHERE id = {id:String} GROUP BY id`, { id });
+    const rows = await this.store.query<Row>(`${LATEST} FROM (SELECT * FROM ${this.table} WHERE id = {id:String}) GROUP BY id`, { id });
     return rows[0] ? toStored(rows[0]) : null;
   }
 
@@ -240,7 +241,7 @@ export class TokenStore {
     const hash = hashToken(secret);
     const hit = this.cache.get(hash);
     if (hit && hit.until > this.now()) return hit.record;
-    const rows = await this.store.query<Row>(`${LATEST} FROM ${this.table} WHERE hash = {hash:String} GROUP BY id`, { hash });
+    const rows = await this.store.query<Row>(`${LATEST} FROM (SELECT * FROM ${this.table} WHERE hash = {hash:String}) GROUP BY id`, { hash });
     const record = rows[0] ? toStored(rows[0]).record : null;
     this.remember(hash, record);
     return record;
