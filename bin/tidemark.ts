@@ -7,6 +7,7 @@ import { statusCommand } from './status.ts';
 import { billingCommand, slaCommand } from '../sla/cli.ts';
 import { autoscaleCommand } from '../autoscaler/cli.ts';
 import { nodesCommand } from '../autoscaler/nodes/cli.ts';
+import { tokensCommand } from '../core/auth/cli.ts';
 
 const program = new Command('tidemark')
   .description('Tidemark: monitoring, autoscaling and SLA engine for managed Kubernetes clouds')
@@ -21,6 +22,7 @@ program.addCommand(slaCommand());
 program.addCommand(billingCommand());
 program.addCommand(autoscaleCommand());
 program.addCommand(nodesCommand());
+program.addCommand(tokensCommand());
 
 try {
   await program.parseAsync(process.argv);
