@@ -247,6 +247,20 @@ describe('web hygiene (auth on or off)', () => {
     expect(limited.json().error).toBe('rate_limited');
     expect((await h.app.inject({ url: '/read', headers: bearer(b) })).statusCode).toBe(200);
   });
+
+  it('slows an address that keeps failing to authenticate, before looking its guesses up', async () => {
+    const h = await harness({ rateLimit: { requestsPerSecond: 1, burst: 2 } });
+    const good = h.tokens.add('user', ['acme']);
+    const guess = (remoteAddress: string) => h.app.inject({ url: '/read', headers: bearer(newTokenSecret()), remoteAddress });
+    expect([(await guess('10.0.0.1')).statusCode, (await guess('10.0.0.1')).statusCode]).toEqual([401, 401]);
+    const lookups = h.tokens.lookups;
+    const slowed = await guess('10.0.0.1');
+    expect(slowed.statusCode).toBe(429);
+    expect(slowed.headers['retry-after']).toBe('1');
+    expect(h.tokens.lookups).toBe(lookups);
+    expect((await guess('10.0.0.2')).statusCode).toBe(401); // other addresses are not affected
+    expect((await h.app.inject({ url: '/read', headers: bearer(good), remoteAddress: '10.0.0.3' })).statusCode).toBe(200);
+  });
 });
 
 describe('audit trail', () => {

@@ -95,6 +95,8 @@ export function installAuth(app: FastifyInstance, setup: AuthSetup): void {
   const routes: RouteEntry[] = [];
   registry.set(app, routes);
   const limiter = setup.rateLimit ? new RateLimiter(setup.rateLimit, setup.now) : null;
+  // Failed authentications per remote address: guessing secrets costs a store lookup each, so guessers are slowed before that.
+  const failures = setup.rateLimit ? new RateLimiter(setup.rateLimit, setup.now) : null;
   if (setup.enabled && !setup.tokens) throw new Error('auth.enabled needs a token store');
   let allowedHosts = setup.allowedHosts;
 
@@ -168,8 +170,12 @@ export function installAuth(app: FastifyInstance, setup: AuthSetup): void {
       req.tenant = setup.defaultTenant;
       return;
     }
+    if (failures && !failures.has(req.ip)) return refuse(reply, 429, 'rate_limited', 'too many failed authentications from this address', { headers: { 'retry-after': '1' } });
     const principal = await authenticate(req);
-    if (!principal) return refuse(reply, 401, 'unauthorized', UNAUTHORIZED, { headers: { 'www-authenticate': 'Bearer' } });
+    if (!principal) {
+      failures?.take(req.ip);
+      return refuse(reply, 401, 'unauthorized', UNAUTHORIZED, { headers: { 'www-authenticate': 'Bearer' } });
+    }
     req.principal = principal;
     if (req.routeOptions.url === undefined) return; // no such route: the 404 handler answers, to the authenticated only
     if (limiter) {

@@ -27,3 +27,16 @@ describe('RateLimiter', () => {
     expect(rl.take('a').ok).toBe(true);
   });
 });
+
+describe('RateLimiter.has', () => {
+  it('tells whether a request is left without spending it', () => {
+    let now = 0;
+    const rl = new RateLimiter({ requestsPerSecond: 1, burst: 1 }, () => now);
+    expect(rl.has('a')).toBe(true);
+    expect(rl.has('a')).toBe(true);
+    rl.take('a');
+    expect(rl.has('a')).toBe(false);
+    now = 1000;
+    expect(rl.has('a')).toBe(true);
+  });
+});

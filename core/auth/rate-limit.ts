@@ -19,6 +19,13 @@ export class RateLimiter {
     private readonly maxKeys = 100_000,
   ) {}
 
+  /** Whether `key` has a request left, without spending it. */
+  has(key: string): boolean {
+    const b = this.buckets.get(key);
+    if (!b) return true;
+    return Math.min(this.limits.burst, b.tokens + ((this.now() - b.at) / 1000) * this.limits.requestsPerSecond) >= 1;
+  }
+
   take(key: string): Take {
     const now = this.now();
     const { requestsPerSecond: rate, burst } = this.limits;
