@@ -36,7 +36,7 @@ export interface AuthSetup {
   readonly enabled: boolean;
   readonly defaultTenant: string;
   /** Looks up our tokens by secret (cached). Required when enabled. */
-  readonly tokens?: { lookup(secret: string): Promise<TokenRecord | null> };
+  readonly tokens?: { lookup(secret: string, hash?: string): Promise<TokenRecord | null> };
   /** SHA-256 (hex) of the bootstrap cloud-admin token; the token itself is not kept. */
   readonly adminTokenHash?: string;
   readonly oidc?: OidcVerifier;
@@ -99,6 +99,7 @@ export function installAuth(app: FastifyInstance, setup: AuthSetup): void {
   const failures = setup.rateLimit ? new RateLimiter(setup.rateLimit, setup.now) : null;
   if (setup.enabled && !setup.tokens) throw new Error('auth.enabled needs a token store');
   let allowedHosts = setup.allowedHosts;
+  const adminHash = setup.adminTokenHash ? Buffer.from(setup.adminTokenHash, 'hex') : undefined;
 
   app.decorateRequest('principal', null as unknown as Principal);
   app.decorateRequest('tenant', '');
@@ -112,15 +113,32 @@ export function installAuth(app: FastifyInstance, setup: AuthSetup): void {
     }
   });
 
-  /** The Host allow-list, from the listening port once the server listens. */
+  /** The Host allow-list: configured, or the default for the listening port (the configured one until the server listens). */
+  let defaultFor: { port: number; hosts: readonly string[] } | undefined;
   const hosts = (): readonly string[] => {
     if (allowedHosts) return allowedHosts;
     const address = app.server.address();
-    if (address && typeof address === 'object') {
-      allowedHosts = defaultAllowedHosts(setup.bind.host, address.port);
-      return allowedHosts;
+    const listening = address && typeof address === 'object' ? address.port : undefined;
+    if (listening !== undefined) return (allowedHosts = defaultAllowedHosts(setup.bind.host, listening));
+    if (defaultFor?.port !== setup.bind.port) defaultFor = { port: setup.bind.port, hosts: defaultAllowedHosts(setup.bind.host, setup.bind.port) };
+    return defaultFor.hosts;
+  };
+  // Host headers repeat: remember each verdict (bounded) against the list it was made for.
+  const verdicts = new Map<string, boolean>();
+  let verdictsFor: readonly string[] | undefined;
+  const hostOk = (host: string): boolean => {
+    const list = hosts();
+    if (list !== verdictsFor) {
+      verdicts.clear();
+      verdictsFor = list;
     }
-    return defaultAllowedHosts(setup.bind.host, setup.bind.port);
+    let ok = verdicts.get(host);
+    if (ok === undefined) {
+      ok = hostAllowed(host, list);
+      if (verdicts.size >= 1000) verdicts.clear();
+      verdicts.set(host, ok);
+    }
+    return ok;
   };
 
   async function authenticate(req: FastifyRequest): Promise<Principal | null> {
@@ -129,11 +147,13 @@ export function installAuth(app: FastifyInstance, setup: AuthSetup): void {
     const m = /^Bearer +([^\s]+)\s*$/i.exec(header);
     if (!m) return null;
     const secret = m[1]!;
-    if (setup.adminTokenHash && sameHash(hashToken(secret), setup.adminTokenHash)) {
+    // One SHA-256 per request serves both the bootstrap comparison and the token lookup.
+    const hash = hashToken(secret);
+    if (adminHash && sameHash(hash, adminHash)) {
       return { id: 'bootstrap', role: 'cloud-admin', tenants: [], via: 'bootstrap' };
     }
     if (looksLikeToken(secret)) {
-      const token = await setup.tokens!.lookup(secret);
+      const token = await setup.tokens!.lookup(secret, hash);
       return token && tokenState(token, (setup.now ?? Date.now)()) === 'active' ? principalOf(token) : null;
     }
     if (setup.oidc && looksLikeJwt(secret)) return setup.oidc.verify(secret);
@@ -142,7 +162,7 @@ export function installAuth(app: FastifyInstance, setup: AuthSetup): void {
 
   app.addHook('onRequest', async (req, reply) => {
     const host = req.headers.host;
-    if (host !== undefined && !hostAllowed(host, hosts())) {
+    if (host !== undefined && !hostOk(host)) {
       return refuse(reply, 421, 'forbidden_host', `this engine does not answer to host "${host}" (server.allowedHosts)`, { field: 'host' });
     }
     const declared = req.routeOptions.config?.auth;

@@ -31,11 +31,10 @@ export function hashToken(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
-/** Constant-time comparison of two hex hashes (for the bootstrap token, compared in memory). */
-export function sameHash(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'hex');
-  const y = Buffer.from(b, 'hex');
-  return x.length === y.length && timingSafeEqual(x, y);
+/** Constant-time comparison of a hex hash with a digest (for the bootstrap token, compared in memory). */
+export function sameHash(hex: string, digest: Buffer): boolean {
+  const x = Buffer.from(hex, 'hex');
+  return x.length === digest.length && timingSafeEqual(x, digest);
 }
 
 export interface TokenRecord {
@@ -235,10 +234,9 @@ export class TokenStore {
     return record;
   }
 
-  /** The token a secret belongs to, whatever its state, or null; cached for the TTL (unknown secrets too). */
-  async lookup(secret: string): Promise<TokenRecord | null> {
+  /** The token a secret belongs to, whatever its state, or null; cached for the TTL (unknown secrets too). `hash`: its hashToken, when the caller has it. */
+  async lookup(secret: string, hash = hashToken(secret)): Promise<TokenRecord | null> {
     if (!looksLikeToken(secret)) return null;
-    const hash = hashToken(secret);
     const hit = this.cache.get(hash);
     if (hit && hit.until > this.now()) return hit.record;
     const rows = await this.store.query<Row>(`${LATEST} FROM (SELECT * FROM ${this.table} WHERE hash = {hash:String}) GROUP BY id`, { hash });
