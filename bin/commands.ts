@@ -56,6 +56,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     description: 'node autoscaler: plan node-group scale-up and scale-down',
     load: async () => (await import('../autoscaler/nodes/cli.ts')).nodesCommand(),
   },
+  {
+    name: 'tokens',
+    term: 'tokens',
+    description: 'Create, list and revoke API tokens on a running engine',
+    load: async () => (await import('../core/auth/cli.ts')).tokensCommand(),
+  },
 ];
 
 /**

@@ -1,18 +1,20 @@
 // The engine's whole configuration: the core sections plus each domain's
 // own, composed here (bin/ is the one place that knows every domain).
 import type { z } from 'zod';
-import { coreConfigSchema, loadConfigWith, type LoadConfigOptions } from '../core/config.ts';
+import { coreConfigSchema, loadConfigWith, settleDefaults, type LoadConfigOptions } from '../core/config.ts';
 import { ingesterSection } from '../metrics/config.ts';
 import { collectorSection } from '../collector/config.ts';
 import { slaSection } from '../sla/config.ts';
 import { autoscalerSection } from '../autoscaler/config.ts';
 
-export const configSchema = coreConfigSchema.extend({
-  ingester: ingesterSection,
-  collector: collectorSection,
-  sla: slaSection,
-  autoscaler: autoscalerSection,
-});
+export const configSchema = coreConfigSchema
+  .extend({
+    ingester: ingesterSection,
+    collector: collectorSection,
+    sla: slaSection,
+    autoscaler: autoscalerSection,
+  })
+  .transform(settleDefaults);
 
 export type Config = z.output<typeof configSchema>;
 

@@ -24,6 +24,8 @@ import { startSla } from '../sla/service.ts';
 import { autoscalerMigrations } from '../autoscaler/decision-log.ts';
 import { autoscalerRoutes } from '../autoscaler/routes.ts';
 import { startAutoscaling } from '../autoscaler/service.ts';
+import { authMigrations } from '../core/auth/schema.ts';
+import { createAuth } from '../core/auth/service.ts';
 
 export interface Engine {
   readonly app: FastifyInstance;
@@ -33,7 +35,7 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-const MIGRATIONS: Migration[] = [...metricsMigrations, ...slaMigrations, ...autoscalerMigrations];
+const MIGRATIONS: Migration[] = [...metricsMigrations, ...slaMigrations, ...autoscalerMigrations, ...authMigrations];
 
 function createBus(config: Config, registry: Registry, log: Logger): Bus {
   if (config.bus.kind === 'memory') {
@@ -79,14 +81,15 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   const rate = ingestRateMeter(() => ingester?.stored ?? 0);
   closers.unshift(() => rate.stop());
 
-  const app = createHttpServer({ bodyLimit: config.server.bodyLimit });
+  const auth = createAuth(config, store, log);
+  const app = createHttpServer({ bodyLimit: config.server.bodyLimit, tls: config.server.tls, auth: auth.setup });
   const routes: RouteModule<Config>[] = [];
   if (role === 'all' || role === 'collector') routes.push(collectorRoutes);
-  if (role === 'all' || role === 'api') routes.push(metricsRoutes, slaRoutes, autoscalerRoutes);
+  if (role === 'all' || role === 'api') routes.push(metricsRoutes, slaRoutes, autoscalerRoutes, auth.routes);
   for (const r of routes) await r(app, ctx);
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
+  app.get('/healthz', { config: { auth: { action: 'public' } } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { auth: { action: 'public' } } }, async (_req, reply) => {
     const checks = { store: await store.ping().catch(() => false), bus: bus.ready() };
     const ready = checks.store && checks.bus;
     // Why the Kafka bus is not ready (broker unreachable, a topic with too few partitions), when it knows.

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { MemoryBus } from '../core/memory-bus.ts';
-import { coreConfigSchema } from '../core/config.ts';
+import { coreConfigSchema, settleDefaults } from '../core/config.ts';
 import { collectorSection, type CollectorConfig } from './config.ts';
 import { silentLogger } from '../core/log.ts';
 import { seriesId } from '../metrics/series.ts';
@@ -28,7 +28,7 @@ function context(raw: unknown): { ctx: AppContext<CollectorConfig>; bus: MemoryB
   const batches: SampleBatch[] = [];
   void bus.consume('metrics', async (d) => void batches.push(...d.payloads));
   const ctx: AppContext<CollectorConfig> = {
-    config: coreConfigSchema.extend({ collector: collectorSection }).parse(raw),
+    config: coreConfigSchema.extend({ collector: collectorSection }).transform(settleDefaults).parse(raw),
     store: null as unknown as Store,
     bus,
     log: silentLogger,

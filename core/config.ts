@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { parseInput } from './validate.ts';
 import { InputError } from './errors.ts';
 import { durationProblem } from './duration.ts';
+import { isLoopbackHost } from './auth/hosts.ts';
 
 /** A duration in the Prometheus dialect of core/duration.ts, for configuration fields. */
 export const duration = z.string().refine((text) => durationProblem(text) === null, 'expected a duration such as 500ms, 15s, 5m, 1h or 7d');
@@ -20,6 +21,12 @@ export const coreConfigSchema = z.object({
       port: z.number().int().min(0).max(65535).default(8080),
       /** Largest accepted request body in bytes (413 beyond). */
       bodyLimit: z.number().int().positive().default(32 * 1024 * 1024),
+      /** Accepted Host headers (`name` or `name:port`); default: the loopback names and the bound address with its port. */
+      allowedHosts: z.array(z.string().min(1)).optional(),
+      /** Origins (besides the engine's own) whose pages may make state-changing requests. */
+      allowedOrigins: z.array(z.string().url()).default([]),
+      /** Serve HTTPS with this PEM certificate and key (file paths). */
+      tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
     })
     .prefault({}),
   store: z
@@ -53,9 +60,39 @@ export const coreConfigSchema = z.object({
     })
     .prefault({}),
   role: z.enum(['all', 'collector', 'ingester', 'api']).default('all'),
+  auth: z
+    .object({
+      /** Every route needs a bearer token; default: on unless server.host is a loopback address. */
+      enabled: z.boolean().optional(),
+      /** A file holding the bootstrap cloud-admin token (TIDEMARK_ADMIN_TOKEN also works); only its hash is kept. */
+      adminTokenFile: z.string().min(1).optional(),
+      oidc: z
+        .object({
+          issuer: z.string().url(),
+          /** Default: the issuer's discovery document's jwks_uri. */
+          jwksUrl: z.string().url().optional(),
+          audience: z.string().min(1).optional(),
+          /** Claim (dotted path) holding the role or roles, e.g. realm_access.roles. */
+          rolesClaim: z.string().min(1).default('roles'),
+          tenantsClaim: z.string().min(1).default('tenants'),
+        })
+        .optional(),
+      /** Per token: a token bucket refilled at requestsPerSecond, holding at most burst. */
+      rateLimit: z.object({ requestsPerSecond: z.number().positive().default(100), burst: z.number().int().positive().default(200) }).prefault({}),
+      /** How long a looked-up token is trusted: the revocation delay across replicas. */
+      tokenCacheTtl: duration.default('5s'),
+    })
+    .prefault({}),
 });
 
-export type CoreConfig = z.output<typeof coreConfigSchema>;
+type CoreSections = z.output<typeof coreConfigSchema>;
+
+/** Defaults that depend on other fields, settled once the file, environment and flags are in: auth is on unless the server binds to loopback. */
+export function settleDefaults<C extends CoreSections>(c: C): C & { auth: C['auth'] & { enabled: boolean } } {
+  return { ...c, auth: { ...c.auth, enabled: c.auth.enabled ?? !isLoopbackHost(c.server.host) } };
+}
+
+export type CoreConfig = ReturnType<typeof settleDefaults<CoreSections>>;
 
 type Env = Record<string, string | undefined>;
 

@@ -5,6 +5,8 @@ import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
 import { InputError, type HttpErrorBody } from './errors.ts';
 import type { AppContext } from './context.ts';
 import type { CoreConfig } from './config.ts';
+import { readFileSync } from 'node:fs';
+import { installAuth, type AuthSetup } from './auth/http.ts';
 
 export type RouteModule<C extends CoreConfig = CoreConfig> = (app: FastifyInstance, ctx: AppContext<C>) => void | Promise<void>;
 
@@ -22,8 +24,18 @@ export class HttpError extends Error {
   }
 }
 
-export function createHttpServer(options: { bodyLimit: number }): FastifyInstance {
-  const app = Fastify({ bodyLimit: options.bodyLimit, logger: false });
+export interface HttpServerOptions {
+  bodyLimit: number;
+  /** Serve HTTPS with these PEM files (server.tls). */
+  tls?: { cert: string; key: string };
+  /** Tenancy and web hygiene (core/auth/http.ts), hooked in before any route. */
+  auth?: AuthSetup;
+}
+
+export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+  const https = options.tls ? { https: { cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) } } : {};
+  const app = Fastify({ bodyLimit: options.bodyLimit, logger: false, ...https }) as unknown as FastifyInstance;
+  if (options.auth) installAuth(app, options.auth);
   // Binary and text bodies arrive as Buffers; each route parses its own format once.
   app.addContentTypeParser(
     ['application/x-protobuf', 'application/octet-stream', 'text/plain', 'application/openmetrics-text'],
