@@ -6,6 +6,7 @@ import { InputError } from '../errors.ts';
 import { parseInput } from '../validate.ts';
 import { isValidLabelName } from '../series.ts';
 import { NOT_STALE } from './schema.ts';
+import { regexProblem } from './regex.ts';
 import type { Store, QueryParams } from '../store.ts';
 
 export type MatchOp = '=' | '!=' | '=~' | '!~';
@@ -49,11 +50,8 @@ export function parseMatcher(text: string, field = 'match'): LabelMatcher {
   if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
   const op = m[2] as MatchOp;
   if (op === '=~' || op === '!~') {
-    try {
-      new RegExp(value);
-    } catch {
-      throw new InputError(field, `"${value}" is not a valid regular expression`);
-    }
+    const problem = regexProblem(value);
+    if (problem) throw new InputError(field, problem);
   }
   return { name: m[1]!, op, value };
 }
@@ -79,14 +77,25 @@ export function parseTime(text: string, field: string): number {
   return ms / 1000;
 }
 
+/** 2200-01-01T00:00:00Z in Unix seconds. */
+const MAX_QUERY_TIME = 7_258_118_400;
+
 const rangeQuerySchema = z
   .object({
     metric: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'not a valid metric name'),
-    matchers: z.array(z.object({ name: z.string(), op: z.enum(['=', '!=', '=~', '!~']), value: z.string() })),
+    matchers: z.array(
+      z
+        .object({ name: z.string().refine(isValidLabelName, 'not a valid label name'), op: z.enum(['=', '!=', '=~', '!~']), value: z.string() })
+        .superRefine((m, issues) => {
+          const problem = m.op === '=~' || m.op === '!~' ? regexProblem(m.value) : null;
+          if (problem) issues.addIssue({ code: 'custom', message: problem, path: ['value'] });
+        }),
+    ),
     fn: z.enum(AGGREGATIONS),
     by: z.array(z.string().refine(isValidLabelName, 'not a valid label name')),
-    start: z.number().finite(),
-    end: z.number().finite(),
+    // Unix seconds the store's DateTime64 can hold (1970 up to 2200): beyond, ClickHouse refuses the query.
+    start: z.number().min(0).max(MAX_QUERY_TIME),
+    end: z.number().min(0).max(MAX_QUERY_TIME),
     step: z.number().positive().max(86400 * 31),
   })
   .refine((q) => q.end > q.start, { message: 'end must be after start', path: ['end'] })
@@ -307,9 +316,10 @@ export async function findSeries(store: Store, tenant: string, lookup: SeriesLoo
     where.push('metric = {metric:String}');
   }
   lookup.matchers.forEach((m, i) => where.push(matcherSql(m, i, params)));
-  const rows = await store.query<{ labels: Record<string, string> }>(
-    `SELECT any(labels) AS labels FROM ${store.table('series')} WHERE ${where.join(' AND ')} GROUP BY series_id ORDER BY toString(labels) LIMIT {limit:UInt32}`,
+  // Not `AS labels`: that alias would shadow the column in WHERE, putting an aggregate there.
+  const rows = await store.query<{ series_labels: Record<string, string> }>(
+    `SELECT any(labels) AS series_labels FROM ${store.table('series')} WHERE ${where.join(' AND ')} GROUP BY series_id ORDER BY toString(series_labels) LIMIT {limit:UInt32}`,
     params,
   );
-  return rows.map((r) => r.labels);
+  return rows.map((r) => r.series_labels);
 }
