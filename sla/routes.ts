@@ -18,11 +18,23 @@ import { renderReportHtml } from './html.ts';
 
 const monthQuery = z.object({ month: z.string().optional(), cluster: z.string().optional() });
 
+/** Earliest probe time accepted: 2000-01-01T00:00:00Z in Unix milliseconds. */
+const EARLIEST_PROBE_MS = 946_684_800_000;
+/** How far ahead of this engine's clock a remote location's probe may be (clock skew). */
+const PROBE_FUTURE_MS = 10 * 60 * 1000;
+
+// Unix milliseconds, range-checked against the clock when parsed: 1e15 (year 33658) once reached the store and failed there as a 500.
+const probeTimestamp = z
+  .number()
+  .int()
+  .min(EARLIEST_PROBE_MS, 'expected Unix milliseconds after 2000-01-01')
+  .refine((t) => t <= Date.now() + PROBE_FUTURE_MS, 'more than 10 minutes in the future (expected Unix milliseconds)');
+
 const probeResults = z.array(
   z.object({
     cluster: z.string().min(1),
     location: z.string().min(1),
-    timestamp: z.number().int().positive(),
+    timestamp: probeTimestamp,
     target: z.string().default(''),
     ok: z.boolean(),
     latencyMs: z.number().nonnegative().default(0),
