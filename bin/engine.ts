@@ -79,7 +79,7 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   const rate = ingestRateMeter(() => ingester?.stored ?? 0);
   closers.unshift(() => rate.stop());
 
-  const app = createHttpServer({ bodyLimit: config.server.bodyLimit });
+  const app = createHttpServer({ bodyLimit: config.server.bodyLimit, log });
   const routes: RouteModule[] = [];
   if (role === 'all' || role === 'collector') routes.push(collectorRoutes);
   if (role === 'all' || role === 'api') routes.push(metricsRoutes, slaRoutes, autoscalerRoutes);

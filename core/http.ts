@@ -1,9 +1,12 @@
-// The HTTP server (fastify): JSON errors with a stable `error` code, a body
-// limit answered with 413, raw bodies for binary content types, and the
-// health endpoints. Domains add their routes through RouteModule functions.
+// The HTTP server (fastify): JSON errors with a stable `error` code (and the
+// `field` at fault, fastify's own errors included), a body limit answered
+// with 413, raw bodies for binary content types, and every 5xx logged once
+// with the request id its answer carries. Domains add their routes through
+// RouteModule functions.
 import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
 import { InputError, type HttpErrorBody } from './errors.ts';
 import type { AppContext } from './context.ts';
+import type { Logger } from './log.ts';
 
 export type RouteModule = (app: FastifyInstance, ctx: AppContext) => void | Promise<void>;
 
@@ -21,7 +24,33 @@ export class HttpError extends Error {
   }
 }
 
-export function createHttpServer(options: { bodyLimit: number }): FastifyInstance {
+/** The error code and field of one of fastify's own client errors (FST_ERR_…), by its code. */
+export function fastifyClientError(code: string | undefined): { error: string; field?: string } {
+  switch (code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { error: 'body_too_large', field: 'body' };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_TYPE':
+      return { error: 'unsupported_media_type', field: 'content-type' };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { error: 'bad_request', field: 'content-length' };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case undefined:
+      // fastify's JSON parser answers a syntax error with a plain SyntaxError carrying statusCode 400.
+      return { error: 'bad_request', field: 'body' };
+    default:
+      return code.startsWith('FST_ERR_CTP_') ? { error: 'bad_request', field: 'body' } : { error: 'bad_request' };
+  }
+}
+
+export interface HttpServerOptions {
+  readonly bodyLimit: number;
+  /** Where 5xx answers are logged (once each, with the request id); none: not logged. */
+  readonly log?: Logger;
+}
+
+export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const app = Fastify({ bodyLimit: options.bodyLimit, logger: false });
   // Binary and text bodies arrive as Buffers; each route parses its own format once.
   app.addContentTypeParser(
@@ -29,9 +58,9 @@ export function createHttpServer(options: { bodyLimit: number }): FastifyInstanc
     { parseAs: 'buffer' },
     (_req, body, done) => done(null, body),
   );
-  app.setErrorHandler((err: FastifyError | HttpError | InputError | Error, _req, reply) => {
+  app.setErrorHandler((err: FastifyError | HttpError | InputError | Error, req, reply) => {
     let status = 500;
-    let body: HttpErrorBody;
+    let body: HttpErrorBody & { requestId?: string };
     if (err instanceof HttpError) {
       status = err.statusCode;
       body = { error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) };
@@ -39,12 +68,19 @@ export function createHttpServer(options: { bodyLimit: number }): FastifyInstanc
     } else if (err instanceof InputError) {
       status = 400;
       body = { error: err.code, message: err.message, field: err.field };
-    } else if ('statusCode' in err && typeof err.statusCode === 'number' && err.statusCode < 500) {
+    } else if ('statusCode' in err && typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
       status = err.statusCode;
-      const code = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'body_too_large' : err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'unsupported_media_type' : 'bad_request';
-      body = { error: code, message: err.message };
+      const { error, field } = fastifyClientError('code' in err && typeof err.code === 'string' ? err.code : undefined);
+      body = { error, message: err.message, ...(field ? { field } : {}) };
     } else {
+      if ('statusCode' in err && typeof err.statusCode === 'number' && err.statusCode >= 500 && err.statusCode < 600) status = err.statusCode;
       body = { error: 'internal', message: err.message };
+    }
+    if (status >= 500) {
+      // Once per 5xx, findable from what the client saw: the answer names the same request id.
+      body.requestId = req.id;
+      // A 503 with Retry-After is back-pressure the route chose, not a failure.
+      if (!(err instanceof HttpError && status === 503)) options.log?.error({ err, requestId: req.id, method: req.method, url: req.url, status }, 'request failed');
     }
     void reply.status(status).type('application/json').send(body);
   });
