@@ -97,7 +97,7 @@ export const slaRoutes: RouteModule = (app, ctx) => {
   app.get<{ Params: { month: string }; Querystring: { version?: string; format?: string } }>('/api/v1/sla/reports/:month', async (req, reply) => {
     monthPeriod(req.params.month);
     const version = req.query.version !== undefined ? Number(req.query.version) : undefined;
-    if (version !== undefined && (!Number.isInteger(version) || version < 1)) throw new HttpError(400, 'invalid_input', 'version must be a positive integer', 'version');
+    if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) throw new HttpError(400, 'invalid_input', 'version must be a positive integer', 'version');
     const report = await loadReport(ctx.store, tenant, req.params.month, version);
     if (!report) throw new HttpError(404, 'not_found', `no SLA report for ${req.params.month}${version ? ` version ${version}` : ''}`);
     if (req.query.format === 'html') {

@@ -150,6 +150,12 @@ describe('inputs that were 500s', () => {
     expect(ok.status).toBe(202);
   });
 
+  it('found by the property tests: a huge look-back or report version is a 400, not a 500', async () => {
+    expect400(await inject('GET', '/api/v1/utilisation/nodes?since=9007199254740991'), 'since');
+    expect400(await inject('GET', '/api/v1/range?metric=bad_input_up&since=9007199254740991'), 'since');
+    expect400(await inject('GET', '/api/v1/sla/reports/2026-10?version=1e%2B300'), 'version');
+  });
+
   it('an exclusion in year 9999 is a 400, not a store error', async () => {
     const a = await inject('POST', '/api/v1/sla/exclusions', { cluster: 'c', start: '9999-01-01T00:00:00Z', end: '9999-01-02T00:00:00Z', cause: 'maintenance', reason: 'r', recordedBy: 'me' });
     expect400(a, 'start');
