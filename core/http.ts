@@ -44,6 +44,31 @@ export function fastifyClientError(code: string | undefined): { error: string; f
   }
 }
 
+/** A \uD800-\uDFFF escape in JSON text: only then can a parsed value hold a lone surrogate. */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F][0-9a-fA-F]{2}/;
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** The path (a.b[0]) of the first string or key in a parsed JSON value with a lone surrogate, '' for the root, null when none. */
+export function loneSurrogatePath(value: unknown, path = ''): string | null {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? path : null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = loneSurrogatePath(value[i], `${path}[${i}]`);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const here = path ? `${path}.${k}` : k;
+      if (LONE_SURROGATE.test(k)) return here;
+      const found = loneSurrogatePath(v, here);
+      if (found !== null) return found;
+    }
+  }
+  return null;
+}
+
 export interface HttpServerOptions {
   readonly bodyLimit: number;
   /** Where 5xx answers are logged (once each, with the request id); none: not logged. */
@@ -58,6 +83,19 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     { parseAs: 'buffer' },
     (_req, body, done) => done(null, body),
   );
+  // fastify's own JSON parser (prototype-poisoning checks and all), then lone surrogates refused:
+  // JSON may spell them ("\ud800"), no UTF-8 text holds them, and the store refused them as a 500.
+  const parseJson = app.getDefaultJsonParser('error', 'ignore');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    parseJson(req, body as string, (err: Error | null, value?: unknown) => {
+      if (err) return done(err, undefined);
+      const text = typeof body === 'string' ? body : body.toString('utf8');
+      const at = SURROGATE_ESCAPE.test(text) ? loneSurrogatePath(value) : null;
+      if (at !== null) return done(new InputError(at || 'body', 'not valid UTF-8: a lone surrogate (\\ud800-\\udfff without its pair)'), undefined);
+      done(null, value);
+    });
+  });
   app.setErrorHandler((err: FastifyError | HttpError | InputError | Error, req, reply) => {
     let status = 500;
     let body: HttpErrorBody & { requestId?: string };

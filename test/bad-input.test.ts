@@ -112,7 +112,17 @@ describe('label values that are not valid UTF-8', () => {
 
   it('JSON push refuses a lone surrogate', async () => {
     const a = await inject('POST', '/api/v1/push', '{"series":[{"labels":{"__name__":"utf8_push","job":"\\ud800x"},"samples":[[' + nowS + ',1]]}]}');
-    expect400(a, 'series[0].labels', /UTF-8/);
+    expect400(a, 'series[0].labels.job', /UTF-8/);
+  });
+
+  it('every JSON endpoint refuses a lone surrogate before it reaches the store (an SLA exclusion reason was a 500)', async () => {
+    const body = '{"cluster":"c1","start":"2026-10-02T00:00:00Z","end":"2026-10-02T01:00:00Z","cause":"maintenance","reason":"\\ud800","recordedBy":"ops"}';
+    expect400(await inject('POST', '/api/v1/sla/exclusions', body), 'reason', /UTF-8/);
+    const range = '{"metric":"up","matchers":[{"name":"job","op":"=","value":"x\\udc00"}],"fn":"avg","by":[],"start":1000,"end":2000,"step":60}';
+    expect400(await inject('POST', '/api/v1/range', range), 'matchers[0].value', /UTF-8/);
+    // A proper pair is text like any other.
+    const pair = await inject('POST', '/api/v1/sla/exclusions', body.replace('\\ud800', '\\ud83d\\ude00'));
+    expect(pair.status).toBe(201);
   });
 
   it('exposition import refuses a body that is not UTF-8', async () => {
