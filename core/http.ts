@@ -3,7 +3,7 @@
 // with 413, raw bodies for binary content types, and every 5xx logged once
 // with the request id its answer carries. Domains add their routes through
 // RouteModule functions.
-import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyError, type FastifyReply } from 'fastify';
 import { InputError, type HttpErrorBody } from './errors.ts';
 import type { AppContext } from './context.ts';
 import type { Logger } from './log.ts';
@@ -76,7 +76,15 @@ export interface HttpServerOptions {
 }
 
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
-  const app = Fastify({ bodyLimit: options.bodyLimit, logger: false });
+  const app = Fastify({
+    bodyLimit: options.bodyLimit,
+    logger: false,
+    // Errors the router answers before any handler (a path with a bad %-escape): our JSON shape too.
+    frameworkErrors: (err, _req, reply) => {
+      const body: HttpErrorBody = { error: 'bad_request', message: err.message, field: 'url' };
+      void (reply as FastifyReply).status(400).type('application/json').send(body);
+    },
+  });
   // Binary and text bodies arrive as Buffers; each route parses its own format once.
   app.addContentTypeParser(
     ['application/x-protobuf', 'application/octet-stream', 'text/plain', 'application/openmetrics-text'],

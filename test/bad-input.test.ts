@@ -191,6 +191,12 @@ describe("fastify's own errors in our JSON shape", () => {
     expect(a.body).toMatchObject({ error: 'body_too_large', field: 'body' });
   });
 
+  it('a path with a bad %-escape: 400 naming the url', async () => {
+    const a = await inject('GET', '/api/v1/sla/reports/%FF');
+    expect400(a, 'url');
+    expect(a.body.message).toBeTruthy();
+  });
+
   it('our own 415s name the header', async () => {
     const a = await inject('POST', '/api/v1/push', 'x', { 'content-type': 'text/plain' });
     expect(a.status).toBe(415);
