@@ -153,6 +153,14 @@ describe('inputs that were 500s', () => {
     expect400(post, 'matchers[0].value', /RE2/);
   });
 
+  it.each(['\\pL{1000}\\pL{1000}\\pL{1000}', '(\\pL{100}){10}'])("a regex too large for the store's RE2 program budget (%s) is a 400 naming the parameter", async (re) => {
+    const get = await inject('GET', `/api/v1/range?${new URLSearchParams([['metric', 'bad_input_up'], ['match', 'job=node'], ['match', `job=~${re}`], ['since', '5m']])}`);
+    expect400(get, 'match[1]', /RE2/);
+    expect400(await inject('GET', `/api/v1/series?${new URLSearchParams({ match: `job=~${re}` })}`), 'match[0]', /RE2/);
+    const post = await inject('POST', '/api/v1/range', { metric: 'bad_input_up', matchers: [{ name: 'job', op: '=~', value: re }], fn: 'avg', by: [], start: nowS - 300, end: nowS, step: 60 });
+    expect400(post, 'matchers[0].value', /RE2/);
+  });
+
   it('a probe timestamp of 1e15 is a 400 naming it', async () => {
     const a = await inject('POST', '/api/v1/sla/probes', [{ cluster: 'c', location: 'l', timestamp: 1e15, ok: true }]);
     expect400(a, 'probes[0].timestamp', /future/);

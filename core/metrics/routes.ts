@@ -55,7 +55,7 @@ export async function metricsRoutes(app: FastifyInstance, ctx: AppContext): Prom
 
   app.get('/api/v1/range', async (req, reply) => {
     const query = validateRangeQuery(rangeQueryFromParams(req.query as QueryString));
-    return reply.type('application/json').send(await runRangeQueryJson(ctx.store, tenant, query));
+    return reply.type('application/json').send(await runRangeQueryJson(ctx.store, tenant, query, (i) => `match[${i}]`));
   });
 
   app.post('/api/v1/range', async (req, reply) => reply.type('application/json').send(await runRangeQueryJson(ctx.store, tenant, validateRangeQuery(req.body))));
