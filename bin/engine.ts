@@ -82,7 +82,7 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   closers.unshift(() => rate.stop());
 
   const auth = createAuth(config, store, log);
-  const app = createHttpServer({ bodyLimit: config.server.bodyLimit, tls: config.server.tls, auth: auth.setup });
+  const app = createHttpServer({ bodyLimit: config.server.bodyLimit, log, tls: config.server.tls, auth: auth.setup });
   const routes: RouteModule<Config>[] = [];
   if (role === 'all' || role === 'collector') routes.push(collectorRoutes);
   if (role === 'all' || role === 'api') routes.push(metricsRoutes, slaRoutes, autoscalerRoutes, auth.routes);

@@ -33,6 +33,9 @@ export function formatTable(answer: QueryAnswer): string {
 export function queryCommand(): Command {
   return new Command('query')
     .description('Ask a running engine for a metric over a time range')
+    // Bad arguments (e.g. --fn median) are thrown to bin/tidemark.ts, which exits 2 like other bad CLI input;
+    // a subcommand added with addCommand() does not inherit the program's exitOverride.
+    .exitOverride()
     .argument('<metric>', 'metric name, e.g. node_memory_MemAvailable_bytes')
     .option('--match <label=value>', 'label matcher (=, !=, =~, !~); repeatable', (v: string, acc: string[]) => [...acc, v], [])
     .addOption(new Option('--fn <fn>', 'aggregation').choices([...AGGREGATIONS]).default('avg'))

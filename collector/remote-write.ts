@@ -6,10 +6,12 @@
 import protobuf from 'protobufjs/minimal.js';
 import fullProtobuf from 'protobufjs';
 import snappy from 'snappy';
+import { isUtf8 } from 'node:buffer';
 import { InputError } from '../core/errors.ts';
 import type { Labels, SampleBatch, SeriesDefinition } from '../core/samples.ts';
 import { isValidLabelName, labelSetProblem, seriesId } from '../metrics/series.ts';
 import { LabelHasher } from './label-hash.ts';
+import { firstOutOfBounds, type SampleTimeBounds } from './sample-bounds.ts';
 
 const { Reader } = protobuf;
 type ProtoReader = protobuf.Reader;
@@ -115,13 +117,16 @@ export class RemoteWriteDecoder {
     return this.cache.size;
   }
 
-  /** Decodes a snappy-compressed WriteRequest body. Throws InputError naming what was wrong. */
-  decode(body: Uint8Array): DecodedWrite {
-    return this.decodeWriteRequest(uncompressBlock(body, this.options.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES));
+  /**
+   * Decodes a snappy-compressed WriteRequest body. Throws InputError naming
+   * what was wrong; with `bounds`, a sample timestamp outside them is wrong.
+   */
+  decode(body: Uint8Array, bounds?: SampleTimeBounds): DecodedWrite {
+    return this.decodeWriteRequest(uncompressBlock(body, this.options.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES), bounds);
   }
 
   /** Decodes an uncompressed WriteRequest. Nothing is remembered until commit(). */
-  decodeWriteRequest(raw: Uint8Array): DecodedWrite {
+  decodeWriteRequest(raw: Uint8Array, bounds?: SampleTimeBounds): DecodedWrite {
     const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
     const hasher = this.hasher;
     hasher.load(buf);
@@ -144,6 +149,10 @@ export class RemoteWriteDecoder {
           const first = this.n;
           inSeries = true;
           this.readTimeSeries(reader, buf, end);
+          if (bounds) {
+            const out = firstOutOfBounds(this.timestamps, first, this.n, bounds);
+            if (out) throw new InputError(`timeseries[${index}].samples[${out.index - first}].timestamp`, out.problem);
+          }
           let bytes: Uint8Array = buf;
           let from = this.labelStart;
           let to = this.labelEnd;
@@ -315,8 +324,8 @@ function decodeLabels(bytes: Uint8Array, start: number, end: number, index: numb
     let value = '';
     while (reader.pos < labelEnd) {
       const tag = reader.uint32();
-      if (tag === 0x0a) name = reader.string();
-      else if (tag === 0x12) value = reader.string();
+      if (tag === 0x0a) name = utf8(reader.bytes(), field, 'name');
+      else if (tag === 0x12) value = utf8(reader.bytes(), field, `value of "${name}"`);
       else reader.skipType(tag & 7);
     }
     if (seen.has(name)) throw new InputError(field, `duplicate label name "${name}"`);
@@ -328,6 +337,15 @@ function decodeLabels(bytes: Uint8Array, start: number, end: number, index: numb
   const problem = labelSetProblem(labels);
   if (problem) throw new InputError(field, problem);
   return labels;
+}
+
+/**
+ * A label string from its bytes, refusing invalid UTF-8 as Prometheus does
+ * (protobufjs' own string() would turn bad bytes into U+FFFD silently).
+ */
+function utf8(bytes: Uint8Array, field: string, what: string): string {
+  if (!isUtf8(bytes)) throw new InputError(field, `label ${what} is not valid UTF-8`);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 }
 
 /** The uncompressed length a snappy block announces in its preamble (a varint), or -1 when it has none. */

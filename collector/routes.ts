@@ -17,6 +17,8 @@ import type { Labels, SampleBatch } from '../core/samples.ts';
 import { RemoteWriteDecoder } from './remote-write.ts';
 import { formatFromContentType, parseExposition } from './exposition.ts';
 import { SeriesResolver } from './series-resolver.ts';
+import { isUtf8 } from 'node:buffer';
+import { sampleTimeBounds, sampleTimeProblem, type SampleTimeBounds } from './sample-bounds.ts';
 import { collectorMetrics, type CollectorMetrics, type CollectorSource } from './self-metrics.ts';
 
 /** Seconds a sender is asked to wait while the bus is full or the store is away. */
@@ -66,7 +68,7 @@ function decoding<T>(metrics: CollectorMetrics, source: CollectorSource, reason:
 
 function bodyBuffer(request: FastifyRequest, expected: string): Buffer {
   if (!Buffer.isBuffer(request.body)) {
-    throw new HttpError(415, 'unsupported_media_type', `expected Content-Type ${expected}, got ${headerValue(request, 'content-type') ?? 'none'}`);
+    throw new HttpError(415, 'unsupported_media_type', `expected Content-Type ${expected}, got ${headerValue(request, 'content-type') ?? 'none'}`, 'content-type');
   }
   return request.body;
 }
@@ -90,6 +92,7 @@ export const pushRequestSchema = z.object({
           .array(
             z.tuple([
               // Beyond 1e11 s (year 5138) the sender almost surely meant milliseconds.
+              // The store's own bounds (sample-bounds.ts) are checked after parsing.
               z.number().finite().max(1e11, 'timestamps are Unix seconds; this looks like milliseconds'),
               pushValue,
             ]),
@@ -110,8 +113,11 @@ function pushValueNumber(v: z.output<typeof pushValue>): number {
   return Number(v);
 }
 
-/** Validates a push request whole and turns it into one batch (nothing is kept of an invalid one). */
-export function pushBatch(body: unknown, tenant: string, resolver: SeriesResolver): { batch: SampleBatch; commit(): void } {
+/**
+ * Validates a push request whole and turns it into one batch (nothing is
+ * kept of an invalid one). With `bounds`, every sample time must lie in them.
+ */
+export function pushBatch(body: unknown, tenant: string, resolver: SeriesResolver, bounds?: SampleTimeBounds): { batch: SampleBatch; commit(): void } {
   const request = parseInput(pushRequestSchema, body);
   request.series.forEach((s, i) => {
     const labels: Record<string, string> = {};
@@ -119,6 +125,12 @@ export function pushBatch(body: unknown, tenant: string, resolver: SeriesResolve
     const problem = labelSetProblem(labels);
     if (problem) throw new InputError(`series[${i}].labels`, problem);
     s.labels = labels;
+    if (bounds) {
+      s.samples.forEach(([t], j) => {
+        const timeProblem = sampleTimeProblem(Math.round(t * 1000), bounds);
+        if (timeProblem) throw new InputError(`series[${i}].samples[${j}][0]`, timeProblem);
+      });
+    }
   });
   const builder = resolver.batch(tenant);
   for (const s of request.series) {
@@ -132,14 +144,19 @@ export function pushBatch(body: unknown, tenant: string, resolver: SeriesResolve
 
 const extraLabelSchema = z.union([z.string(), z.array(z.string())]).optional();
 
-/** Turns an exposition body into one batch; samples without a timestamp get `nowMs`. */
-export function importBatch(text: string, contentType: string | undefined, extra: Labels, nowMs: number, tenant: string, resolver: SeriesResolver): { batch: SampleBatch; commit(): void } {
+/**
+ * Turns an exposition body into one batch; samples without a timestamp get
+ * `nowMs`. With `bounds`, a sample's own timestamp must lie in them.
+ */
+export function importBatch(text: string, contentType: string | undefined, extra: Labels, nowMs: number, tenant: string, resolver: SeriesResolver, bounds?: SampleTimeBounds): { batch: SampleBatch; commit(): void } {
   const exposition = parseExposition(text, formatFromContentType(contentType));
   const builder = resolver.batch(tenant, Math.max(16, exposition.samples.length));
   exposition.samples.forEach((s, i) => {
     const labels = { ...s.labels, ...extra };
     const problem = labelSetProblem(labels);
     if (problem) throw new InputError(`samples[${i}]`, problem);
+    const timeProblem = bounds && s.timestampMs !== undefined ? sampleTimeProblem(s.timestampMs, bounds) : null;
+    if (timeProblem) throw new InputError(`samples[${i}].timestamp`, timeProblem);
     builder.add(labels, s.timestampMs ?? nowMs, s.value);
   });
   return { batch: builder.build(), commit: () => builder.commit() };
@@ -156,24 +173,30 @@ function parseExtraLabels(query: unknown): Labels {
   return labels;
 }
 
+/** An exposition body as text, refusing bytes that are not UTF-8 (they would become U+FFFD in label values). */
+function expositionText(body: Buffer): string {
+  if (!isUtf8(body)) throw new InputError('body', 'the exposition is not valid UTF-8');
+  return body.toString('utf8');
+}
+
 /** The remote_write 1.0 request headers: protobuf, snappy, version 0.1.x when given. */
 function checkRemoteWriteHeaders(request: FastifyRequest): void {
   const contentType = headerValue(request, 'content-type') ?? '';
   if (!/^application\/x-protobuf\s*(;|$)/i.test(contentType)) {
-    throw new HttpError(415, 'unsupported_media_type', `expected Content-Type application/x-protobuf, got ${contentType || 'none'}`);
+    throw new HttpError(415, 'unsupported_media_type', `expected Content-Type application/x-protobuf, got ${contentType || 'none'}`, 'content-type');
   }
   const proto = /;\s*proto=([^;\s]+)/i.exec(contentType)?.[1];
   if (proto && proto !== 'prometheus.WriteRequest') {
     // Remote write 2.0 senders fall back to 1.0 on a 415.
-    throw new HttpError(415, 'unsupported_media_type', `only remote_write 1.0 (prometheus.WriteRequest) is accepted, not ${proto}`);
+    throw new HttpError(415, 'unsupported_media_type', `only remote_write 1.0 (prometheus.WriteRequest) is accepted, not ${proto}`, 'content-type');
   }
   const encoding = headerValue(request, 'content-encoding');
   if (!encoding || encoding.toLowerCase() !== 'snappy') {
-    throw new HttpError(415, 'unsupported_media_type', `expected Content-Encoding snappy, got ${encoding ?? 'none'}`);
+    throw new HttpError(415, 'unsupported_media_type', `expected Content-Encoding snappy, got ${encoding ?? 'none'}`, 'content-encoding');
   }
   const version = headerValue(request, 'x-prometheus-remote-write-version');
   if (version !== undefined && !/^0\.1(\.|$)/.test(version)) {
-    throw new HttpError(415, 'unsupported_media_type', `remote write version ${version} is not supported (expected 0.1.0)`);
+    throw new HttpError(415, 'unsupported_media_type', `remote write version ${version} is not supported (expected 0.1.0)`, 'x-prometheus-remote-write-version');
   }
 }
 
@@ -190,12 +213,13 @@ export function createCollectorRoutes(options: CollectorRouteOptions = {}): Rout
     const tenant = ctx.config.tenant;
     const decoder = new RemoteWriteDecoder({ tenant, ...(options.seriesCacheSize ? { seriesCacheSize: options.seriesCacheSize } : {}) });
     const resolver = new SeriesResolver();
+    const bounds = (): SampleTimeBounds => sampleTimeBounds(Date.now(), ctx.config.store.rawRetentionDays);
 
     app.post('/api/v1/write', async (request: FastifyRequest, reply: FastifyReply) => {
       decoding(metrics, 'remote_write', 'unsupported', () => checkRemoteWriteHeaders(request));
       checkBus(ctx, metrics, 'remote_write');
       const body = bodyBuffer(request, 'application/x-protobuf');
-      const result = decoding(metrics, 'remote_write', 'malformed', () => decoder.decode(body));
+      const result = decoding(metrics, 'remote_write', 'malformed', () => decoder.decode(body, bounds()));
       await publish(ctx, metrics, 'remote_write', result.batch);
       result.commit();
       return reply.status(204).send();
@@ -205,10 +229,10 @@ export function createCollectorRoutes(options: CollectorRouteOptions = {}): Rout
       const contentType = headerValue(request, 'content-type') ?? '';
       if (!/^application\/json\s*(;|$)/i.test(contentType)) {
         metrics.requestsRejected.inc({ source: 'push', reason: 'unsupported' });
-        throw new HttpError(415, 'unsupported_media_type', `expected Content-Type application/json, got ${contentType || 'none'}`);
+        throw new HttpError(415, 'unsupported_media_type', `expected Content-Type application/json, got ${contentType || 'none'}`, 'content-type');
       }
       checkBus(ctx, metrics, 'push');
-      const result = decoding(metrics, 'push', 'malformed', () => pushBatch(request.body, tenant, resolver));
+      const result = decoding(metrics, 'push', 'malformed', () => pushBatch(request.body, tenant, resolver, bounds()));
       await publish(ctx, metrics, 'push', result.batch);
       result.commit();
       return reply.status(204).send();
@@ -218,12 +242,12 @@ export function createCollectorRoutes(options: CollectorRouteOptions = {}): Rout
       const contentType = headerValue(request, 'content-type');
       if (contentType && !/^(text\/plain|application\/openmetrics-text)\s*(;|$)/i.test(contentType)) {
         metrics.requestsRejected.inc({ source: 'import', reason: 'unsupported' });
-        throw new HttpError(415, 'unsupported_media_type', `expected text/plain or application/openmetrics-text, got ${contentType}`);
+        throw new HttpError(415, 'unsupported_media_type', `expected text/plain or application/openmetrics-text, got ${contentType}`, 'content-type');
       }
       checkBus(ctx, metrics, 'import');
       const body = bodyBuffer(request, 'text/plain');
       const result = decoding(metrics, 'import', 'malformed', () =>
-        importBatch(body.toString('utf8'), contentType, parseExtraLabels(request.query), Date.now(), tenant, resolver),
+        importBatch(expositionText(body), contentType, parseExtraLabels(request.query), Date.now(), tenant, resolver, bounds()),
       );
       await publish(ctx, metrics, 'import', result.batch);
       result.commit();

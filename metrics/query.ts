@@ -6,6 +6,7 @@ import { InputError } from '../core/errors.ts';
 import { parseInput } from '../core/validate.ts';
 import { isValidLabelName } from './series.ts';
 import { NOT_STALE } from './schema.ts';
+import { regexProblem } from './regex.ts';
 import type { Store, QueryParams } from '../core/store.ts';
 
 export type MatchOp = '=' | '!=' | '=~' | '!~';
@@ -49,11 +50,8 @@ export function parseMatcher(text: string, field = 'match'): LabelMatcher {
   if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
   const op = m[2] as MatchOp;
   if (op === '=~' || op === '!~') {
-    try {
-      new RegExp(value);
-    } catch {
-      throw new InputError(field, `"${value}" is not a valid regular expression`);
-    }
+    const problem = regexProblem(value);
+    if (problem) throw new InputError(field, problem);
   }
   return { name: m[1]!, op, value };
 }
@@ -79,14 +77,25 @@ export function parseTime(text: string, field: string): number {
   return ms / 1000;
 }
 
+/** 2200-01-01T00:00:00Z in Unix seconds. */
+const MAX_QUERY_TIME = 7_258_118_400;
+
 const rangeQuerySchema = z
   .object({
     metric: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'not a valid metric name'),
-    matchers: z.array(z.object({ name: z.string(), op: z.enum(['=', '!=', '=~', '!~']), value: z.string() })),
+    matchers: z.array(
+      z
+        .object({ name: z.string().refine(isValidLabelName, 'not a valid label name'), op: z.enum(['=', '!=', '=~', '!~']), value: z.string() })
+        .superRefine((m, issues) => {
+          const problem = m.op === '=~' || m.op === '!~' ? regexProblem(m.value) : null;
+          if (problem) issues.addIssue({ code: 'custom', message: problem, path: ['value'] });
+        }),
+    ),
     fn: z.enum(AGGREGATIONS),
     by: z.array(z.string().refine(isValidLabelName, 'not a valid label name')),
-    start: z.number().finite(),
-    end: z.number().finite(),
+    // Unix seconds the store's DateTime64 can hold (1970 up to 2200): beyond, ClickHouse refuses the query.
+    start: z.number().min(0).max(MAX_QUERY_TIME),
+    end: z.number().min(0).max(MAX_QUERY_TIME),
     step: z.number().positive().max(86400 * 31),
   })
   .refine((q) => q.end > q.start, { message: 'end must be after start', path: ['end'] })
@@ -263,14 +272,39 @@ function singleLevelSql(store: Store, table: SourceTable, fn: Aggregation, toGro
   return `SELECT ${toGroup} AS gid, ${BUCKET} AS t, ${agg} AS value FROM ${store.table(table)} WHERE ${RANGE} GROUP BY gid, t`;
 }
 
+/** Names matcher i in an error: `matchers[i].value` in a JSON query, `match[i]` in a query string. */
+export type MatcherField = (index: number) => string;
+
+const jsonMatcherField: MatcherField = (i) => `matchers[${i}].value`;
+
+/**
+ * Runs a store query, turning ClickHouse's refusal to compile a matcher's
+ * regex into a 400 naming it. re2js applies RE2's syntax rules at the edge,
+ * but not the size budget of RE2's UTF-8 program (`\pL{1000}` three times
+ * over is "pattern too large"), which only the store's RE2 knows.
+ */
+async function refusingOversizedRegex<T>(matchers: readonly LabelMatcher[], field: MatcherField, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    const message = (e as Error).message ?? '';
+    if (!/cannot compile re2|CANNOT_COMPILE_REGEXP/i.test(message)) throw e;
+    const regexes = matchers.map((m, i) => ({ m, i })).filter(({ m }) => m.op === '=~' || m.op === '!~');
+    const culprit = regexes.find(({ m }) => message.includes(`^(?:${m.value})$`)) ?? regexes[0];
+    if (!culprit) throw e;
+    const reason = /error: ([^.]*)/.exec(message)?.[1] ?? 'RE2 cannot compile it';
+    throw new InputError(field(culprit.i), `"${culprit.m.value.slice(0, 200)}" is not a regular expression the store's RE2 compiles: ${reason}`);
+  }
+}
+
 // NaN and ±Inf come out as null: JSON has no spelling for them.
 const JSON_SETTINGS = { output_format_json_quote_denormals: 0 } as const;
 
 /** Runs a range query; ClickHouse returns one JSON row per group, already in the API's shape. */
-export async function runRangeQuery(store: Store, tenant: string, query: RangeQuery): Promise<RangeQueryResult> {
+export async function runRangeQuery(store: Store, tenant: string, query: RangeQuery, matcherField: MatcherField = jsonMatcherField): Promise<RangeQueryResult> {
   const table = query.table ?? chooseTable(query.step, query.fn);
   const params: QueryParams = { start: query.start, end: query.end, step: Math.round(query.step) };
-  const rows = await store.query<SeriesPoints>(rangeSql(store, tenant, query, table, params), params, JSON_SETTINGS);
+  const rows = await refusingOversizedRegex(query.matchers, matcherField, () => store.query<SeriesPoints>(rangeSql(store, tenant, query, table, params), params, JSON_SETTINGS));
   return { series: rows, table };
 }
 
@@ -281,10 +315,10 @@ export async function runRangeQuery(store: Store, tenant: string, query: RangeQu
  * separators become commas in place (a newline inside a JSON string is
  * always escaped, so every raw newline is a separator).
  */
-export async function runRangeQueryJson(store: Store, tenant: string, query: RangeQuery): Promise<Buffer> {
+export async function runRangeQueryJson(store: Store, tenant: string, query: RangeQuery, matcherField: MatcherField = jsonMatcherField): Promise<Buffer> {
   const table = query.table ?? chooseTable(query.step, query.fn);
   const params: QueryParams = { start: query.start, end: query.end, step: Math.round(query.step) };
-  const rows = await store.queryBytes(rangeSql(store, tenant, query, table, params), 'JSONEachRow', params, JSON_SETTINGS);
+  const rows = await refusingOversizedRegex(query.matchers, matcherField, () => store.queryBytes(rangeSql(store, tenant, query, table, params), 'JSONEachRow', params, JSON_SETTINGS));
   let end = rows.length;
   while (end > 0 && rows[end - 1] === 0x0a) end--;
   const body = rows.subarray(0, end);
@@ -299,7 +333,7 @@ export interface SeriesLookup {
 }
 
 /** Series (label sets with __name__) matching the matchers. */
-export async function findSeries(store: Store, tenant: string, lookup: SeriesLookup): Promise<Record<string, string>[]> {
+export async function findSeries(store: Store, tenant: string, lookup: SeriesLookup, matcherField: MatcherField = (i) => `match[${i}]`): Promise<Record<string, string>[]> {
   const params: QueryParams = { tenant, limit: lookup.limit };
   const where = [`tenant = {tenant:String}`];
   if (lookup.metric) {
@@ -307,9 +341,12 @@ export async function findSeries(store: Store, tenant: string, lookup: SeriesLoo
     where.push('metric = {metric:String}');
   }
   lookup.matchers.forEach((m, i) => where.push(matcherSql(m, i, params)));
-  const rows = await store.query<{ labels: Record<string, string> }>(
-    `SELECT any(labels) AS labels FROM ${store.table('series')} WHERE ${where.join(' AND ')} GROUP BY series_id ORDER BY toString(labels) LIMIT {limit:UInt32}`,
-    params,
+  // Not `AS labels`: that alias would shadow the column in WHERE, putting an aggregate there.
+  const rows = await refusingOversizedRegex(lookup.matchers, matcherField, () =>
+    store.query<{ series_labels: Record<string, string> }>(
+      `SELECT any(labels) AS series_labels FROM ${store.table('series')} WHERE ${where.join(' AND ')} GROUP BY series_id ORDER BY toString(series_labels) LIMIT {limit:UInt32}`,
+      params,
+    ),
   );
-  return rows.map((r) => r.labels);
+  return rows.map((r) => r.series_labels);
 }

@@ -18,6 +18,16 @@ function one(q: QueryString, name: string): string | undefined {
   return Array.isArray(v) ? v[v.length - 1] : v;
 }
 
+/** Longest look-back accepted in `since`: ten years (beyond, times leave what the store can hold). */
+const MAX_SINCE_SECONDS = 3650 * 86400;
+
+/** A `since` duration in seconds, bounded. */
+function lookBack(text: string): number {
+  const seconds = parseDurationSeconds(text, 'since');
+  if (seconds > MAX_SINCE_SECONDS) throw new InputError('since', `"${text}" reaches back more than ten years`);
+  return seconds;
+}
+
 /** Range-query parameters from a query string: metric, match, fn, by, since | start+end, step. */
 export function rangeQueryFromParams(q: QueryString, now = Date.now() / 1000): unknown {
   const matchers = list(q, 'match').map((m, i) => parseMatcher(m, `match[${i}]`));
@@ -32,7 +42,7 @@ export function rangeQueryFromParams(q: QueryString, now = Date.now() / 1000): u
     end = endText === undefined ? now : parseTime(endText, 'end');
   } else {
     end = now;
-    start = now - parseDurationSeconds(since ?? '15m', 'since');
+    start = now - lookBack(since ?? '15m');
   }
   const stepText = one(q, 'step');
   const step = stepText ? parseDurationSeconds(stepText, 'step') : Math.max(15, Math.ceil((end - start) / 240 / 15) * 15);
@@ -45,7 +55,7 @@ export async function metricsRoutes(app: FastifyInstance, ctx: AppContext): Prom
 
   app.get('/api/v1/range', async (req, reply) => {
     const query = validateRangeQuery(rangeQueryFromParams(req.query as QueryString));
-    return reply.type('application/json').send(await runRangeQueryJson(ctx.store, tenant, query));
+    return reply.type('application/json').send(await runRangeQueryJson(ctx.store, tenant, query, (i) => `match[${i}]`));
   });
 
   app.post('/api/v1/range', async (req, reply) => reply.type('application/json').send(await runRangeQueryJson(ctx.store, tenant, validateRangeQuery(req.body))));
@@ -61,7 +71,7 @@ export async function metricsRoutes(app: FastifyInstance, ctx: AppContext): Prom
     return { series: await findSeries(ctx.store, tenant, { metric, matchers, limit }) };
   });
 
-  const windowOf = (q: QueryString): number => parseDurationSeconds(one(q, 'since') ?? '5m', 'since');
+  const windowOf = (q: QueryString): number => lookBack(one(q, 'since') ?? '5m');
 
   app.get('/api/v1/utilisation/nodes', async (req) => ({ nodes: await nodeUtilisation(ctx.store, tenant, windowOf(req.query as QueryString)) }));
   app.get('/api/v1/utilisation/pods', async (req) => {

@@ -1,5 +1,5 @@
 // Series identity: a label set maps to one stable 64-bit id, whatever the
-// order its labels arrived in. Also the label-name rules every source applies.
+// order its labels arrived in. Also the label-name and label-value rules every source applies.
 import xxhash from 'xxhash-wasm';
 import type { Labels } from '../core/samples.ts';
 
@@ -34,8 +34,21 @@ export function labelSetProblem(labels: Labels): string | null {
   const name = labels['__name__'];
   if (name === undefined || name === '') return 'series has no __name__ label';
   if (!isValidMetricName(name)) return `invalid metric name "${name}"`;
-  for (const key of Object.keys(labels)) {
+  for (const [key, value] of Object.entries(labels)) {
     if (key !== '__name__' && !isValidLabelName(key)) return `invalid label name "${key}"`;
+    if (!isWellFormedText(value)) return `label value of "${key}" is not valid UTF-8 (it holds a lone surrogate)`;
   }
   return null;
+}
+
+// With the u flag a surrogate pair is one code point; only a lone surrogate is of category Cs.
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Whether a string has a UTF-8 form: JSON can carry lone surrogates
+ * ("\ud800"), which Prometheus refuses as invalid UTF-8 and which would be
+ * stored as U+FFFD, a different label value than the one sent.
+ */
+export function isWellFormedText(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
 }

@@ -20,11 +20,23 @@ import { renderReportHtml } from './html.ts';
 
 const monthQuery = z.object({ month: z.string().optional(), cluster: z.string().optional() });
 
+/** Earliest probe time accepted: 2000-01-01T00:00:00Z in Unix milliseconds. */
+const EARLIEST_PROBE_MS = 946_684_800_000;
+/** How far ahead of this engine's clock a remote location's probe may be (clock skew). */
+const PROBE_FUTURE_MS = 10 * 60 * 1000;
+
+// Unix milliseconds, range-checked against the clock when parsed: 1e15 (year 33658) once reached the store and failed there as a 500.
+const probeTimestamp = z
+  .number()
+  .int()
+  .min(EARLIEST_PROBE_MS, 'expected Unix milliseconds after 2000-01-01')
+  .refine((t) => t <= Date.now() + PROBE_FUTURE_MS, 'more than 10 minutes in the future (expected Unix milliseconds)');
+
 const probeResults = z.array(
   z.object({
     cluster: z.string().min(1),
     location: z.string().min(1),
-    timestamp: z.number().int().positive(),
+    timestamp: probeTimestamp,
     target: z.string().default(''),
     ok: z.boolean(),
     latencyMs: z.number().nonnegative().default(0),
@@ -87,7 +99,7 @@ export const slaRoutes: RouteModule<SlaConfig> = (app, ctx) => {
   app.get<{ Params: { month: string }; Querystring: { version?: string; format?: string } }>('/api/v1/sla/reports/:month', async (req, reply) => {
     monthPeriod(req.params.month);
     const version = req.query.version !== undefined ? Number(req.query.version) : undefined;
-    if (version !== undefined && (!Number.isInteger(version) || version < 1)) throw new HttpError(400, 'invalid_input', 'version must be a positive integer', 'version');
+    if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) throw new HttpError(400, 'invalid_input', 'version must be a positive integer', 'version');
     const report = await loadReport(ctx.store, tenant, req.params.month, version);
     if (!report) throw new HttpError(404, 'not_found', `no SLA report for ${req.params.month}${version ? ` version ${version}` : ''}`);
     if (req.query.format === 'html') {

@@ -48,7 +48,8 @@ async function start(bodyLimit = 1024 * 1024): Promise<{ app: FastifyInstance; b
   const bus = new RecordingBus();
   const registry = new Registry();
   const ctx: AppContext = {
-    config: configSchema.parse({ tenant: 'acme' }),
+    // Fixed 2026 fixture times: a retention long enough that sample-bounds.ts accepts them whatever today is.
+    config: configSchema.parse({ tenant: 'acme', store: { rawRetentionDays: 36_500 } }),
     store: null as unknown as Store,
     bus,
     log: silentLogger,
