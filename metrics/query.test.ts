@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chooseTable, parseDurationSeconds, parseMatcher, parseTime, validateRangeQuery } from './query.ts';
+import { parseDuration } from '../core/duration.ts';
+import { chooseTable, parseMatcher, parseTime, validateRangeQuery } from './query.ts';
 import { rangeQueryFromParams } from './routes.ts';
 import { InputError } from '../core/errors.ts';
 import { workloadOf } from './utilisation.ts';
@@ -41,11 +42,11 @@ describe('chooseTable', () => {
 
 describe('durations and times', () => {
   it('parses Prometheus-style durations', () => {
-    expect(parseDurationSeconds('15s', 'step')).toBe(15);
-    expect(parseDurationSeconds('5m', 'since')).toBe(300);
-    expect(parseDurationSeconds('2h', 'since')).toBe(7200);
-    expect(parseDurationSeconds('60', 'step')).toBe(60);
-    expect(() => parseDurationSeconds('soon', 'since')).toThrow(/^since:/);
+    expect(parseDuration('15s', 'step', { bareSeconds: true }) / 1000).toBe(15);
+    expect(parseDuration('5m', 'since', { bareSeconds: true }) / 1000).toBe(300);
+    expect(parseDuration('2h', 'since', { bareSeconds: true }) / 1000).toBe(7200);
+    expect(parseDuration('60', 'step', { bareSeconds: true }) / 1000).toBe(60);
+    expect(() => parseDuration('soon', 'since', { bareSeconds: true })).toThrow(/^since:/);
   });
 
   it('parses unix seconds and RFC 3339', () => {

@@ -56,18 +56,6 @@ export function parseMatcher(text: string, field = 'match'): LabelMatcher {
   return { name: m[1]!, op, value };
 }
 
-/** Parses 30s, 5m, 1h, 2d (Prometheus-style) into seconds. */
-export function parseDurationSeconds(text: string, field: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/.exec(text);
-  if (!m) {
-    const n = Number(text);
-    if (Number.isFinite(n) && n > 0) return n;
-    throw new InputError(field, `"${text}" is not a duration such as 15s, 5m or 1h`);
-  }
-  const unit = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd' | 'w'];
-  return Number(m[1]) * unit;
-}
-
 /** Parses unix seconds or an RFC 3339 time into unix seconds. */
 export function parseTime(text: string, field: string): number {
   const n = Number(text);

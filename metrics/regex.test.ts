@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_REGEX_LENGTH, regexProblem } from './regex.ts';
 import { parseMatcher, validateRangeQuery } from './query.ts';
-import { InputError } from '../errors.ts';
+import { InputError } from '../core/errors.ts';
 
 describe('regex matchers under RE2 rules', () => {
   it('accepts what RE2 compiles, anchored as the query runs it', () => {

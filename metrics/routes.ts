@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import { InputError } from '../core/errors.ts';
 import type { AppContext } from '../core/context.ts';
-import { findSeries, parseDurationSeconds, parseMatcher, parseTime, runRangeQueryJson, validateRangeQuery } from './query.ts';
+import { parseDuration } from '../core/duration.ts';
+import { findSeries, parseMatcher, parseTime, runRangeQueryJson, validateRangeQuery } from './query.ts';
 import { nodeUtilisation, podUtilisation, workloadUtilisation } from './utilisation.ts';
 
 type QueryString = Record<string, string | string[] | undefined>;
@@ -23,7 +24,7 @@ const MAX_SINCE_SECONDS = 3650 * 86400;
 
 /** A `since` duration in seconds, bounded. */
 function lookBack(text: string): number {
-  const seconds = parseDurationSeconds(text, 'since');
+  const seconds = parseDuration(text, 'since', { bareSeconds: true }) / 1000;
   if (seconds > MAX_SINCE_SECONDS) throw new InputError('since', `"${text}" reaches back more than ten years`);
   return seconds;
 }
@@ -45,7 +46,7 @@ export function rangeQueryFromParams(q: QueryString, now = Date.now() / 1000): u
     start = now - lookBack(since ?? '15m');
   }
   const stepText = one(q, 'step');
-  const step = stepText ? parseDurationSeconds(stepText, 'step') : Math.max(15, Math.ceil((end - start) / 240 / 15) * 15);
+  const step = stepText ? parseDuration(stepText, 'step', { bareSeconds: true }) / 1000 : Math.max(15, Math.ceil((end - start) / 240 / 15) * 15);
   const by = list(q, 'by').flatMap((b) => b.split(',')).map((b) => b.trim()).filter(Boolean);
   return { metric: one(q, 'metric') ?? '', matchers, fn: one(q, 'fn') ?? 'avg', by, start, end, step };
 }
