@@ -1,6 +1,6 @@
 // `tidemark query`: asks a running engine's range API and prints the answer.
 import { Command, Option } from 'commander';
-import { AGGREGATIONS } from '../metrics/query.ts';
+import { AGGREGATIONS } from '../metrics/aggregations.ts';
 
 interface QueryOptions {
   match: string[];

@@ -3,6 +3,7 @@
 // ClickHouse. The coarsest table whose resolution divides the step answers.
 import { z } from 'zod';
 import { InputError } from '../core/errors.ts';
+import { AGGREGATIONS, type Aggregation } from './aggregations.ts';
 import { parseInput } from '../core/validate.ts';
 import { isValidLabelName } from './series.ts';
 import { NOT_STALE } from './schema.ts';
@@ -17,8 +18,6 @@ export interface LabelMatcher {
   readonly value: string;
 }
 
-export const AGGREGATIONS = ['avg', 'min', 'max', 'sum', 'count', 'last', 'rate', 'p50', 'p90', 'p95', 'p99'] as const;
-export type Aggregation = (typeof AGGREGATIONS)[number];
 
 export type SourceTable = 'samples' | 'samples_1m' | 'samples_1h';
 
