@@ -1,5 +1,6 @@
 // The listing `tidemark --help` shows without loading the commands must be
 // what the commands themselves declare.
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { Help } from 'commander';
 import { COMMANDS, requestedCommand } from './commands.ts';
@@ -25,5 +26,18 @@ describe('the tidemark command listing', () => {
     expect(requestedCommand(['help', 'sla'])?.name).toBe('sla');
     expect(requestedCommand(['-h', 'nodes', 'plan'])?.name).toBe('nodes');
     expect(requestedCommand(['bogus'])).toBeUndefined();
+  });
+});
+
+describe('bad options on any subcommand', () => {
+  it.each([
+    ['status', '--bogus'],
+    ['sla', 'compute', '--nope'],
+    ['nodes', 'plan', '--nope'],
+    ['autoscale', 'recommend', '--nope'],
+  ])('%s … exits 2, naming the option', (...args) => {
+    const r = spawnSync(process.execPath, [new URL('./tidemark.js', import.meta.url).pathname, ...args], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(args[args.length - 1]!);
   });
 });

@@ -14,10 +14,17 @@ const program = new Command('tidemark')
     subcommandTerm: (cmd) => COMMANDS.find((c) => c.name === cmd.name())?.term ?? new Help().subcommandTerm(cmd),
   });
 
+/** commander's exitOverride does not pass down to commands added with addCommand(): set it on each, so bad options exit 2. */
+function overrideExits(command: Command): Command {
+  command.exitOverride();
+  for (const sub of command.commands) overrideExits(sub);
+  return command;
+}
+
 try {
   const wanted = requestedCommand(process.argv.slice(2));
   for (const entry of COMMANDS) {
-    program.addCommand(entry === wanted ? await entry.load() : new Command(entry.name).description(entry.description));
+    program.addCommand(entry === wanted ? overrideExits(await entry.load()) : new Command(entry.name).description(entry.description));
   }
   await program.parseAsync(process.argv);
 } catch (err) {
