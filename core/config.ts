@@ -2,6 +2,7 @@
 // (--config or TIDEMARK_CONFIG), overlaid by environment variables, then
 // validated once at start-up. Errors name the field.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseInput } from './validate.ts';
@@ -104,7 +105,8 @@ export const configSchema = z.object({
           /** node-schedule cron for the month-just-ended report. */
           cron: z.string().default('10 0 1 * *'),
           tz: z.string().default('UTC'),
-          outputDir: z.string().default('./data/reports'),
+          /** Default: `reports` under `store.dataPath` (filled in by loadConfig), so `--data D` keeps reports in D. */
+          outputDir: z.string().default(join('./data', 'reports')),
           webhookUrl: z.string().url().optional(),
         })
         .prefault({}),
@@ -162,6 +164,28 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
   node[path[path.length - 1]!] = value;
 }
 
+function getPath(source: Record<string, unknown>, path: string[]): unknown {
+  let node: unknown = source;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+/**
+ * SLA reports belong with the rest of the engine's data: without an explicit
+ * `sla.report.outputDir` they go under the store's data path (`--data`,
+ * TIDEMARK_DATA, `store.dataPath`), not under the working directory.
+ */
+function defaultReportsUnderData(raw: Record<string, unknown>): void {
+  if (getPath(raw, ['sla', 'report', 'outputDir']) !== undefined) return;
+  const dataPath = getPath(raw, ['store', 'dataPath']);
+  // A dataPath of the wrong type is left for the schema to refuse, naming its own field.
+  if (dataPath !== undefined && typeof dataPath !== 'string') return;
+  setPath(raw, ['sla', 'report', 'outputDir'], join(dataPath ?? './data', 'reports'));
+}
+
 export interface LoadConfigOptions {
   file?: string;
   env?: Env;
@@ -200,5 +224,6 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     }
   }
   for (const o of options.overrides ?? []) setPath(raw, o.path, o.value);
+  defaultReportsUnderData(raw);
   return parseInput(configSchema, raw);
 }
