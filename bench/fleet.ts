@@ -112,7 +112,7 @@ export interface SendResult {
 }
 
 /** A keep-alive remote_write poster to `url`; `post(body)` resolves to the HTTP status (0: no answer). */
-function remoteWritePoster(url: string, connections: number): { post(body: Buffer): Promise<number>; close(): void } {
+export function remoteWritePoster(url: string, connections: number): { post(body: Buffer): Promise<number>; close(): void } {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
   const target = new URL(url);
   const post = (body: Buffer) =>
@@ -147,7 +147,7 @@ function remoteWritePoster(url: string, connections: number): { post(body: Buffe
  * 4xx (not 429) dropped as a failure, 429/5xx/no answer retried with backoff
  * (bounded: 50 tries). Every status seen is counted in `statuses`.
  */
-async function postUntilAccepted(post: (body: Buffer) => Promise<number>, body: Buffer, statuses: Record<number, number>): Promise<boolean> {
+export async function postUntilAccepted(post: (body: Buffer) => Promise<number>, body: Buffer, statuses: Record<number, number>): Promise<boolean> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const status = await post(body);
     statuses[status] = (statuses[status] ?? 0) + 1;
@@ -161,8 +161,10 @@ async function postUntilAccepted(post: (body: Buffer) => Promise<number>, body: 
 /**
  * Sends every body to `url` with `concurrency` keep-alive connections,
  * retrying 429/5xx answers as Prometheus does (bounded: 50 tries a body).
+ * `progress.accepted` counts the bodies answered 2xx so far, for a caller
+ * that acts mid-stream.
  */
-export async function sendAll(url: string, bodies: readonly Buffer[], concurrency = 8, deadlineMs = 600_000): Promise<SendResult> {
+export async function sendAll(url: string, bodies: readonly Buffer[], concurrency = 8, deadlineMs = 600_000, progress?: { accepted: number }): Promise<SendResult> {
   const { post, close } = remoteWritePoster(url, concurrency);
   const statuses: Record<number, number> = {};
   let next = 0;
@@ -171,7 +173,9 @@ export async function sendAll(url: string, bodies: readonly Buffer[], concurrenc
   const worker = async () => {
     while (next < bodies.length && performance.now() - started < deadlineMs) {
       const body = bodies[next++]!;
-      if (!(await postUntilAccepted(post, body, statuses))) failures++;
+      if (await postUntilAccepted(post, body, statuses)) {
+        if (progress) progress.accepted++;
+      } else failures++;
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
