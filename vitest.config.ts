@@ -12,5 +12,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ['default'],
+    // Stops a Kafka broker the run started (the Kafka test files start it on first use).
+    globalSetup: ['test/helpers/kafka-global.ts'],
   },
 });

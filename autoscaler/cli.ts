@@ -89,7 +89,7 @@ export function autoscaleCommand(): Command {
     .description("print a policy's decision at a time (latest by default) from a running engine, and whether replaying its stored inputs reproduces it")
     .argument('<policy>', 'namespace/name of a PodAutoscalingPolicy (a NodeAutoscalingPolicy name with --node)')
     .option('--at <time>', 'the decision in force at this time (unix seconds or RFC 3339)')
-    .option('--url <url>', 'engine address', process.env['TIDEMARK_URL'] ?? 'http://127.0.0.1:8080')
+    .option('--url <url>', 'engine address (also TIDEMARK_URL)', process.env['TIDEMARK_URL'] ?? 'http://127.0.0.1:8080')
     .option('--node', 'the policy is a NodeAutoscalingPolicy')
     .option('--json', 'print the decision and its replay as JSON')
     .action(async (policy: string, opts: { at?: string; url: string; json?: boolean; node?: boolean }) => {

@@ -4,13 +4,17 @@
 // broker comes from scripts/kafka.sh. Measures the end-to-end rate, the
 // time from a round's publish to the moment its last sample is stored (an
 // insert the store has acknowledged is queryable), the consumer lag at the
-// end, and lost/duplicated rows counted in the store against rows sent.
+// end, and lost/duplicated rows counted in the store against rows sent
+// where a duplicate would show: raw rows read without FINAL while merges
+// are stopped (a ReplacingMergeTree merge would hide them), and the sum of
+// the 1-minute rollup's `count` (where a duplicate doubles a sum for good).
+// A broker this run started (none was running) is stopped at the end.
 //
 //   npm run bench:kafka            BENCH_ROUNDS (default 10), BENCH_COMPRESSION (snappy|gzip|none),
 //                                  BENCH_RATE (samples/s the collector paces to; default unpaced),
 //                                  BENCH_FETCH_MIN_BYTES / BENCH_FETCH_WAIT_MS (consumer fetch), BENCH_DEBUG=1 (per delivery)
 //   npx tsx bench/kafka.ts produce-only   producer rate and stored size for none/snappy/gzip
-// Last line: {"bench":"kafka","samples_per_s":…,"produce_to_queryable_p99_s":…,"lag_at_end":…,"lost":…,"duplicated":…}
+// Last line: {"bench":"kafka","samples_per_s":…,"produce_to_queryable_p99_s":…,"lag_at_end":…,"sent":…,"distinct":…,"raw_rows":…,"rollup_count":…,"lost":…,"duplicated":…,"duplicated_rollup":…,"broker_stopped":…}
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -47,7 +51,7 @@ type ChildEvent =
   | { event: 'published'; round: number; at: number }
   | { event: 'sent'; samples: number; seconds: number }
   | { event: 'stored'; round: number; at: number }
-  | { event: 'final'; rows: number; distinct: number; lag: number; ingestSeconds: number };
+  | { event: 'final'; rows: number; distinct: number; rollupCount: number; lag: number; ingestSeconds: number };
 
 function emit(e: ChildEvent): void {
   process.stdout.write(`${JSON.stringify(e)}\n`);
@@ -106,6 +110,8 @@ async function ingester(plan: Plan): Promise<void> {
   const series = fleetLabelSets(DEFAULT_FLEET).length;
   const store = await Store.open({ dataPath: plan.dataDir, database: 'tidemark' });
   await migrate(store, schemaContext(store, { rawRetentionDays: 15, rollupRetentionDays: 400 }), metricsMigrations);
+  // No merges while the bench runs: a duplicate row must still be there to be counted.
+  for (const table of ['samples', 'samples_1m', 'samples_1h']) await store.command(`SYSTEM STOP MERGES tidemark.${table}`);
   const bus = busFor(plan, 'bench-ingester');
   const registry = new Registry();
   const engineIngester = new Ingester(store, ingesterMetrics(registry, bus), createLogger('bench-ingester'));
@@ -143,11 +149,13 @@ async function ingester(plan: Plan): Promise<void> {
   // The parent says when to count (all rounds stored, or its deadline passed).
   for await (const line of createInterface({ input: process.stdin })) {
     if (line.trim() !== 'finish') continue;
+    // Raw rows without FINAL (merges are stopped), distinct (series, ts), and the rollup's count of samples.
     const [row] = await store.query<{ rows: string; distinct: string }>(
       `SELECT count() AS rows, uniqExact(series_id, ts) AS distinct FROM tidemark.samples WHERE tenant = 'bench'`,
     );
+    const [rollup] = await store.query<{ n: string }>(`SELECT sum(count) AS n FROM tidemark.samples_1m WHERE tenant = 'bench'`);
     const lag = (await bus.refreshLag()).metrics;
-    emit({ event: 'final', rows: Number(row!.rows), distinct: Number(row!.distinct), lag, ingestSeconds: (lastAt - firstAt) / 1000 });
+    emit({ event: 'final', rows: Number(row!.rows), distinct: Number(row!.distinct), rollupCount: Number(rollup!.n), lag, ingestSeconds: (lastAt - firstAt) / 1000 });
     break;
   }
   await bus.close();
@@ -207,16 +215,33 @@ async function until(what: string, timeoutMs: number, check: () => boolean): Pro
   }
 }
 
-function brokerAddress(): string {
+/** The shared broker's address, starting it when none is running; `started` says whether this run did (and so must stop it). */
+function brokerAddress(): { address: string; started: boolean } {
   try {
-    return execFileSync('bash', [join(ROOT, 'scripts/kafka.sh'), 'status'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return { address: execFileSync('bash', [join(ROOT, 'scripts/kafka.sh'), 'status'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(), started: false };
   } catch {
-    return execFileSync('bash', [join(ROOT, 'scripts/kafka.sh'), 'start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop()!;
+    return { address: execFileSync('bash', [join(ROOT, 'scripts/kafka.sh'), 'start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop()!, started: true };
   }
 }
 
+/** Stops the broker this run started; one that was already running (someone else's) is left alone. */
+function stopBrokerIfStarted(broker: { started: boolean }): boolean {
+  if (!broker.started) return false;
+  execFileSync('bash', [join(ROOT, 'scripts/kafka.sh'), 'stop'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return true;
+}
+
 async function parent(): Promise<void> {
-  const address = brokerAddress();
+  const broker = brokerAddress();
+  try {
+    await measure(broker);
+  } finally {
+    stopBrokerIfStarted(broker);
+  }
+}
+
+async function measure(broker: { address: string; started: boolean }): Promise<void> {
+  const { address } = broker;
   const id = randomUUID().slice(0, 8);
   const rounds = Number(process.env['BENCH_ROUNDS'] ?? 10);
   const dataDir = mkdtempSync(join(tmpdir(), 'tidemark-bench-kafka-'));
@@ -265,17 +290,23 @@ async function parent(): Promise<void> {
   const first = Math.min(...published.values());
   const last = Math.max(...stored.values());
   const total = series * rounds;
-  console.error(`collector sent ${s.samples} samples in ${s.seconds.toFixed(2)} s; store holds ${f.rows} rows (${f.distinct} distinct); per-round publish→stored: ${latencies.map((l) => l.toFixed(2)).join(' ')} s`);
-  console.log(
-    JSON.stringify({
-      bench: 'kafka',
-      samples_per_s: Math.round(total / ((last - first) / 1000)),
-      produce_to_queryable_p99_s: Number(percentile(latencies, 99).toFixed(3)),
-      lag_at_end: f.lag,
-      lost: total - f.distinct,
-      duplicated: f.rows - f.distinct,
-    }),
-  );
+  console.error(`collector sent ${s.samples} samples in ${s.seconds.toFixed(2)} s; store holds ${f.rows} raw rows with merges stopped (${f.distinct} distinct), rollup count ${f.rollupCount}; per-round publish→stored: ${latencies.map((l) => l.toFixed(2)).join(' ')} s`);
+  const figures = {
+    bench: 'kafka',
+    samples_per_s: Math.round(total / ((last - first) / 1000)),
+    produce_to_queryable_p99_s: Number(percentile(latencies, 99).toFixed(3)),
+    lag_at_end: f.lag,
+    sent: total,
+    distinct: f.distinct,
+    raw_rows: f.rows,
+    rollup_count: f.rollupCount,
+    lost: total - f.distinct,
+    duplicated: f.rows - f.distinct,
+    duplicated_rollup: f.rollupCount - f.distinct,
+    broker_stopped: broker.started,
+  };
+  console.log(JSON.stringify(figures));
+  if (figures.lost !== 0 || figures.duplicated !== 0 || figures.duplicated_rollup !== 0) process.exitCode = 1;
 }
 
 const role = process.argv[2];
@@ -284,7 +315,12 @@ if (role === 'collector' || role === 'ingester') {
   await (role === 'collector' ? collector(plan) : ingester(plan));
   process.exit(0);
 } else if (role === 'produce-only') {
-  await produceOnly(brokerAddress());
+  const broker = brokerAddress();
+  try {
+    await produceOnly(broker.address);
+  } finally {
+    stopBrokerIfStarted(broker);
+  }
   process.exit(0);
 } else {
   await parent();

@@ -1,17 +1,36 @@
-// bench:peers — the same remote_write fleet load, in one run, sent to
-// Debian's VictoriaMetrics, Debian's Prometheus (remote-write receiver on)
-// and Tidemark, each started on loopback and stopped after. A target's
-// samples count as stored only when its own query API returns them.
+// bench:peers — the same remote_write load, in one run, sent to Tidemark,
+// Debian's VictoriaMetrics and Debian's Prometheus (remote-write receiver
+// on), one peer at a time, each started on loopback and stopped after.
+//
+// The load is issue 13's shape: 100,000 cAdvisor-like series, 10,000
+// samples a request. A warm-up round (untimed) creates every series and is
+// waited for until the peer's own query API counts it; then BENCH_ROUNDS
+// (default 20) steady-state rounds are sent back to back by BENCH_SHARDS
+// (default 10) concurrent senders, each series on one sender in time order,
+// as Prometheus' remote_write shards do. Timed: `send_s` from the first
+// timed request to the last answer, `visible_s` from then until the peer's
+// own query API counts every sample sent. The rate is a stored rate:
+// samples of the timed rounds / (send_s + visible_s).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { buildFleetLoad, DEFAULT_FLEET, sendAll, waitForCount, type FleetLoad } from './fleet.ts';
+import { cadvisorLabelSets, encodeRounds, sendSharded, waitForCount, type SendResult } from './fleet.ts';
 import { freePort, startEngineProcess, tidemarkSampleCount, removeDir } from './engine-process.ts';
 
-const rounds = Number(process.env['BENCH_ROUNDS'] ?? DEFAULT_FLEET.rounds);
-const load = buildFleetLoad({ ...DEFAULT_FLEET, rounds });
-console.error(`fleet: ${load.series} series x ${rounds} rounds = ${load.samples} samples in ${load.bodies.length} requests`);
+const series = Number(process.env['BENCH_SERIES'] ?? 100_000);
+const rounds = Number(process.env['BENCH_ROUNDS'] ?? 20);
+const shards = Number(process.env['BENCH_SHARDS'] ?? 10);
+const samplesPerRequest = Number(process.env['BENCH_SAMPLES_PER_REQUEST'] ?? 10_000);
+const intervalSeconds = 15;
+if (!(rounds >= 1 && series >= 1 && shards >= 1 && samplesPerRequest >= 1)) throw new Error('BENCH_SERIES, BENCH_ROUNDS, BENCH_SHARDS, BENCH_SAMPLES_PER_REQUEST must be positive');
+
+// Round 0 is the warm-up; the timed rounds follow it in time.
+const load = encodeRounds(cadvisorLabelSets(series), rounds + 1, intervalSeconds, samplesPerRequest);
+const warmUp = load.roundBodies.slice(0, 1);
+const timed = load.roundBodies.slice(1);
+const timedSamples = series * rounds;
+console.error(`peers: ${series} series, warm-up round + ${rounds} timed rounds of ${timed[0]!.length} requests (${samplesPerRequest} samples each), ${shards} shards`);
 
 interface Target {
   url: string;
@@ -46,14 +65,15 @@ function stopper(child: ChildProcess, dir: string): () => Promise<void> {
 }
 
 /** Samples stored by a Prometheus-API peer over the load's time range, by its own PromQL. */
-async function promqlCount(base: string, l: FleetLoad): Promise<number> {
-  const windowS = Math.ceil((l.lastTimestampMs - l.firstTimestampMs) / 1000) + 2;
-  const at = (l.lastTimestampMs + 1000) / 1000;
+async function promqlCount(base: string): Promise<number> {
+  const windowS = Math.ceil((load.lastTimestampMs - load.firstTimestampMs) / 1000) + 2;
+  const at = (load.lastTimestampMs + 1000) / 1000;
   let total = 0;
   // One query per metric: count_over_time drops the name, and Prometheus refuses a result whose series then collide.
-  for (const metric of l.metrics) {
+  for (const metric of load.metrics) {
     const query = `sum(count_over_time(${metric}[${windowS}s]))`;
     const r = await fetch(`${base}/api/v1/query?${new URLSearchParams({ query, time: String(at) })}`);
+    if (!r.ok) throw new Error(`count query failed: ${r.status}`);
     const body = (await r.json()) as { data?: { result: { value: [number, string] }[] } };
     total += Number(body.data?.result[0]?.value[1] ?? 0);
   }
@@ -63,10 +83,11 @@ async function promqlCount(base: string, l: FleetLoad): Promise<number> {
 async function victoriaMetrics(): Promise<Target> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'bench-vm-'));
+  // latencyOffset 0 and no cache: a sample counts as soon as VictoriaMetrics can return it, not 30 s later.
   const child = spawn('/usr/bin/victoria-metrics', [`-httpListenAddr=127.0.0.1:${port}`, `-storageDataPath=${dir}`, '-retentionPeriod=1y', '-search.latencyOffset=0s', '-search.disableCache', '-loggerLevel=ERROR'], { stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}`;
   await waitReady(`${url}/health`, child, 'victoria-metrics');
-  return { url: `${url}/api/v1/write`, count: () => promqlCount(url, load), stop: stopper(child, dir) };
+  return { url: `${url}/api/v1/write`, count: () => promqlCount(url), stop: stopper(child, dir) };
 }
 
 async function prometheus(): Promise<Target> {
@@ -77,10 +98,11 @@ async function prometheus(): Promise<Target> {
   const child = spawn('/usr/bin/prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`, '--web.enable-remote-write-receiver', '--log.level=error'], { stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}`;
   await waitReady(`${url}/-/ready`, child, 'prometheus');
-  return { url: `${url}/api/v1/write`, count: () => promqlCount(url, load), stop: stopper(child, dir) };
+  return { url: `${url}/api/v1/write`, count: () => promqlCount(url), stop: stopper(child, dir) };
 }
 
 async function tidemark(): Promise<Target> {
+  // A request of 10,000 samples is well under the default body limit (32 MiB).
   const engine = await startEngineProcess();
   return {
     url: `${engine.url}/api/v1/write`,
@@ -92,15 +114,56 @@ async function tidemark(): Promise<Target> {
   };
 }
 
-async function measure(name: string, start: () => Promise<Target>): Promise<number> {
+interface PeerFigures {
+  samples_per_s: number;
+  send_samples_per_s: number;
+  send_s: number;
+  visible_s: number;
+  warm_up_s: number;
+  sent: number;
+  stored: number;
+  failures: number;
+  statuses: Record<string, number>;
+}
+
+function addStatuses(into: Record<string, number>, from: SendResult['statuses']): void {
+  for (const [status, n] of Object.entries(from)) into[status] = (into[status] ?? 0) + n;
+}
+
+async function measure(name: string, start: () => Promise<Target>): Promise<PeerFigures> {
   const target = await start();
   try {
+    const statuses: Record<string, number> = {};
+    // Warm-up: creates every series; not timed, but waited for until it is all queryable.
+    const warmBegan = performance.now();
+    const warm = await sendSharded(target.url, warmUp, shards);
+    addStatuses(statuses, warm.statuses);
+    const warmDone = await waitForCount(target.count, series, 300_000, 250);
+    if (warmDone.count < series) throw new Error(`${name}: warm-up round not queryable: ${warmDone.count}/${series}`);
+    const warmUpS = (warmDone.atMs - warmBegan) / 1000;
+
     const began = performance.now();
-    const sent = await sendAll(target.url, load.bodies, 8);
-    const done = await waitForCount(target.count, load.samples, 180_000, 500);
-    const seconds = (done.atMs - began) / 1000;
-    console.error(`${name}: sent in ${sent.seconds.toFixed(2)} s (${JSON.stringify(sent.statuses)}), ${done.count}/${load.samples} queryable after ${seconds.toFixed(2)} s`);
-    return done.count >= load.samples ? load.samples / seconds : done.count / seconds;
+    const sent = await sendSharded(target.url, timed, shards);
+    const sentAt = performance.now();
+    addStatuses(statuses, sent.statuses);
+    const expected = series + timedSamples;
+    const done = await waitForCount(target.count, expected, 300_000, 250);
+    const sendS = (sentAt - began) / 1000;
+    const visibleS = Math.max(0, done.atMs - sentAt) / 1000;
+    const storedTimed = Math.max(0, done.count - series);
+    console.error(`${name}: warm-up ${warmUpS.toFixed(2)} s; ${rounds} rounds sent in ${sendS.toFixed(2)} s, all visible ${visibleS.toFixed(2)} s later; stored ${done.count}/${expected}; statuses ${JSON.stringify(statuses)}`);
+    return {
+      // Stored rate: only what the peer's own query API returned counts.
+      samples_per_s: Math.round(Math.min(storedTimed, timedSamples) / (sendS + visibleS)),
+      send_samples_per_s: Math.round(timedSamples / sendS),
+      send_s: Number(sendS.toFixed(3)),
+      visible_s: Number(visibleS.toFixed(3)),
+      warm_up_s: Number(warmUpS.toFixed(3)),
+      sent: expected,
+      stored: done.count,
+      failures: warm.failures + sent.failures,
+      statuses,
+    };
   } finally {
     await target.stop();
   }
@@ -109,14 +172,24 @@ async function measure(name: string, start: () => Promise<Target>): Promise<numb
 const tm = await measure('tidemark', tidemark);
 const vm = await measure('victoriametrics', victoriaMetrics);
 const prom = await measure('prometheus', prometheus);
+const complete = [tm, vm, prom].every((p) => p.stored === p.sent && p.failures === 0);
 console.log(
   JSON.stringify({
     bench: 'peers',
-    samples: load.samples,
-    tidemark_samples_per_s: Math.round(tm),
-    victoriametrics_samples_per_s: Math.round(vm),
-    prometheus_samples_per_s: Math.round(prom),
-    vs_victoriametrics: Number((tm / vm).toFixed(3)),
-    vs_prometheus: Number((tm / prom).toFixed(3)),
+    series,
+    rounds,
+    samples_per_request: samplesPerRequest,
+    shards,
+    samples: timedSamples,
+    tidemark_samples_per_s: tm.samples_per_s,
+    victoriametrics_samples_per_s: vm.samples_per_s,
+    prometheus_samples_per_s: prom.samples_per_s,
+    vs_victoriametrics: Number((tm.samples_per_s / vm.samples_per_s).toFixed(3)),
+    vs_prometheus: Number((tm.samples_per_s / prom.samples_per_s).toFixed(3)),
+    complete,
+    tidemark: tm,
+    victoriametrics: vm,
+    prometheus: prom,
   }),
 );
+if (!complete) process.exitCode = 1;

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { coreConfigSchema, loadConfigWith, settleDefaults, type LoadConfigOptions } from '../core/config.ts';
 import { ingesterSection } from '../metrics/config.ts';
 import { collectorSection } from '../collector/config.ts';
-import { slaSection } from '../sla/config.ts';
+import { settleSlaDefaults, slaSection } from '../sla/config.ts';
 import { autoscalerSection } from '../autoscaler/config.ts';
 
 export const configSchema = coreConfigSchema
@@ -14,7 +14,7 @@ export const configSchema = coreConfigSchema
     sla: slaSection,
     autoscaler: autoscalerSection,
   })
-  .transform(settleDefaults);
+  .transform((c) => settleSlaDefaults(settleDefaults(c)));
 
 export type Config = z.output<typeof configSchema>;
 

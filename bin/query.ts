@@ -45,7 +45,7 @@ export function queryCommand(): Command {
     .option('--end <time>', 'range end (unix seconds or RFC 3339; default now)')
     .option('--step <duration>', 'resolution, e.g. 60s')
     .option('--json', 'print {"series":[{"labels":{…},"points":[[unixSeconds,value],…]}]}')
-    .option('--url <url>', 'engine address', process.env['TIDEMARK_URL'] ?? 'http://127.0.0.1:8080')
+    .option('--url <url>', 'engine address (also TIDEMARK_URL)', process.env['TIDEMARK_URL'] ?? 'http://127.0.0.1:8080')
     .action(async (metric: string, opts: QueryOptions) => {
       const params = new URLSearchParams({ metric, fn: opts.fn });
       for (const m of opts.match) params.append('match', m);

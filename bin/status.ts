@@ -24,7 +24,7 @@ export function statusCommand(): Command {
   return new Command('status')
     .description("Print a running engine's bus, lag and ingest rate")
     .option('--json', 'print the status as JSON')
-    .option('--url <url>', 'engine address', process.env['TIDEMARK_URL'] ?? 'http://127.0.0.1:8080')
+    .option('--url <url>', 'engine address (also TIDEMARK_URL)', process.env['TIDEMARK_URL'] ?? 'http://127.0.0.1:8080')
     .action(async (opts: { json?: boolean; url: string }) => {
       let status: Status;
       try {

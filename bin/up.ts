@@ -18,7 +18,7 @@ export function upCommand(): Command {
   return new Command('up')
     .description('Run the engine: sources, bus, ingester and API (embedded ClickHouse unless CLICKHOUSE_URL is set)')
     .option('--port <port>', 'HTTP port (default 8080)')
-    .option('--host <host>', 'HTTP listen address (default 127.0.0.1)')
+    .option('--host <host>', 'HTTP listen address (default 127.0.0.1, loopback only; also TIDEMARK_HOST; 0.0.0.0 serves every interface)')
     .option('--data <dir>', 'embedded store data directory (default ./data)')
     .option('--config <file>', 'YAML or JSON configuration file (also TIDEMARK_CONFIG)')
     .addOption(new Option('--role <role>', 'which parts this process runs').choices(['all', 'collector', 'ingester', 'api']))

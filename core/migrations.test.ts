@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createMaterializedView, createTable, type SchemaContext } from './migrations.ts';
+import { createMaterializedView, createTable, shardingKey, type SchemaContext } from './migrations.ts';
 import { metricsMigrations } from '../metrics/schema.ts';
+import { slaMigrations } from '../sla/schema.ts';
+import { autoscalerMigrations } from '../autoscaler/decision-log.ts';
 
 const single: SchemaContext = { database: 'tm', rawRetentionDays: 15, rollupRetentionDays: 400 };
 const cluster: SchemaContext = { ...single, cluster: 'prod' };
@@ -21,7 +23,7 @@ describe('createTable', () => {
     expect(ddl).toHaveLength(2);
     expect(ddl[0]).toContain('CREATE TABLE IF NOT EXISTS tm.samples_local ON CLUSTER prod');
     expect(ddl[0]).toContain("ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/tm/samples_local', '{replica}')");
-    expect(ddl[1]).toBe('CREATE TABLE IF NOT EXISTS tm.samples ON CLUSTER prod AS tm.samples_local ENGINE = Distributed(prod, tm, samples_local, rand())');
+    expect(ddl[1]).toBe('CREATE TABLE IF NOT EXISTS tm.samples ON CLUSTER prod AS tm.samples_local ENGINE = Distributed(prod, tm, samples_local, cityHash64(tenant))');
   });
 
   it('keeps engine arguments after the replication path', () => {
@@ -57,5 +59,49 @@ describe('metrics migrations', () => {
     const ddl = metricsMigrations.flatMap((m) => m.statements(single)).filter((s) => s.startsWith('CREATE TABLE'));
     expect(ddl.length).toBeGreaterThanOrEqual(4);
     for (const sql of ddl) expect(sql).toMatch(/ORDER BY \(tenant,/);
+  });
+});
+
+/** The Distributed tables' sharding expressions in the generated cluster DDL, by table name. */
+function distributedKeys(sql: readonly string[]): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const s of sql) {
+    const m = /^CREATE TABLE IF NOT EXISTS tm\.(\w+) ON CLUSTER prod AS tm\.\w+_local ENGINE = Distributed\(prod, tm, \w+_local, (.*)\)$/.exec(s);
+    if (m) keys.set(m[1]!, m[2]!);
+  }
+  return keys;
+}
+
+describe('cluster sharding', () => {
+  const all = [...metricsMigrations, ...slaMigrations, ...autoscalerMigrations].flatMap((m) => m.statements(cluster));
+
+  it('never shards at random', () => {
+    expect(all.filter((s) => s.includes('Distributed(')).length).toBeGreaterThanOrEqual(11);
+    for (const sql of all) expect(sql).not.toMatch(/rand\(\)/);
+  });
+
+  it('shards raw samples, both rollups and series by a hash of series_id, so duplicates meet on one shard', () => {
+    const keys = distributedKeys(all);
+    for (const table of ['samples', 'samples_1m', 'samples_1h', 'series']) expect(keys.get(table)).toBe('cityHash64(series_id)');
+  });
+
+  it('keeps one entity together in tables without series_id', () => {
+    const keys = distributedKeys(all);
+    expect(Object.fromEntries([...keys].filter(([t]) => !['samples', 'samples_1m', 'samples_1h', 'series'].includes(t)))).toEqual({
+      sla_probes: 'cityHash64(tenant, cluster)',
+      sla_exclusions: 'cityHash64(tenant, id)',
+      sla_charges: 'cityHash64(tenant, cluster, item)',
+      sla_reports: 'cityHash64(tenant, month, version)',
+      sla_report_announcements: 'cityHash64(tenant, month, version)',
+      sla_probe_clusters: 'cityHash64(tenant, month, cluster)',
+      autoscaler_decisions: 'cityHash64(tenant, policy_kind, namespace, name)',
+    });
+  });
+
+  it('takes an explicit key, and refuses a table with nothing to shard by', () => {
+    const base = { name: 't', columns: ["ts DateTime64(3, 'UTC')", 'v Float64'], engine: 'MergeTree', orderBy: '(ts)' };
+    expect(shardingKey({ ...base, shardBy: 'cityHash64(v)' })).toBe('cityHash64(v)');
+    expect(() => createTable(cluster, base)).toThrow(/no sharding key/);
+    expect(createTable(single, base)).toHaveLength(1);
   });
 });

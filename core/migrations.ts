@@ -32,6 +32,42 @@ export interface TableSpec {
   partitionBy?: string;
   ttl?: string;
   settings?: string;
+  /**
+   * The Distributed table's sharding expression on a cluster. Default: see
+   * `shardingKey` — a hash of `series_id`, or of the sorting key's leading
+   * non-time columns.
+   */
+  shardBy?: string;
+}
+
+/**
+ * Which shard a row goes to on a cluster. Rows a ReplacingMergeTree would
+ * collapse (the same sorting key) and rows read together must meet on one
+ * shard: a sample sent twice is then deduplicated there, counts once in the
+ * rollups, and a series is read from one shard instead of all. So the key
+ * is a hash of `series_id` where the table has one (raw samples, rollups,
+ * series), else of the sorting key's columns before its first time column
+ * (e.g. SLA probes by tenant and cluster, exclusions by tenant and id,
+ * charges by tenant, cluster and item, reports by tenant, month and version,
+ * decisions by tenant and policy): always a prefix of the sorting key, so
+ * duplicates meet, and one entity's history stays together. Never `rand()`.
+ */
+export function shardingKey(spec: TableSpec): string {
+  if (spec.shardBy) return spec.shardBy;
+  const columnType = new Map(spec.columns.map((c) => {
+    const [name = '', ...type] = c.trim().split(/\s+/);
+    return [name, type.join(' ')] as const;
+  }));
+  if (columnType.has('series_id')) return 'cityHash64(series_id)';
+  const keyColumns = spec.orderBy.replace(/^\(|\)$/g, '').split(',').map((c) => c.trim()).filter(Boolean);
+  const entity: string[] = [];
+  for (const column of keyColumns) {
+    const type = columnType.get(column);
+    if (type === undefined || /^DateTime|^Date\b/.test(type)) break;
+    entity.push(column);
+  }
+  if (entity.length === 0) throw new Error(`table ${spec.name}: no sharding key (no series_id, and its sorting key starts with a time or an expression); set shardBy`);
+  return `cityHash64(${entity.join(', ')})`;
 }
 
 /** Where a query reads a table: the Distributed table on a cluster, the table itself otherwise. */
@@ -70,7 +106,7 @@ export function createTable(ctx: SchemaContext, spec: TableSpec): string[] {
   const out = [parts.join(' ')];
   if (ctx.cluster) {
     out.push(
-      `CREATE TABLE IF NOT EXISTS ${ctx.database}.${spec.name}${onCluster(ctx)} AS ${ctx.database}.${local} ENGINE = Distributed(${ctx.cluster}, ${ctx.database}, ${local}, rand())`,
+      `CREATE TABLE IF NOT EXISTS ${ctx.database}.${spec.name}${onCluster(ctx)} AS ${ctx.database}.${local} ENGINE = Distributed(${ctx.cluster}, ${ctx.database}, ${local}, ${shardingKey(spec)})`,
     );
   }
   return out;

@@ -48,8 +48,8 @@ function io(deps: SlaCliDeps) {
 
 /** Runs `fn` with a store: the handed-in one, or one opened (and migrated, and closed) from the configuration. */
 async function withStore<T>(deps: SlaCliDeps, configFile: string | undefined, fn: (store: Store, config: SlaConfig, tenant: string) => Promise<T>): Promise<T> {
-  const [{ coreConfigSchema, loadConfigWith, settleDefaults }, { slaSection }] = await Promise.all([import('../core/config.ts'), import('./config.ts')]);
-  const config = deps.config ?? loadConfigWith(coreConfigSchema.extend({ sla: slaSection }).transform(settleDefaults), { file: configFile });
+  const [{ coreConfigSchema, loadConfigWith, settleDefaults }, { settleSlaDefaults, slaSection }] = await Promise.all([import('../core/config.ts'), import('./config.ts')]);
+  const config = deps.config ?? loadConfigWith(coreConfigSchema.extend({ sla: slaSection }).transform((c) => settleSlaDefaults(settleDefaults(c))), { file: configFile });
   const tenant = deps.tenant ?? config.tenant;
   if (deps.store) return fn(deps.store, config, tenant);
   const [{ Store }, { migrate, schemaContext }, { slaMigrations }] = await Promise.all([import('../core/store.ts'), import('../core/migrations.ts'), import('./schema.ts')]);

@@ -1,6 +1,7 @@
 // The SLA section of the configuration: probes, the commitment and its
 // compensation terms, and the monthly report job. Composed into the whole
 // in bin/config.ts.
+import { join } from 'node:path';
 import { z } from 'zod';
 import { duration, type CoreConfig } from '../core/config.ts';
 
@@ -37,7 +38,8 @@ export const slaSection = z
         /** node-schedule cron for the month-just-ended report. */
         cron: z.string().default('10 0 1 * *'),
         tz: z.string().default('UTC'),
-        outputDir: z.string().default('./data/reports'),
+        /** Default (empty): `reports` under `store.dataPath`, so `--data D` keeps reports in D (settleSlaDefaults). */
+        outputDir: z.string().default(''),
         webhookUrl: z.string().url().optional(),
       })
       .prefault({}),
@@ -46,3 +48,9 @@ export const slaSection = z
 
 /** What the SLA service reads of the configuration. */
 export type SlaConfig = CoreConfig & { sla: z.output<typeof slaSection> };
+
+/** SLA reports belong with the rest of the engine's data: without an explicit directory they go under the store's data path, not the working directory. */
+export function settleSlaDefaults<C extends SlaConfig>(c: C): C {
+  if (c.sla.report.outputDir !== '') return c;
+  return { ...c, sla: { ...c.sla, report: { ...c.sla.report, outputDir: join(c.store.dataPath, 'reports') } } };
+}

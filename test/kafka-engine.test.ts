@@ -1,14 +1,20 @@
 // End to end through the real broker with the engine's own processes:
 // remote_write into a `--role collector` engine, Kafka, a `--role ingester`
 // engine into its store. The ingester is killed with SIGKILL in the middle
-// of the stream and started again on the same store; afterwards the store
-// holds exactly the N distinct samples sent, each once.
+// of the stream (the collector still sending, and records in Kafka it has
+// not consumed) and started again on the same store; afterwards the store
+// holds exactly the N distinct samples sent, each once: raw rows counted
+// without FINAL in tables that never merged, and the rollups' counts.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../core/store.ts';
+import type { KafkaBus } from '../core/bus/kafka/kafka-bus.ts';
 import { buildFleetLoad, sendAll } from '../bench/fleet.ts';
 import { removeDir, startEngineProcess, type EngineProcess } from '../bench/engine-process.ts';
+import { migrate, schemaContext } from '../core/migrations.ts';
+import { metricsMigrations } from '../metrics/schema.ts';
 import { eventually, kafkaBroker, testBus } from './helpers/kafka.ts';
+import { holdMerges, storedCounts } from './helpers/kafka-store.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,12 +22,14 @@ import { join } from 'node:path';
 let address = '';
 const processes: EngineProcess[] = [];
 const dirs: string[] = [];
+const observers: KafkaBus[] = [];
 
 beforeAll(async () => {
   address = (await kafkaBroker()).address;
 }, 300_000);
 
 afterAll(async () => {
+  for (const o of observers) await o.close();
   for (const p of processes) await p.stop();
   for (const p of processes) removeDir(p.dataDir);
   for (const d of dirs) removeDir(d);
@@ -35,6 +43,11 @@ describe('collector and ingester engines through Kafka', () => {
     const storeDir = mkdtempSync(join(tmpdir(), 'tidemark-kafka-e2e-'));
     dirs.push(storeDir);
     const storePath = join(storeDir, 'store');
+    // The schema first, its merges held for good: a duplicate the ingester writes stays a row to count.
+    const prepared = await Store.open({ dataPath: storePath, database: 'tidemark' });
+    await migrate(prepared, schemaContext(prepared, { rawRetentionDays: 15, rollupRetentionDays: 400 }), metricsMigrations);
+    await holdMerges(prepared);
+    await prepared.close();
 
     let ingester = await startEngineProcess(config('ingester'), {}, storePath);
     processes.push(ingester);
@@ -47,34 +60,38 @@ describe('collector and ingester engines through Kafka', () => {
     const first = await sendAll(`${collector.url}/api/v1/write`, load.bodies.slice(0, half), 4);
     expect(first.failures).toBe(0);
 
-    // Kill the ingester while the second half streams in, then start it again on the same store.
-    const second = sendAll(`${collector.url}/api/v1/write`, load.bodies.slice(half), 4);
-    await new Promise((r) => setTimeout(r, 300));
+    // Kill the ingester while the second half streams in (two connections, so it lasts), then start it again on the same store.
+    const observer = testBus({ brokers: [address], clientId: `e2e-${id}-observer`, groupId: kafka.groupId, topicPrefix: kafka.topicPrefix, partitions: 3, replicationFactor: 1 });
+    observers.push(observer);
+    await observer.whenReady(30_000);
+    const rest = load.bodies.slice(half);
+    const progress = { accepted: 0 };
+    const second = sendAll(`${collector.url}/api/v1/write`, rest, 2, 600_000, progress);
+    await eventually('a quarter of the second half accepted', 60_000, () => progress.accepted >= rest.length / 4);
     ingester.child.kill('SIGKILL');
+    const acceptedAtKill = progress.accepted;
+    const lagAtKill = (await observer.refreshLag()).metrics;
     await new Promise((r) => ingester.child.once('exit', r));
     const sent = await second;
     expect(sent.failures).toBe(0);
+    // Mid-stream for real: the collector had not finished, and what it sent after the kill waits in Kafka, unconsumed.
+    const lagWhileDown = (await observer.refreshLag()).metrics;
+    console.log(`SIGKILL e2e: killed after ${acceptedAtKill}/${rest.length} requests of the second half; lag ${lagAtKill} at the kill, ${lagWhileDown} while the ingester was down`);
+    expect(acceptedAtKill).toBeLessThan(rest.length);
+    expect(lagWhileDown).toBeGreaterThan(0);
     ingester = await startEngineProcess(config('ingester'), {}, storePath);
     processes.push(ingester);
 
     // Done when the ingesters' group has committed everything.
-    const observer = testBus({ brokers: [address], clientId: `e2e-${id}-observer`, groupId: kafka.groupId, topicPrefix: kafka.topicPrefix, partitions: 3, replicationFactor: 1 });
-    try {
-      await observer.whenReady(30_000);
-      await eventually('the ingester group to catch up', 120_000, async () => (await observer.refreshLag()).metrics === 0);
-    } finally {
-      await observer.close();
-    }
+    await eventually('the ingester group to catch up', 120_000, async () => (await observer.refreshLag()).metrics === 0);
     await ingester.stop();
 
     const store = await Store.open({ dataPath: storePath, database: 'tidemark' });
     try {
-      const [row] = await store.query<{ rows: string; distinct: string }>(
-        `SELECT count() AS rows, uniqExact(series_id, ts) AS distinct FROM tidemark.samples`,
-      );
-      console.log(`SIGKILL e2e: sent ${load.samples}, stored ${row!.rows} rows, ${row!.distinct} distinct`);
-      expect(Number(row!.distinct)).toBe(load.samples);
-      expect(Number(row!.rows)).toBe(load.samples);
+      const counts = await storedCounts(store);
+      console.log(`SIGKILL e2e: sent ${load.samples}, stored ${JSON.stringify(counts)}`);
+      // Each once: raw rows without FINAL (no merge ever ran), and in both rollups, where a duplicate would double the count.
+      expect(counts).toEqual({ rawRows: load.samples, distinct: load.samples, rollup1m: load.samples, rollup1h: load.samples });
     } finally {
       await store.close();
     }

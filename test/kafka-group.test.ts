@@ -1,5 +1,8 @@
 // Two consumers in one group split the partitions; when one dies its
-// partitions go to the other, and every sample is consumed.
+// partitions go to the other, and every sample is consumed. With both
+// members storing through the engine's Ingester into one store, every
+// sample is stored once: counted where a duplicate would show (raw rows
+// without FINAL with merges held, and the rollups' counts).
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -7,16 +10,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KafkaBus } from '../core/bus/kafka/kafka-bus.ts';
 import { eventually, kafkaBroker, testBus, testBusOptions } from './helpers/kafka.ts';
 import { makeBatch, ReceivedSamples } from './helpers/sample-stream.ts';
+import { openTestStore, type TestStore } from './helpers/store.ts';
+import { holdMerges, storedCounts, storingHandler } from './helpers/kafka-store.ts';
 
 let address = '';
+let stored: TestStore;
 const buses: KafkaBus[] = [];
 
 beforeAll(async () => {
   address = (await kafkaBroker()).address;
+  stored = await openTestStore();
+  await holdMerges(stored.store);
 }, 300_000);
 
 afterAll(async () => {
   await Promise.all(buses.map((b) => b.close()));
+  await stored?.close();
 }, 60_000);
 
 describe('KafkaBus consumer group', () => {
@@ -29,9 +38,9 @@ describe('KafkaBus consumer group', () => {
     await producer.whenReady(30_000);
     const fromA = new ReceivedSamples();
     const fromB = new ReceivedSamples();
-    await a.consume('metrics', async (d) => fromA.add(d));
+    await a.consume('metrics', storingHandler(stored.store, a, (d) => fromA.add(d)));
     await eventually('a owns all 4 partitions', 30_000, () => a.assignment('metrics').length === 4);
-    await b.consume('metrics', async (d) => fromB.add(d));
+    await b.consume('metrics', storingHandler(stored.store, b, (d) => fromB.add(d)));
     await eventually('a and b split the partitions', 30_000, () => a.assignment('metrics').length === 2 && b.assignment('metrics').length === 2);
     expect([...a.assignment('metrics'), ...b.assignment('metrics')].sort()).toEqual([0, 1, 2, 3]);
 
@@ -49,6 +58,9 @@ describe('KafkaBus consumer group', () => {
     const bPartitions = new Set([...fromB.partitionsBySeries.values()].flatMap((s) => [...s]));
     expect([...bPartitions].sort()).toEqual([0, 1, 2, 3]);
     expect(fromA.duplicates + fromB.duplicates).toBe(0);
+    // Stored once each, across the hand-over: raw rows (no FINAL, no merges) and both rollups.
+    await eventually('every sample stored', 30_000, async () => (await storedCounts(stored.store, 'tenant-a')).distinct === 1600);
+    expect(await storedCounts(stored.store, 'tenant-a')).toEqual({ rawRows: 1600, distinct: 1600, rollup1m: 1600, rollup1h: 1600 });
   }, 120_000);
 
   it('hands the partitions of a member killed with SIGKILL to the survivor after its session times out, losing nothing', async () => {

@@ -1,21 +1,30 @@
 // A broker of its own (so stopping it does not disturb other test files):
 // the bus starts while the broker is down and connects when it comes up;
-// stopping and restarting the broker in the middle of a stream loses nothing.
+// stopping and restarting the broker in the middle of a stream loses nothing
+// and stores nothing twice: the consumer stores through the engine's
+// Ingester, and the store is counted where a duplicate would show (raw rows
+// without FINAL with merges held, and the rollups' counts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import type { KafkaBus } from '../core/bus/kafka/kafka-bus.ts';
 import { eventually, kafkaBroker, restartBroker, stopBroker, testBus, testBusOptions, type BrokerHandle } from './helpers/kafka.ts';
 import { makeBatch, ReceivedSamples } from './helpers/sample-stream.ts';
+import { openTestStore, type TestStore } from './helpers/store.ts';
+import { holdMerges, storedCounts, storingHandler } from './helpers/kafka-store.ts';
 
 let broker: BrokerHandle;
+let stored: TestStore;
 const buses: KafkaBus[] = [];
 
 beforeAll(async () => {
   broker = await kafkaBroker('kafka-run-restart');
+  stored = await openTestStore();
+  await holdMerges(stored.store);
 }, 300_000);
 
 afterAll(async () => {
   await Promise.all(buses.map((b) => b.close()));
+  await stored?.close();
   // This broker is private to this file: free its JVM (the next run starts it again, with its data).
   if (broker) await stopBroker(broker);
 }, 60_000);
@@ -47,7 +56,7 @@ describe('KafkaBus with a broker that goes away', () => {
     buses.push(producer, consumer);
     await producer.whenReady(30_000);
     const received = new ReceivedSamples();
-    await consumer.consume('metrics', async (d) => received.add(d));
+    await consumer.consume('metrics', storingHandler(stored.store, consumer, (d) => received.add(d)));
 
     // A bounded stream: 120 batches of 20 series × 5 samples, distinct timestamps.
     const batches = 120;
@@ -77,5 +86,9 @@ describe('KafkaBus with a broker that goes away', () => {
     // (a commit lost with the broker) are allowed: they carry the same token, which the
     // ingester uses as its insert deduplication token.
     expect(received.producerDuplicates).toBe(0);
+    // In the store each sample is there once, redeliveries or not: raw rows (no FINAL, no merges) and both rollups.
+    const total = batches * perBatch;
+    await eventually('every sample stored', 60_000, async () => (await storedCounts(stored.store, 'tenant-a')).distinct === total);
+    expect(await storedCounts(stored.store, 'tenant-a')).toEqual({ rawRows: total, distinct: total, rollup1m: total, rollup1h: total });
   }, 240_000);
 });

@@ -19,6 +19,11 @@ export interface BrokerHandle {
   runDir: string;
 }
 
+/** Where scripts/kafka.sh keeps its brokers' state directories. */
+export function kafkaCacheDir(): string {
+  return cacheDir();
+}
+
 function cacheDir(): string {
   return process.env['TIDEMARK_CACHE'] ?? join(homedir(), '.cache', 'tidemark');
 }
