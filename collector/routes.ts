@@ -13,7 +13,7 @@ import { InputError } from '../core/errors.ts';
 import { parseInput } from '../core/validate.ts';
 import { labelSetProblem } from '../metrics/series.ts';
 import type { AppContext } from '../core/context.ts';
-import type { Labels, SampleBatch } from '../core/samples.ts';
+import type { Labels, SampleBatch } from '../core/bus/samples.ts';
 import { RemoteWriteDecoder } from './remote-write.ts';
 import { formatFromContentType, parseExposition } from './exposition.ts';
 import { SeriesResolver } from './series-resolver.ts';

@@ -3,7 +3,7 @@
 // defined on the bus so a definition travels once (bounded; a forgotten
 // series is simply defined again). The remote_write decoder has its own,
 // byte-keyed cache for its hot path.
-import { SampleBatchBuilder, type Labels, type SampleBatch, type SeriesDefinition } from '../core/samples.ts';
+import { SampleBatchBuilder, type Labels, type SampleBatch, type SeriesDefinition } from '../core/bus/samples.ts';
 import { seriesId } from '../metrics/series.ts';
 
 /** A label set as one string, the same whatever order its labels came in. */

@@ -3,8 +3,8 @@
 // that use them; each insert carries the delivery's token so that a replayed
 // delivery (a crash between insert and acknowledgement) is not stored twice.
 import { Counter, Histogram, Gauge, type Registry } from 'prom-client';
-import type { Bus, Delivery } from '../core/bus.ts';
-import type { SampleBatch, SeriesDefinition } from '../core/samples.ts';
+import type { Bus, Delivery } from '../core/bus/bus.ts';
+import type { SampleBatch, SeriesDefinition } from '../core/bus/samples.ts';
 import type { Store } from '../core/store.ts';
 import type { Logger } from '../core/log.ts';
 

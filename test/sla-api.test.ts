@@ -12,7 +12,7 @@ import { loadConfig, type Config } from '../bin/config.ts';
 import { silentLogger } from '../core/log.ts';
 import { createHttpServer } from '../core/http.ts';
 import type { AppContext } from '../core/context.ts';
-import type { Bus } from '../core/bus.ts';
+import type { Bus } from '../core/bus/bus.ts';
 import { slaMigrations } from '../sla/schema.ts';
 import { slaRoutes } from '../sla/routes.ts';
 import { slaCommand, billingCommand } from '../sla/cli.ts';
