@@ -13,6 +13,7 @@ import { InputError } from '../core/errors.ts';
 import { parseInput } from '../core/validate.ts';
 import { labelSetProblem } from '../core/series.ts';
 import type { AppContext } from '../core/context.ts';
+import { PayloadRejectedError } from '../core/bus.ts';
 import type { Labels, SampleBatch } from '../core/samples.ts';
 import { RemoteWriteDecoder } from './remote-write.ts';
 import { formatFromContentType, parseExposition } from './exposition.ts';
@@ -43,11 +44,21 @@ function checkBus(ctx: AppContext, metrics: CollectorMetrics, source: CollectorS
   }
 }
 
+/**
+ * Publishes a request's samples and resolves once they are safe: on the
+ * memory bus, stored (group commit); on Kafka, acknowledged by the broker.
+ * Only then does the receiver answer 2xx. A payload the store refused for
+ * good (it is in ingest_dead_letters) is answered 400, nothing of it stored.
+ */
 async function publish(ctx: AppContext, metrics: CollectorMetrics, source: CollectorSource, batch: SampleBatch): Promise<void> {
   if (batch.length === 0 && batch.series.length === 0) return;
   try {
     await ctx.bus.publish('metrics', batch);
   } catch (e) {
+    if (e instanceof PayloadRejectedError) {
+      metrics.requestsRejected.inc({ source, reason: 'rejected_by_store' });
+      throw new HttpError(400, 'rejected_by_store', e.reason);
+    }
     metrics.requestsRejected.inc({ source, reason: 'unavailable' });
     throw unavailable('store_unavailable', `samples not accepted: ${(e as Error).message}`);
   }
