@@ -13,6 +13,7 @@ import type { SampleBatch, SeriesDefinition } from '../core/samples.ts';
 import type { Store } from '../core/store.ts';
 import type { Logger } from '../core/log.ts';
 import { storeErrorKind, storeErrorName } from './store-errors.ts';
+import { repairRollups } from './rollup-repair.ts';
 
 export interface IngesterMetrics {
   samples: Counter;
@@ -403,6 +404,12 @@ export class Ingester {
     for (const m of merged) {
       const verifyStarted = performance.now();
       const late = await unseenLateSamples(this.store, m.tenant, m.late);
+      if (late.length < m.late.length) {
+        // Samples already stored: make sure the rollups count them (an insert cut short by a kill may not have reached them).
+        const fresh = new Set(late);
+        const rebuilt = await repairRollups(this.store, m.tenant, m.late.filter((l) => !fresh.has(l)));
+        if (rebuilt > 0) this.log.warn({ tenant: m.tenant, buckets: rebuilt }, 'rebuilt rollup buckets that missed stored samples');
+      }
       if (m.late.length > 0) this.metrics.verifySeconds.observe((performance.now() - verifyStarted) / 1000);
       dropped += m.duplicates + (m.late.length - late.length);
       const all = withLate(m, late);

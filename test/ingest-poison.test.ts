@@ -72,6 +72,25 @@ describe('the ingester against the store', () => {
     expect(await counts(t.store, 'restart_resend')).toEqual({ raw: 310, distinct: 310, m1: 310, h1: 310 });
   });
 
+  it('a re-sent request whose first insert reached the raw table but not the rollups (killed mid-insert) gets its rollups rebuilt', async () => {
+    const name = 'partial_commit';
+    const id = seriesId({ __name__: name });
+    // 150 samples over 3 minutes; a neighbour series' rollups must stay as they are.
+    const b = sampleBatch([...points(name, 150, 1200), ...points('partial_neighbour', 30, 6000)]);
+    await newIngester().handle({ topic: 'metrics', payloads: [b], token: 'partial/1' });
+    // The raw part was written, the views' parts were not (the process died between them).
+    for (const table of ['samples_1m', 'samples_1h']) await t.store.command(`DELETE FROM tidemark_test.${table} WHERE series_id = ${id}`);
+    expect(await counts(t.store, name)).toEqual({ raw: 150, distinct: 150, m1: 0, h1: 0 });
+    await newIngester().handle({ topic: 'metrics', payloads: [b], token: 'partial/resend' });
+    expect(await counts(t.store, name)).toEqual({ raw: 150, distinct: 150, m1: 150, h1: 150 });
+    expect(await counts(t.store, 'partial_neighbour')).toEqual({ raw: 30, distinct: 30, m1: 30, h1: 30 });
+    const [sums] = await t.store.query<{ s: number; n: number }>(`SELECT sum(sum) AS s, sum(length(values)) AS n FROM tidemark_test.samples_1m WHERE series_id = ${id}`);
+    expect(sums).toEqual({ s: (149 * 150) / 2, n: 150 });
+    // Sent a third time: nothing to repair, nothing counted twice.
+    await newIngester().handle({ topic: 'metrics', payloads: [b], token: 'partial/again' });
+    expect(await counts(t.store, name)).toEqual({ raw: 150, distinct: 150, m1: 150, h1: 150 });
+  });
+
   it('dead-letters only the payload the store refuses; the rest of the delivery is stored', async () => {
     const poisonId = seriesId({ __name__: 'poisoned' });
     const store = t.store;
