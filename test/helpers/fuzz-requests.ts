@@ -5,7 +5,7 @@
 // each, through app.inject) and bench/fuzz.ts (100,000 over real HTTP).
 import fc from 'fast-check';
 import snappy from 'snappy';
-import { encodeWriteRequestProto, type WriteSeries } from '../../collector/remote-write.ts';
+import { encodeWriteRequestProto, type WriteSeries } from '../../collector/remote-write-encode.ts';
 
 export interface FuzzRequest {
   /** Which edge, for counting: e.g. "remote_write". */
