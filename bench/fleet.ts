@@ -210,19 +210,22 @@ export async function sendSharded(url: string, roundBodies: readonly (readonly B
 }
 
 /** Polls `count` until it reaches `expected` or the deadline passes; returns the last count and when it was reached. */
-export async function waitForCount(count: () => Promise<number>, expected: number, deadlineMs: number, pollMs = 250): Promise<{ count: number; atMs: number }> {
+export async function waitForCount(count: () => Promise<number>, expected: number, deadlineMs: number, pollMs = 250): Promise<{ count: number; atMs: number; lastError?: string }> {
   const end = performance.now() + deadlineMs;
   let last = 0;
+  let lastError: string | undefined;
   while (performance.now() < end) {
     try {
       last = await count();
-    } catch {
-      // The peer may not answer while it is busy ingesting; try again.
+      lastError = undefined;
+    } catch (e) {
+      // The peer may not answer while it is busy ingesting; try again, and say why if it never does.
+      lastError = (e as Error).message;
     }
     if (last >= expected) return { count: last, atMs: performance.now() };
     await new Promise((r) => setTimeout(r, pollMs));
   }
-  return { count: last, atMs: performance.now() };
+  return { count: last, atMs: performance.now(), ...(lastError ? { lastError } : {}) };
 }
 
 /** Peak resident memory (VmHWM) of a process, in MiB. */

@@ -139,7 +139,7 @@ async function measure(name: string, start: () => Promise<Target>): Promise<Peer
     const warm = await sendSharded(target.url, warmUp, shards);
     addStatuses(statuses, warm.statuses);
     const warmDone = await waitForCount(target.count, series, 300_000, 250);
-    if (warmDone.count < series) throw new Error(`${name}: warm-up round not queryable: ${warmDone.count}/${series}`);
+    if (warmDone.count < series) throw new Error(`${name}: warm-up round not queryable: ${warmDone.count}/${series}; statuses ${JSON.stringify(statuses)}${warmDone.lastError ? `; last count error: ${warmDone.lastError}` : ''}`);
     const warmUpS = (warmDone.atMs - warmBegan) / 1000;
 
     const began = performance.now();
