@@ -55,6 +55,15 @@ export interface AuthSetup {
   readonly now?: () => number;
 }
 
+/**
+ * Auth off on loopback: every request a cloud-admin on `defaultTenant`, the
+ * web hygiene checks still on. For servers built without an engine (tests,
+ * benchmarks): handlers read `request.tenant`, which only the hook sets.
+ */
+export function authOff(defaultTenant: string): AuthSetup {
+  return { enabled: false, defaultTenant, bind: { host: '127.0.0.1', port: 0 }, allowedOrigins: [] };
+}
+
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 interface RouteEntry {
