@@ -17,6 +17,8 @@ export interface RouteAuth {
   readonly action: Action | 'public';
   /** Media types a state-changing request's body may carry; default `application/json`. */
   readonly contentTypes?: readonly string[];
+  /** The route shows the whole engine's figures, every tenant's at once (self-metrics, status): cloud administrators only. */
+  readonly engineWide?: boolean;
 }
 
 declare module 'fastify' {
@@ -78,6 +80,13 @@ export function undeclaredRoutes(app: FastifyInstance): string[] {
   const routes = registry.get(app);
   if (!routes) throw new Error('undeclaredRoutes: installAuth was not called on this app');
   return routes.filter((r) => !r.auth && r.method !== 'HEAD').map((r) => `${r.method} ${r.url}`);
+}
+
+/** Every route registered after installAuth with its declaration, HEAD twins left out (the cross-tenant test walks them all). */
+export function routeTable(app: FastifyInstance): { method: string; url: string; auth?: RouteAuth }[] {
+  const routes = registry.get(app);
+  if (!routes) throw new Error('routeTable: installAuth was not called on this app');
+  return routes.filter((r) => r.method !== 'HEAD').map((r) => ({ ...r }));
 }
 
 function refuse(reply: FastifyReply, status: number, error: string, message: string, extra: { field?: string; headers?: Record<string, string> } = {}): FastifyReply {
@@ -222,6 +231,7 @@ export function installAuth(app: FastifyInstance, setup: AuthSetup): void {
     if (!declared && principal.role !== 'cloud-admin') return refuse(reply, 403, 'forbidden', 'this route is open to cloud administrators only');
     const decision = authorize(principal, declared?.action ?? 'admin', tenant.tenant);
     if (!decision.allow) return refuse(reply, 403, 'forbidden', decision.reason);
+    if (declared?.engineWide && principal.role !== 'cloud-admin') return refuse(reply, 403, 'forbidden', "this route shows every tenant's figures: cloud administrators only");
     req.tenant = tenant.tenant;
   });
 
