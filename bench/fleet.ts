@@ -7,7 +7,7 @@ import http from 'node:http';
 import { containerSeries, nodeSeries } from '../collector/synthetic-fleet.ts';
 import protobuf from 'protobufjs/minimal.js';
 import snappy from 'snappy';
-import type { Labels } from '../core/samples.ts';
+import type { Labels } from '../core/bus/samples.ts';
 
 export interface FleetOptions {
   nodes: number;

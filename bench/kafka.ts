@@ -23,7 +23,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Registry } from 'prom-client';
 import { KafkaBus, type KafkaCompression } from '../core/bus/kafka/kafka-bus.ts';
-import { SampleBatchBuilder } from '../core/samples.ts';
+import { SampleBatchBuilder } from '../core/bus/samples.ts';
 import { seriesId } from '../metrics/series.ts';
 import { Store } from '../core/store.ts';
 import { migrate, schemaContext } from '../core/migrations.ts';

@@ -8,9 +8,9 @@ import { Store } from '../core/store.ts';
 import { migrate, schemaContext, type Migration } from '../core/migrations.ts';
 import { metricsMigrations } from '../metrics/schema.ts';
 import { metricsRoutes } from '../metrics/routes.ts';
-import { MemoryBus } from '../core/memory-bus.ts';
+import { MemoryBus } from '../core/bus/memory-bus.ts';
 import { KafkaBus, kafkaBusOptions } from '../core/bus/kafka/kafka-bus.ts';
-import type { Bus } from '../core/bus.ts';
+import type { Bus } from '../core/bus/bus.ts';
 import { createHttpServer, type RouteModule } from '../core/http.ts';
 import { createLogger, type Logger } from '../core/log.ts';
 import type { AppContext } from '../core/context.ts';
@@ -40,7 +40,13 @@ const MIGRATIONS: Migration[] = [...metricsMigrations, ...slaMigrations, ...auto
 function createBus(config: Config, registry: Registry, log: Logger): Bus {
   if (config.bus.kind === 'memory') {
     if (config.role !== 'all') throw new Error(`role "${config.role}" needs the kafka bus (--bus kafka): the memory bus lives inside one process`);
-    return new MemoryBus({ capacity: config.bus.capacity, maxDelivery: config.ingester.maxBatch, lingerMs: Math.min(parseDuration(config.ingester.maxWait), 200) });
+    // Group commit: a publish resolves once its samples are stored, so a receiver's 2xx means stored.
+    return new MemoryBus({
+      capacity: config.bus.capacity,
+      maxDelivery: config.ingester.maxBatch,
+      lingerMs: Math.min(parseDuration(config.ingester.maxWait), 200),
+      acknowledge: 'stored',
+    });
   }
   // Connects in the background: a broker that is down at start shows on /readyz, not as a crash.
   return new KafkaBus(kafkaBusOptions(config, { registry, logger: log }));
@@ -117,6 +123,8 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
     app,
     ctx,
     url: address,
+    // Shutdown: stop accepting requests and let those in flight finish (they wait for their
+    // insert), stop the sources, drain the bus (everything acknowledged is stored), close the store.
     async close() {
       if (closed) return;
       closed = true;

@@ -1,4 +1,4 @@
-// `tidemark up`: runs the engine until SIGINT/SIGTERM.
+// `tidemark up`: runs the engine until SIGINT/SIGTERM, then drains and stops.
 import { Command, Option } from 'commander';
 import { loadConfig } from './config.ts';
 import { createLogger } from '../core/log.ts';
@@ -40,8 +40,16 @@ export function upCommand(): Command {
       const stop = async (signal: string): Promise<void> => {
         if (stopping) return;
         stopping = true;
-        log.info({ signal }, 'stopping');
-        await engine.close();
+        // Stops accepting, lets requests in flight finish, drains the bus into the store
+        // (everything acknowledged is stored), closes the store; exit 0 only then.
+        log.info({ signal }, 'stopping: draining what was accepted');
+        try {
+          await engine.close();
+        } catch (e) {
+          log.error({ err: (e as Error).message }, 'shutdown failed');
+          process.exit(1);
+        }
+        log.info('stopped');
         process.exit(0);
       };
       process.on('SIGINT', () => void stop('SIGINT'));

@@ -5,7 +5,7 @@
 // No maintained npm parser handles OpenMetrics (parse-prometheus-text-format
 // is text-only, unmaintained since 2019 and groups samples into objects).
 import { InputError } from '../core/errors.ts';
-import type { Labels } from '../core/samples.ts';
+import type { Labels } from '../core/bus/samples.ts';
 
 export type ExpositionFormat = 'prometheus' | 'openmetrics';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryBus } from '../core/memory-bus.ts';
+import { MemoryBus } from '../core/bus/memory-bus.ts';
 import { seriesId } from '../metrics/series.ts';
 import { silentLogger } from '../core/log.ts';
 import { HostSource, filesystemSamples, parseLoadavg, parseMeminfo, parseMounts, parseNetDev, parseProcStat, readHostSamples, type HostSample } from './host.ts';

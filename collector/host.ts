@@ -6,8 +6,8 @@
 import { readFile, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import type { Logger } from '../core/log.ts';
-import type { Bus } from '../core/bus.ts';
-import type { Labels, SampleBatch } from '../core/samples.ts';
+import type { Bus } from '../core/bus/bus.ts';
+import type { Labels, SampleBatch } from '../core/bus/samples.ts';
 import { SeriesResolver } from './series-resolver.ts';
 import type { CollectorMetrics } from './self-metrics.ts';
 

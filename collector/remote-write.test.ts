@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import snappy from 'snappy';
 import protobuf from 'protobufjs/minimal.js';
 import { InputError } from '../core/errors.ts';
-import { isStaleMarker, staleMarker } from '../core/samples.ts';
+import { isStaleMarker, staleMarker } from '../core/bus/samples.ts';
 import { seriesId } from '../metrics/series.ts';
 import { LabelSectionCache, RemoteWriteDecoder, encodeWriteRequest, encodeWriteRequestProto, type WriteSeries } from './remote-write.ts';
 import { fleetSeries } from './synthetic-fleet.ts';

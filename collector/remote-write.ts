@@ -8,7 +8,7 @@ import fullProtobuf from 'protobufjs';
 import snappy from 'snappy';
 import { isUtf8 } from 'node:buffer';
 import { InputError } from '../core/errors.ts';
-import type { Labels, SampleBatch, SeriesDefinition } from '../core/samples.ts';
+import type { Labels, SampleBatch, SeriesDefinition } from '../core/bus/samples.ts';
 import { isValidLabelName, labelSetProblem, seriesId } from '../metrics/series.ts';
 import { LabelHasher } from './label-hash.ts';
 import { firstOutOfBounds, type SampleTimeBounds } from './sample-bounds.ts';

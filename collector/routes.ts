@@ -13,7 +13,8 @@ import { InputError } from '../core/errors.ts';
 import { parseInput } from '../core/validate.ts';
 import { labelSetProblem } from '../metrics/series.ts';
 import type { AppContext } from '../core/context.ts';
-import type { Labels, SampleBatch } from '../core/samples.ts';
+import { PayloadRejectedError } from '../core/bus/bus.ts';
+import type { Labels, SampleBatch } from '../core/bus/samples.ts';
 import { RemoteWriteDecoder } from './remote-write.ts';
 import { formatFromContentType, parseExposition } from './exposition.ts';
 import { SeriesResolver } from './series-resolver.ts';
@@ -45,13 +46,41 @@ function checkBus(ctx: AppContext, metrics: CollectorMetrics, source: CollectorS
   }
 }
 
+/** Longest a receiver waits for the store to confirm a request's samples before answering 503. */
+const STORE_WAIT_MS = 10_000;
+
+class StoreWaitTimeout extends Error {}
+
+/**
+ * Publishes a request's samples and resolves once they are safe: on the
+ * memory bus, stored (group commit); on Kafka, acknowledged by the broker.
+ * Only then does the receiver answer 2xx. A payload the store refused for
+ * good (it is in ingest_dead_letters) is answered 400, nothing of it stored.
+ */
 async function publish(ctx: AppContext, metrics: CollectorMetrics, source: CollectorSource, batch: SampleBatch): Promise<void> {
   if (batch.length === 0 && batch.series.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await ctx.bus.publish('metrics', batch);
+    // A sender is not held longer than STORE_WAIT_MS (the store failing, retried with back-off):
+    // it gets a 503 and sends again; the queued samples are still stored once (a re-sent sample
+    // already stored is dropped by the ingester's duplicate check).
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreWaitTimeout()), STORE_WAIT_MS);
+    });
+    await Promise.race([ctx.bus.publish('metrics', batch), timedOut]);
   } catch (e) {
+    if (e instanceof StoreWaitTimeout) {
+      metrics.requestsRejected.inc({ source, reason: 'unavailable' });
+      throw unavailable('store_unavailable', 'the store has not confirmed these samples in time; retry later');
+    }
+    if (e instanceof PayloadRejectedError) {
+      metrics.requestsRejected.inc({ source, reason: 'rejected_by_store' });
+      throw new HttpError(400, 'rejected_by_store', e.reason);
+    }
     metrics.requestsRejected.inc({ source, reason: 'unavailable' });
     throw unavailable('store_unavailable', `samples not accepted: ${(e as Error).message}`);
+  } finally {
+    clearTimeout(timer);
   }
   metrics.samplesReceived.inc({ source }, batch.length);
 }

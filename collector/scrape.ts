@@ -4,9 +4,9 @@
 // stale markers for series that vanish or whose target goes down. The sample
 // assembly is a pure function; ScrapeLoop is the timer-and-fetch shell.
 import type { Logger } from '../core/log.ts';
-import type { Bus } from '../core/bus.ts';
-import type { Labels, SampleBatch } from '../core/samples.ts';
-import { staleMarker } from '../core/samples.ts';
+import type { Bus } from '../core/bus/bus.ts';
+import type { Labels, SampleBatch } from '../core/bus/samples.ts';
+import { staleMarker } from '../core/bus/samples.ts';
 import type { ScrapeTargetConfig } from './config.ts';
 import { parseDuration } from '../core/duration.ts';
 import { formatFromContentType, parseExposition, type ExpositionSample } from './exposition.ts';

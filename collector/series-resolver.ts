@@ -5,7 +5,7 @@
 // the series table is keyed by (tenant, id), so a second tenant sending the
 // same label set needs its own definition written. The remote_write decoder has its own,
 // byte-keyed cache for its hot path.
-import { SampleBatchBuilder, type Labels, type SampleBatch, type SeriesDefinition } from '../core/samples.ts';
+import { SampleBatchBuilder, type Labels, type SampleBatch, type SeriesDefinition } from '../core/bus/samples.ts';
 import { seriesId } from '../metrics/series.ts';
 
 /** A label set as one string, the same whatever order its labels came in. */

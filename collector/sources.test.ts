@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { MemoryBus } from '../core/memory-bus.ts';
+import { MemoryBus } from '../core/bus/memory-bus.ts';
 import { coreConfigSchema, settleDefaults } from '../core/config.ts';
 import { collectorSection, type CollectorConfig } from './config.ts';
 import { silentLogger } from '../core/log.ts';
 import { seriesId } from '../metrics/series.ts';
 import type { AppContext } from '../core/context.ts';
-import type { SampleBatch } from '../core/samples.ts';
+import type { SampleBatch } from '../core/bus/samples.ts';
 import type { Store } from '../core/store.ts';
 import { startCollectorSources, startCollectors } from './sources.ts';
 

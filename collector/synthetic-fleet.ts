@@ -1,6 +1,6 @@
 // Label sets shaped like a real fleet's node_exporter and cAdvisor series,
 // for benchmarks and tests of the receivers (not used by the engine itself).
-import type { Labels } from '../core/samples.ts';
+import type { Labels } from '../core/bus/samples.ts';
 
 const NODE_METRICS = [
   'node_cpu_seconds_total',

@@ -3,7 +3,7 @@
 import type { Registry } from 'prom-client';
 import type { CoreConfig } from './config.ts';
 import type { Store } from './store.ts';
-import type { Bus } from './bus.ts';
+import type { Bus } from './bus/bus.ts';
 import type { Logger } from './log.ts';
 
 /** `C` is what the module reads of the configuration: the core sections and its own (bin/ composes the whole). */

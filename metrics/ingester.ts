@@ -2,11 +2,18 @@
 // large binary inserts. Series definitions are written before the samples
 // that use them; each insert carries the delivery's token so that a replayed
 // delivery (a crash between insert and acknowledgement) is not stored twice.
+// Samples of a series this ingester has not stored since it started are
+// checked against the store first, so a client re-sending what a previous
+// life stored (it died before answering) is not counted twice by the rollups.
+// A delivery the store refuses for good is split into its payloads; only the
+// refused ones go to the dead-letter table, the rest are stored.
 import { Counter, Histogram, Gauge, type Registry } from 'prom-client';
-import type { Bus, Delivery } from '../core/bus.ts';
-import type { SampleBatch, SeriesDefinition } from '../core/samples.ts';
+import type { Bus, Delivery, DeliveryOutcome } from '../core/bus/bus.ts';
+import type { SampleBatch, SeriesDefinition } from '../core/bus/samples.ts';
 import type { Store } from '../core/store.ts';
 import type { Logger } from '../core/log.ts';
+import { storeErrorKind, storeErrorName } from './store-errors.ts';
+import { repairRollups } from './rollup-repair.ts';
 
 export interface IngesterMetrics {
   samples: Counter;
@@ -14,6 +21,8 @@ export interface IngesterMetrics {
   batchSize: Histogram;
   insertSeconds: Histogram;
   errors: Counter;
+  deadLetters: Counter;
+  verifySeconds: Histogram;
   busDepth: Gauge;
 }
 
@@ -33,7 +42,19 @@ export function ingesterMetrics(registry: Registry, bus: Bus): IngesterMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
-    errors: new Counter({ name: 'tidemark_ingest_errors_total', help: 'Failed inserts (retried).', registers: [registry] }),
+    errors: new Counter({ name: 'tidemark_ingest_errors_total', help: 'Failed inserts (retried, or dead-lettered when retrying cannot fix them).', registers: [registry] }),
+    deadLetters: new Counter({
+      name: 'tidemark_ingest_dead_letter_total',
+      help: 'Payloads (requests, scrapes) the store refused for good, written to the ingest_dead_letters table instead; by ClickHouse error.',
+      labelNames: ['error'],
+      registers: [registry],
+    }),
+    verifySeconds: new Histogram({
+      name: 'tidemark_ingest_verify_seconds',
+      help: 'Time spent checking samples of series not seen since start (or late samples) against the store, per delivery.',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
     busDepth: new Gauge({
       name: 'tidemark_bus_depth',
       help: 'Payload units waiting on the bus, per topic.',
@@ -56,7 +77,7 @@ export interface MergedSamples {
   length: number;
 }
 
-/** A sample at or before its series' newest timestamp: out of order, or a duplicate. */
+/** A sample to check against the store before inserting: at or before its series' newest timestamp (out of order, or a duplicate), or of a series not stored since start. */
 export interface LateSample {
   id: bigint;
   ts: number;
@@ -71,11 +92,12 @@ export interface MergeResult extends MergedSamples {
 }
 
 /**
- * Merges batches per tenant. A sample newer than anything seen for its
- * series goes straight in; an older or equal one is held back as late so the
- * caller can drop it if the store already has that (series, ts): the
- * rollups then never count a duplicate. Pure but for the `newest` map it
- * advances.
+ * Merges batches per tenant. A sample newer than anything stored for its
+ * series since start goes straight in; an older or equal one, or any sample
+ * of a series not in `newest` (a previous life may have stored it), is held
+ * back as late so the caller can drop it if the store already has that
+ * (series, ts): the rollups then never count a duplicate. Pure but for the
+ * `newest` map it advances.
  */
 export function mergeBatches(batches: readonly SampleBatch[], newest: Map<bigint, number>): MergeResult[] {
   const byTenant = new Map<string, SampleBatch[]>();
@@ -96,6 +118,8 @@ export function mergeBatches(batches: readonly SampleBatch[], newest: Map<bigint
     const lateKeys = new Set<string>();
     let n = 0;
     let duplicates = 0;
+    /** Series not in `newest` when this merge began: every sample of theirs is checked; their newest is set at the end. */
+    const unseen = new Map<bigint, number>();
     for (const b of list) {
       for (const d of b.series) series.push(d);
       const ids = b.seriesIds;
@@ -105,7 +129,9 @@ export function mergeBatches(batches: readonly SampleBatch[], newest: Map<bigint
         const id = ids[i]!;
         const t = ts[i]!;
         const last = newest.get(id);
-        if (last === undefined || t > last) {
+        if (last === undefined) {
+          unseen.set(id, Math.max(unseen.get(id) ?? -Infinity, t));
+        } else if (t > last) {
           newest.set(id, t);
           seriesIds[n] = id;
           timestamps[n] = t;
@@ -122,10 +148,14 @@ export function mergeBatches(batches: readonly SampleBatch[], newest: Map<bigint
         late.push({ id, ts: t, value: vs[i]! });
       }
     }
+    for (const [id, t] of unseen) newest.set(id, t);
     out.push({ tenant, series, seriesIds: seriesIds.subarray(0, n), timestamps: timestamps.subarray(0, n), values: values.subarray(0, n), length: n, late, duplicates });
   }
   return out;
 }
+
+/** Series ids per store lookup: keeps each query's text (the inlined id list) near 400 KB. */
+const IDS_PER_LOOKUP = 20_000;
 
 /** The late samples whose (series, ts) the store does not hold yet. Reads by primary key: series ids and a time range. */
 export async function unseenLateSamples(store: Store, tenant: string, late: readonly LateSample[]): Promise<LateSample[]> {
@@ -137,14 +167,20 @@ export async function unseenLateSamples(store: Store, tenant: string, late: read
     if (l.ts < min) min = l.ts;
     if (l.ts > max) max = l.ts;
   }
-  const rows = await store.query<{ k: string }>(
-    `SELECT concat(toString(series_id), ':', toString(toUnixTimestamp64Milli(ts))) AS k FROM ${store.table('samples')}
-     WHERE tenant = {tenant:String} AND series_id IN (${ids.join(',')})
-       AND ts >= fromUnixTimestamp64Milli({min:Int64}, 'UTC') AND ts <= fromUnixTimestamp64Milli({max:Int64}, 'UTC')`,
-    // The ids are our own bigints, safe to inline; the tenant goes as a parameter.
-    { tenant, min: Math.floor(min), max: Math.ceil(max) },
-  );
-  const stored = new Set(rows.map((r) => r.k));
+  const stored = new Set<string>();
+  for (let i = 0; i < ids.length; i += IDS_PER_LOOKUP) {
+    const chunk = ids.slice(i, i + IDS_PER_LOOKUP);
+    const rows = await store.query<{ k: string }>(
+      `SELECT concat(toString(series_id), ':', toString(toUnixTimestamp64Milli(ts))) AS k FROM ${store.table('samples')}
+       WHERE tenant = {tenant:String} AND series_id IN (${chunk.join(',')})
+         AND ts >= fromUnixTimestamp64Milli({min:Int64}, 'UTC') AND ts <= fromUnixTimestamp64Milli({max:Int64}, 'UTC')`,
+      // The ids are our own bigints, safe to inline; the tenant goes as a parameter.
+      { tenant, min: Math.floor(min), max: Math.ceil(max) },
+      { max_query_size: String(1 << 22) },
+    );
+    for (const r of rows) stored.add(r.k);
+  }
+  if (stored.size === 0) return late as LateSample[];
   return late.filter((l) => !stored.has(`${l.id}:${l.ts}`));
 }
 
@@ -199,7 +235,44 @@ export async function insertSeries(store: Store, tenant: string, series: readonl
   );
 }
 
+const DAY_MS = 86_400_000;
+/**
+ * Most days (raw partitions, `toDate(ts)`) in one insert: ClickHouse refuses
+ * an insert block spanning more than max_partitions_per_insert_block (100)
+ * partitions. The rollups are partitioned by month, so they stay far below.
+ */
+export const MAX_DAYS_PER_INSERT = 50;
+
+/** The merged samples cut into parts of at most `maxDays` distinct days each (one part, as it is, when it spans no more). */
+export function splitByDay(merged: MergedSamples, maxDays = MAX_DAYS_PER_INSERT): MergedSamples[] {
+  const dayOf = (t: number): number => Math.floor(t / DAY_MS);
+  const days = new Set<number>();
+  for (let i = 0; i < merged.length; i++) days.add(dayOf(merged.timestamps[i]!));
+  if (days.size <= maxDays) return [merged];
+  const sorted = [...days].sort((a, b) => a - b);
+  const group = new Map<number, number>();
+  sorted.forEach((d, i) => group.set(d, Math.floor(i / maxDays)));
+  const groups = Math.ceil(sorted.length / maxDays);
+  const sizes = new Array<number>(groups).fill(0);
+  for (let i = 0; i < merged.length; i++) sizes[group.get(dayOf(merged.timestamps[i]!))!]!++;
+  const parts = sizes.map((n) => ({ ...merged, seriesIds: new BigUint64Array(n), timestamps: new Float64Array(n), values: new Float64Array(n), length: 0 }));
+  for (let i = 0; i < merged.length; i++) {
+    const p = parts[group.get(dayOf(merged.timestamps[i]!))!]!;
+    p.seriesIds[p.length] = merged.seriesIds[i]!;
+    p.timestamps[p.length] = merged.timestamps[i]!;
+    p.values[p.length] = merged.values[i]!;
+    p.length++;
+  }
+  return parts;
+}
+
+/** Inserts samples with the delivery's token, cut by day so that no partition limit is hit (each part with its own token). */
 export async function insertSamples(store: Store, merged: MergedSamples, token: string): Promise<void> {
+  const parts = splitByDay(merged);
+  for (let i = 0; i < parts.length; i++) await insertSamplesBlock(store, parts[i]!, parts.length === 1 ? token : `${token}/d${i}`);
+}
+
+async function insertSamplesBlock(store: Store, merged: MergedSamples, token: string): Promise<void> {
   await store.insertNative(
     'samples',
     'tenant, series_id, ts, value',
@@ -225,6 +298,39 @@ export async function insertSamples(store: Store, merged: MergedSamples, token: 
   );
 }
 
+/** Why the store refused a payload for good, as the dead-letter table keeps it. */
+export interface DeadLetter {
+  tenant: string;
+  token: string;
+  reason: string;
+  error: string;
+  samples: number;
+  /** The payload's first series: its id, and its labels when the payload defines it. */
+  seriesId: bigint;
+  labels: Record<string, string>;
+}
+
+/** The dead-letter row for a refused payload (pure). */
+export function deadLetterOf(batch: SampleBatch, token: string, err: unknown): DeadLetter {
+  const first = batch.length > 0 ? batch.seriesIds[0]! : (batch.series[0]?.id ?? 0n);
+  const def = batch.series.find((d) => d.id === first) ?? batch.series[0];
+  return {
+    tenant: batch.tenant,
+    token,
+    reason: ((err as Error)?.message ?? String(err)).slice(0, 2000),
+    error: storeErrorName(err),
+    samples: batch.length,
+    seriesId: first,
+    labels: { ...(def?.labels ?? {}) },
+  };
+}
+
+export async function insertDeadLetter(store: Store, d: DeadLetter): Promise<void> {
+  await store.insertRows('ingest_dead_letters', [
+    { tenant: d.tenant, token: d.token, reason: d.reason, error: d.error, samples: d.samples, series_id: d.seriesId.toString(), labels: d.labels },
+  ]);
+}
+
 export class Ingester {
   /** Samples stored since start. */
   stored = 0;
@@ -239,36 +345,84 @@ export class Ingester {
     private readonly maxTrackedSeries = 2_000_000,
   ) {}
 
-  /** Stores one delivery; rejects (so the bus redelivers) when the store fails. */
-  readonly handle = async (delivery: Delivery<'metrics'>): Promise<void> => {
+  /**
+   * Stores one delivery. Rejects (so the bus redelivers, same token) when the
+   * store fails in a way retrying can fix. When the store refuses the
+   * delivery for good, its payloads are stored one by one and the refused
+   * ones dead-lettered; the outcome names them.
+   */
+  readonly handle = async (delivery: Delivery<'metrics'>): Promise<DeliveryOutcome | void> => {
+    const { payloads, token } = delivery;
+    let refusal: unknown;
+    try {
+      await this.insert(payloads, token);
+      return;
+    } catch (err) {
+      this.failed(err, token);
+      if (storeErrorKind(err) === 'retryable') throw err;
+      refusal = err;
+    }
+    if (payloads.length === 1) return { rejected: new Map([[0, await this.deadLetter(payloads[0]!, token, refusal)]]) };
+    const rejected = new Map<number, string>();
+    for (let i = 0; i < payloads.length; i++) {
+      const own = `${token}/p${i}`;
+      try {
+        await this.insert([payloads[i]!], own);
+      } catch (err) {
+        this.failed(err, own);
+        if (storeErrorKind(err) === 'retryable') throw err;
+        rejected.set(i, await this.deadLetter(payloads[i]!, own, err));
+      }
+    }
+    return { rejected };
+  };
+
+  /** Writes the refused payload's dead-letter row; returns the reason. A failure here is retried with the delivery. */
+  private async deadLetter(payload: SampleBatch, token: string, err: unknown): Promise<string> {
+    const letter = deadLetterOf(payload, token, err);
+    await insertDeadLetter(this.store, letter);
+    this.metrics.deadLetters.inc({ error: letter.error });
+    this.log.error({ token, tenant: letter.tenant, samples: letter.samples, reason: letter.reason }, 'the store refused a payload for good; it is in ingest_dead_letters');
+    return letter.reason;
+  }
+
+  private failed(err: unknown, token: string): void {
+    this.metrics.errors.inc();
+    // The payloads come back (same token, or one by one): forget what this attempt advanced so
+    // that they are checked against the store; ClickHouse also drops a retry by its token.
+    this.newest.clear();
+    this.log.error({ err: (err as Error).message, token, retry: storeErrorKind(err) === 'retryable' }, 'insert failed');
+  }
+
+  /** Merges payloads and inserts them as one insert per tenant under `token`. */
+  private async insert(payloads: readonly SampleBatch[], token: string): Promise<void> {
     if (this.newest.size > this.maxTrackedSeries) this.newest.clear();
-    const merged = mergeBatches(delivery.payloads, this.newest);
+    const merged = mergeBatches(payloads, this.newest);
     const started = performance.now();
     let stored = 0;
     let dropped = 0;
-    try {
-      for (const m of merged) {
-        const late = await unseenLateSamples(this.store, m.tenant, m.late);
-        dropped += m.duplicates + (m.late.length - late.length);
-        const all = withLate(m, late);
-        await insertSeries(this.store, m.tenant, m.series);
-        await insertSamples(this.store, all, delivery.token);
-        stored += all.length;
+    for (const m of merged) {
+      const verifyStarted = performance.now();
+      const late = await unseenLateSamples(this.store, m.tenant, m.late);
+      if (late.length < m.late.length) {
+        // Samples already stored: make sure the rollups count them (an insert cut short by a kill may not have reached them).
+        const fresh = new Set(late);
+        const rebuilt = await repairRollups(this.store, m.tenant, m.late.filter((l) => !fresh.has(l)));
+        if (rebuilt > 0) this.log.warn({ tenant: m.tenant, buckets: rebuilt }, 'rebuilt rollup buckets that missed stored samples');
       }
-    } catch (err) {
-      this.metrics.errors.inc();
-      // The delivery comes back with the same token: forget what this attempt advanced so the retry is
-      // taken as fresh; if this attempt did reach the store, ClickHouse drops the retry by its token.
-      this.newest.clear();
-      this.log.error({ err: (err as Error).message, token: delivery.token }, 'insert failed; the delivery will be retried');
-      throw err;
+      if (m.late.length > 0) this.metrics.verifySeconds.observe((performance.now() - verifyStarted) / 1000);
+      dropped += m.duplicates + (m.late.length - late.length);
+      const all = withLate(m, late);
+      await insertSeries(this.store, m.tenant, m.series);
+      await insertSamples(this.store, all, token);
+      stored += all.length;
     }
     this.metrics.insertSeconds.observe((performance.now() - started) / 1000);
     this.stored += stored;
     this.metrics.samples.inc(stored);
     this.metrics.duplicates.inc(dropped);
     this.metrics.batchSize.observe(stored);
-  };
+  }
 
   async start(bus: Bus): Promise<void> {
     await bus.consume('metrics', this.handle);

@@ -50,6 +50,33 @@ export const metricsMigrations: Migration[] = [
       ...createMaterializedView(ctx, 'samples_1h_mv', 'samples_1h', (source) => rollupRows(source, 'toStartOfHour', false), 'samples'),
     ],
   },
+  {
+    component: 'metrics',
+    version: 2,
+    name: 'ingest dead letters',
+    statements: (ctx) =>
+      createTable(ctx, {
+        name: 'ingest_dead_letters',
+        columns: [
+          "time DateTime64(3, 'UTC') DEFAULT now64(3)",
+          'tenant LowCardinality(String)',
+          // The delivery token (with the payload's index when a delivery was split).
+          'token String',
+          'reason String',
+          // ClickHouse's error name, e.g. TOO_MANY_PARTS.
+          'error LowCardinality(String)',
+          'samples UInt64',
+          // The payload's first series: its id, and its labels when the payload defined it.
+          'series_id UInt64',
+          'labels Map(String, String)',
+        ],
+        // Payloads the store refused for good (retrying cannot fix them), kept for an operator to read; not the samples.
+        engine: 'MergeTree',
+        orderBy: '(tenant, time, token)',
+        partitionBy: 'toYYYYMM(time)',
+        ttl: `toDateTime(time) + INTERVAL ${ctx.rollupRetentionDays} DAY`,
+      }),
+  },
 ];
 
 /**

@@ -1,7 +1,7 @@
 // Series identity: a label set maps to one stable 64-bit id, whatever the
 // order its labels arrived in. Also the label-name and label-value rules every source applies.
 import xxhash from 'xxhash-wasm';
-import type { Labels } from '../core/samples.ts';
+import type { Labels } from '../core/bus/samples.ts';
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;

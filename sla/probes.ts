@@ -5,7 +5,7 @@ import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { readFileSync } from 'node:fs';
 import type { Store } from '../core/store.ts';
-import type { ProbeResult } from '../core/records.ts';
+import type { ProbeResult } from '../core/bus/records.ts';
 import { chTime } from './period.ts';
 
 export interface ProbedCluster {

@@ -7,7 +7,7 @@ import type { SlaConfig } from './config.ts';
 import { HttpError } from '../core/http.ts';
 import { parseInput } from '../core/validate.ts';
 import { parseUnder } from './input.ts';
-import type { ProbeResult } from '../core/records.ts';
+import type { ProbeResult } from '../core/bus/records.ts';
 import { computeSla, parseSlaInput, isoUtc } from './calculator.ts';
 import { gatherSlaInput, listReports, loadReport } from './report.ts';
 import type { SlaTerms } from './report-model.ts';

@@ -4,10 +4,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import kafkajs, { type KafkaMessage } from 'kafkajs';
 import { Registry } from 'prom-client';
-import type { Delivery } from '../core/bus.ts';
+import type { Delivery } from '../core/bus/bus.ts';
 import { KafkaBus, TopicPartitionsError } from '../core/bus/kafka/kafka-bus.ts';
-import { encodeSampleBatch } from '../core/sample-codec.ts';
-import type { LogRecord, ProbeResult } from '../core/records.ts';
+import { encodeSampleBatch } from '../core/bus/sample-codec.ts';
+import type { LogRecord, ProbeResult } from '../core/bus/records.ts';
 import { eventually, kafkaBroker, testBus, testBusOptions } from './helpers/kafka.ts';
 import { makeBatch, ReceivedSamples } from './helpers/sample-stream.ts';
 

@@ -1,7 +1,7 @@
 // The wire partitioning of sample batches (pure; no broker needed).
 import { describe, expect, it } from 'vitest';
 import { partitionSampleBatch, seriesPartition } from '../core/bus/kafka/partitioning.ts';
-import { encodeSampleBatch } from '../core/sample-codec.ts';
+import { encodeSampleBatch } from '../core/bus/sample-codec.ts';
 import { makeBatch } from './helpers/sample-stream.ts';
 
 describe('partitionSampleBatch', () => {

@@ -3,8 +3,8 @@
 // it stops the target shows up == 0 and its series get stale markers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { MemoryBus } from '../core/memory-bus.ts';
-import { isStaleMarker, type SampleBatch, type SeriesDefinition } from '../core/samples.ts';
+import { MemoryBus } from '../core/bus/memory-bus.ts';
+import { isStaleMarker, type SampleBatch, type SeriesDefinition } from '../core/bus/samples.ts';
 import { seriesId } from '../metrics/series.ts';
 import { ScrapeLoop, fetchTarget, scrapeTarget } from '../collector/scrape.ts';
 import { parseExposition, formatFromContentType } from '../collector/exposition.ts';

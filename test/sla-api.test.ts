@@ -13,7 +13,7 @@ import { silentLogger } from '../core/log.ts';
 import { createHttpServer } from '../core/http.ts';
 import { authOff } from '../core/auth/http.ts';
 import type { AppContext } from '../core/context.ts';
-import type { Bus } from '../core/bus.ts';
+import type { Bus } from '../core/bus/bus.ts';
 import { slaMigrations } from '../sla/schema.ts';
 import { slaRoutes } from '../sla/routes.ts';
 import { slaCommand, billingCommand } from '../sla/cli.ts';

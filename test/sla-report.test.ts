@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store } from '../core/store.ts';
 import { migrate, schemaContext } from '../core/migrations.ts';
-import type { ProbeResult } from '../core/records.ts';
+import type { ProbeResult } from '../core/bus/records.ts';
 import { slaMigrations } from '../sla/schema.ts';
 import { recordProbeResults } from '../sla/probes.ts';
 import { deriveOutageWindows } from '../sla/outages.ts';

@@ -13,7 +13,7 @@ import { migrate, schemaContext } from '../core/migrations.ts';
 import { loadConfig, type Config } from '../bin/config.ts';
 import { silentLogger } from '../core/log.ts';
 import type { AppContext } from '../core/context.ts';
-import type { Bus } from '../core/bus.ts';
+import type { Bus } from '../core/bus/bus.ts';
 import { slaMigrations } from '../sla/schema.ts';
 import { startSla } from '../sla/service.ts';
 

@@ -5,7 +5,7 @@
 // `count` is compared with the distinct samples sent as well.
 import { Registry } from 'prom-client';
 import type { Store } from '../../core/store.ts';
-import type { Bus, Delivery } from '../../core/bus.ts';
+import type { Bus, Delivery } from '../../core/bus/bus.ts';
 import { Ingester, ingesterMetrics } from '../../metrics/ingester.ts';
 import { silentLogger } from '../../core/log.ts';
 

@@ -1,9 +1,9 @@
 // Sample batches with known contents for the Kafka tests, and a collector of
 // what a consumer received, keyed by (series, timestamp) to count losses and
 // duplicates.
-import { SampleBatchBuilder, type SampleBatch } from '../../core/samples.ts';
+import { SampleBatchBuilder, type SampleBatch } from '../../core/bus/samples.ts';
 import { seriesId } from '../../metrics/series.ts';
-import type { Delivery } from '../../core/bus.ts';
+import type { Delivery } from '../../core/bus/bus.ts';
 
 export function seriesIds(count: number, name = 'test_metric'): bigint[] {
   return Array.from({ length: count }, (_, i) => seriesId({ __name__: name, instance: `host-${i}` }));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Store } from '../../core/store.ts';
 import { migrate, schemaContext } from '../../core/migrations.ts';
 import { metricsMigrations } from '../../metrics/schema.ts';
-import { SampleBatchBuilder, type SampleBatch } from '../../core/samples.ts';
+import { SampleBatchBuilder, type SampleBatch } from '../../core/bus/samples.ts';
 import { seriesId } from '../../metrics/series.ts';
 
 export interface TestStore {

@@ -4,7 +4,7 @@
 // learning how many partitions each really has, and reading a group's
 // committed offsets (with their metadata) for the consumer and the lag.
 import type { Admin } from 'kafkajs';
-import type { Topic } from '../../bus.ts';
+import type { Topic } from '../bus.ts';
 import type { Logger } from '../../log.ts';
 import { consumerGroup, kafkaTopicName, TOPICS, type ResolvedKafkaBusOptions } from './options.ts';
 

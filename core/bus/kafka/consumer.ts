@@ -5,10 +5,10 @@
 // until the handler stores it, and only then committed; undecodable messages
 // moved to the dead-letter topic.
 import type { Batch, Consumer, EachBatchPayload } from 'kafkajs';
-import { BusClosedError, type Delivery, type DeliveryHandler, type Topic, type TopicPayloads } from '../../bus.ts';
+import { BusClosedError, type Delivery, type DeliveryHandler, type Topic, type TopicPayloads } from '../bus.ts';
 import type { Logger } from '../../log.ts';
-import type { SampleBatch } from '../../samples.ts';
-import { CodecError, decodeRecords, decodeSampleBatch } from '../../sample-codec.ts';
+import type { SampleBatch } from '../samples.ts';
+import { CodecError, decodeRecords, decodeSampleBatch } from '../sample-codec.ts';
 import type { KafkaTopicAdmin } from './admin.ts';
 import { sleep, type KafkaClient, type KafkaLink } from './connection.ts';
 import { deliveryToken, fetchCoversIntent, intentMetadata, unfinishedIntent, type DeliveryIntent } from './delivery-intent.ts';

@@ -10,7 +10,7 @@
 // letters) with delivery-intent.ts (the commit-metadata protocol), lag.ts
 // (depth), partitioning.ts, metrics.ts and snappy.ts. The message encoding
 // lives in core/sample-codec.ts.
-import type { Bus, DeliveryHandler, Topic, TopicPayloads } from '../../bus.ts';
+import type { Bus, DeliveryHandler, Topic, TopicPayloads } from '../bus.ts';
 import { silentLogger, type Logger } from '../../log.ts';
 import { KafkaTopicAdmin } from './admin.ts';
 import { kafkaClient, KafkaLink, sleep } from './connection.ts';

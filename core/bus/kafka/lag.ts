@@ -3,7 +3,7 @@
 // units per message this process has seen that converts the one into the
 // other. A refresh is also the bus's periodic reachability check: a
 // connection failure marks the broker unreachable, an answer reachable again.
-import type { Topic } from '../../bus.ts';
+import type { Topic } from '../bus.ts';
 import type { Logger } from '../../log.ts';
 import type { KafkaTopicAdmin } from './admin.ts';
 import { CONNECTION_ERRORS, type KafkaLink } from './connection.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { LogRecord } from '../../records.ts';
-import { decodeRecords } from '../../sample-codec.ts';
+import type { LogRecord } from '../records.ts';
+import { decodeRecords } from '../sample-codec.ts';
 import { encodeMessages, nextRequest, type OutgoingMessage } from './messages.ts';
 
 const message = (partition: number, size: number, topic: OutgoingMessage['topic'] = 'metrics'): OutgoingMessage => ({ topic, partition, value: Buffer.alloc(size), units: 1 });

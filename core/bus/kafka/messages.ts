@@ -2,10 +2,10 @@
 // per-partition messages (one series, or one cluster's records, always in
 // one partition), and the choice of which queued messages make up the next
 // produce request. Pure functions over plain data; producer.ts sends them.
-import type { Topic, TopicPayloads } from '../../bus.ts';
+import type { Topic, TopicPayloads } from '../bus.ts';
 import { fnv1a } from '../../hashing.ts';
-import type { SampleBatch } from '../../samples.ts';
-import { encodeRecords, encodeSampleBatch } from '../../sample-codec.ts';
+import type { SampleBatch } from '../samples.ts';
+import { encodeRecords, encodeSampleBatch } from '../sample-codec.ts';
 import { partitionSampleBatch } from './partitioning.ts';
 
 export interface OutgoingMessage {

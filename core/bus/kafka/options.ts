@@ -3,7 +3,7 @@
 // the bus topics with their full Kafka names. Every other module of the bus
 // reads the resolved options from here.
 import type { Registry } from 'prom-client';
-import type { Topic } from '../../bus.ts';
+import type { Topic } from '../bus.ts';
 import type { CoreConfig } from '../../config.ts';
 import type { Logger } from '../../log.ts';
 

@@ -2,8 +2,8 @@
 // record lands in, and how a sample batch is cut into messages that fit the
 // broker's limits. Pure functions; the Kafka bus's messages.ts encodes what
 // they return.
-import type { SampleBatch, SeriesDefinition } from '../../samples.ts';
-import { encodedSampleBatchSize } from '../../sample-codec.ts';
+import type { SampleBatch, SeriesDefinition } from '../samples.ts';
+import { encodedSampleBatchSize } from '../sample-codec.ts';
 
 /** Partition of a series: the low 32 bits of its id (a SHA-256 prefix, so uniform) modulo the partition count. */
 export function seriesPartition(id: bigint, partitions: number): number {

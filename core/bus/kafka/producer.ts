@@ -7,7 +7,7 @@
 // are in messages.ts.
 import kafkajs from 'kafkajs';
 import type { Message, Producer, TopicMessages } from 'kafkajs';
-import { BusClosedError, type Topic, type TopicPayloads } from '../../bus.ts';
+import { BusClosedError, type Topic, type TopicPayloads } from '../bus.ts';
 import type { Logger } from '../../log.ts';
 import type { KafkaTopicAdmin } from './admin.ts';
 import { sleep, type KafkaClient, type KafkaLink } from './connection.ts';

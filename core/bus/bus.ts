@@ -23,11 +23,26 @@ export interface Delivery<T extends Topic> {
   readonly token: string;
 }
 
-export type DeliveryHandler<T extends Topic> = (delivery: Delivery<T>) => Promise<void>;
+/**
+ * What became of a handled delivery: payloads the store refused for good
+ * (retrying cannot fix them; they are dead-lettered), by index in
+ * `payloads`, with the reason. Every other payload is stored.
+ */
+export interface DeliveryOutcome {
+  readonly rejected?: ReadonlyMap<number, string>;
+}
+
+/** Resolves once the delivery is handled (stored, or refused for good as the outcome says); rejects to have it redelivered. */
+export type DeliveryHandler<T extends Topic> = (delivery: Delivery<T>) => Promise<DeliveryOutcome | void>;
 
 export interface Bus {
   readonly kind: 'memory' | 'kafka';
-  /** Resolves once the bus has accepted the payload; waits while the bus is full. */
+  /**
+   * Resolves once the payload is safe: stored by the consumer (the engine's
+   * memory bus: group commit) or acknowledged by every in-sync replica
+   * (Kafka, acks=all). Waits while the bus is full. Rejects with
+   * PayloadRejectedError when the store refused this payload for good.
+   */
   publish<T extends Topic>(topic: T, payload: TopicPayloads[T]): Promise<void>;
   /** True when a publish now would have to wait (receivers answer 429/503 instead of queueing). */
   saturated(): boolean;
@@ -44,6 +59,14 @@ export class BusClosedError extends Error {
   constructor() {
     super('bus is closed');
     this.name = 'BusClosedError';
+  }
+}
+
+/** The store refused a payload for good (e.g. too many partitions, a type error); it was dead-lettered, not stored. */
+export class PayloadRejectedError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'PayloadRejectedError';
   }
 }
 

@@ -24,7 +24,7 @@ import { endianness } from 'node:os';
 import { z } from 'zod';
 import type { Labels, SampleBatch, SeriesDefinition } from './samples.ts';
 import type { LogRecord, ProbeResult } from './records.ts';
-import { describeIssuePath } from './errors.ts';
+import { describeIssuePath } from '../errors.ts';
 
 export const SAMPLE_MAGIC = 'TMSB';
 export const RECORD_MAGIC = 'TMRJ';
