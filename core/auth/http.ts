@@ -237,11 +237,12 @@ export function installAuth(app: FastifyInstance, setup: AuthSetup): void {
 
   if (setup.audit) {
     const audit = setup.audit;
-    app.addHook('onResponse', async (req, reply) => {
+    // Written before the answer leaves (onSend, not onResponse): a client that got its 2xx finds the change in the trail.
+    app.addHook('onSend', async (req, reply, payload) => {
       const declared = req.routeOptions.config?.auth;
       // Tidemark's own changes: people's writes and administration, not the stream of ingested data.
-      if (!declared || (declared.action !== 'write' && declared.action !== 'admin')) return;
-      if (!STATE_CHANGING.has(req.method) || reply.statusCode >= 300 || !req.principal) return;
+      if (!declared || (declared.action !== 'write' && declared.action !== 'admin')) return payload;
+      if (!STATE_CHANGING.has(req.method) || reply.statusCode >= 300 || !req.principal) return payload;
       try {
         await audit.record({
           tenant: req.tenant,
@@ -258,6 +259,7 @@ export function installAuth(app: FastifyInstance, setup: AuthSetup): void {
       } catch (err) {
         setup.onAuditError?.(err);
       }
+      return payload;
     });
   }
 }
