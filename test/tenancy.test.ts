@@ -114,9 +114,11 @@ beforeAll(async () => {
 
   // A defines shared_metric first; B sending the same label set must still get its own series row.
   expect((await call(push({ __name__: 'shared_metric', job: 'x' }, 1), tokens[A]!.ingest)).statusCode).toBe(204);
+  expect((await call(remoteWrite({ __name__: 'shared_rw', job: 'x' }, 1), tokens[A]!.ingest)).statusCode).toBe(204);
   const bIngest = tokens[B]!.ingest;
   for (const c of [
     push({ __name__: 'shared_metric', job: 'x' }, 666.25),
+    remoteWrite({ __name__: 'shared_rw', job: 'x' }, 666.25),
     push({ __name__: 'globex_only', owner: 'globex' }, 666.25),
     remoteWrite({ __name__: 'globex_rw', owner: 'globex' }, 666.25),
     importText('globex_import{owner="globex"} 666.25\n'),
@@ -136,7 +138,7 @@ beforeAll(async () => {
   await decisions.record({ policy: { kind: 'PodAutoscalingPolicy', namespace: 'shop', name: 'web' }, time: iso(NOW - 1000), action: 'none', reason: 'globex-decision', conditions: [] });
   await decisions.flush();
 
-  for (const metric of ['shared_metric', 'globex_only', 'globex_rw', 'globex_import']) await waitFor(`${metric} under ${B}`, async () => (await seriesOf(B, metric)).length > 0);
+  for (const metric of ['shared_metric', 'shared_rw', 'globex_only', 'globex_rw', 'globex_import']) await waitFor(`${metric} under ${B}`, async () => (await seriesOf(B, metric)).length > 0);
   bRowsBefore = await rowsOf(B);
 }, 120_000);
 
@@ -214,7 +216,9 @@ describe('the cross-tenant table', () => {
 
   it("lets a cloud-admin and B's own tokens see B's data (so the refusals below refuse something)", async () => {
     const admin = tokens[B]!['cloud-admin'];
-    expect(await seriesOf(B, 'shared_metric')).toHaveLength(1); // B's series row, though A defined the same label set first
+    // B's series rows, though A defined the same label sets first (push and remote_write remember definitions per tenant).
+    expect(await seriesOf(B, 'shared_metric')).toHaveLength(1);
+    expect(await seriesOf(B, 'shared_rw')).toHaveLength(1);
     expect(await seriesOf('default', 'globex_only')).toEqual([]);
     for (const token of [admin, tokens[B]!['project-admin'], tokens[B]!.user]) {
       const asB = token === admin ? B : undefined;
