@@ -9,7 +9,7 @@ import { Store } from '../core/store.ts';
 import { migrate, schemaContext } from '../core/migrations.ts';
 import { metricsMigrations } from '../metrics/schema.ts';
 import { seriesId } from '../metrics/series.ts';
-import { insertSeries } from '../metrics/ingester.ts';
+import { insertSeries } from '../metrics/sample-writes.ts';
 import { removeDir, startEngineProcess } from './engine-process.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -2,7 +2,8 @@
 // block decompress + WriteRequest decode into a SampleBatch, for a realistic
 // request (1,000 series x 1 sample, node_exporter- and cAdvisor-like labels),
 // once with every series new to the decoder and then with known series.
-import { RemoteWriteDecoder, encodeWriteRequest } from '../collector/remote-write.ts';
+import { RemoteWriteDecoder } from '../collector/remote-write.ts';
+import { encodeWriteRequest } from '../collector/remote-write-encode.ts';
 import { fleetSeries } from '../collector/synthetic-fleet.ts';
 
 const SERIES = Number(process.env['BENCH_SERIES'] ?? 1000);

@@ -4,7 +4,8 @@ import protobuf from 'protobufjs/minimal.js';
 import { InputError } from '../core/errors.ts';
 import { isStaleMarker, staleMarker } from '../core/bus/samples.ts';
 import { seriesId } from '../metrics/series.ts';
-import { LabelSectionCache, RemoteWriteDecoder, encodeWriteRequest, encodeWriteRequestProto, type WriteSeries } from './remote-write.ts';
+import { LabelSectionCache, RemoteWriteDecoder } from './remote-write.ts';
+import { encodeWriteRequest, encodeWriteRequestProto, type WriteSeries } from './remote-write-encode.ts';
 import { fleetSeries } from './synthetic-fleet.ts';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');

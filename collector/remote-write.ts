@@ -1,10 +1,9 @@
 // The Prometheus remote_write 1.0 decoder (snappy block + protobuf
-// prometheus.WriteRequest) into one SampleBatch, and the encoder tests and
-// benchmarks use to produce such requests. The decoder is the ingest hot path:
+// prometheus.WriteRequest) into one SampleBatch (the encoder is in
+// remote-write-encode.ts). The decoder is the ingest hot path:
 // a series already seen by this process costs a hash of the raw bytes of its
 // label section and a map lookup, never a label decode.
 import protobuf from 'protobufjs/minimal.js';
-import fullProtobuf from 'protobufjs';
 import snappy from 'snappy';
 import { isUtf8 } from 'node:buffer';
 import { InputError } from '../core/errors.ts';
@@ -370,56 +369,4 @@ function uncompressBlock(body: Uint8Array, maxBytes: number): Buffer {
   } catch (e) {
     throw new InputError('body', `bad snappy block: ${(e as Error).message}`);
   }
-}
-
-// ---------------------------------------------------------------------------
-// Encoding, for tests, benchmarks and anything that forwards samples.
-
-const WRITE_REQUEST_PROTO = `
-syntax = "proto3";
-package prometheus;
-message WriteRequest { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
-message MetricMetadata { int32 type = 1; string metric_family_name = 2; string help = 4; string unit = 5; }
-message TimeSeries { repeated Label labels = 1; repeated Sample samples = 2; }
-message Label { string name = 1; string value = 2; }
-message Sample { double value = 1; int64 timestamp = 2; }
-`;
-
-let writeRequestType: fullProtobuf.Type | undefined;
-
-function writeRequest(): fullProtobuf.Type {
-  writeRequestType ??= fullProtobuf.parse(WRITE_REQUEST_PROTO).root.lookupType('prometheus.WriteRequest');
-  return writeRequestType;
-}
-
-export interface WriteSample {
-  readonly value: number;
-  /** Unix time in milliseconds. */
-  readonly timestamp: number;
-}
-
-export interface WriteSeries {
-  /** As an object, or as [name, value] pairs sent in exactly that order (to send odd label sets). */
-  readonly labels: Labels | readonly (readonly [string, string])[];
-  readonly samples: readonly WriteSample[];
-}
-
-/** The protobuf bytes of a WriteRequest (uncompressed). Labels are sorted by name as Prometheus sends them unless given as pairs. */
-export function encodeWriteRequestProto(timeseries: readonly WriteSeries[]): Uint8Array {
-  const message = {
-    timeseries: timeseries.map((s) => ({
-      labels: (Array.isArray(s.labels)
-        ? (s.labels as readonly (readonly [string, string])[])
-        : Object.entries(s.labels as Labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      ).map(([name, value]) => ({ name, value })),
-      samples: s.samples.map((x) => ({ value: x.value, timestamp: x.timestamp })),
-    })),
-  };
-  const type = writeRequest();
-  return type.encode(type.fromObject(message)).finish();
-}
-
-/** A remote_write request body: the WriteRequest, snappy block-compressed. */
-export function encodeWriteRequest(timeseries: readonly WriteSeries[]): Buffer {
-  return snappy.compressSync(encodeWriteRequestProto(timeseries));
 }

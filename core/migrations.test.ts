@@ -80,14 +80,14 @@ describe('cluster sharding', () => {
     for (const sql of all) expect(sql).not.toMatch(/rand\(\)/);
   });
 
-  it('shards raw samples, both rollups and series by a hash of series_id, so duplicates meet on one shard', () => {
+  it('shards raw samples, both rollups, series and dead letters by a hash of series_id, so duplicates meet on one shard', () => {
     const keys = distributedKeys(all);
-    for (const table of ['samples', 'samples_1m', 'samples_1h', 'series']) expect(keys.get(table)).toBe('cityHash64(series_id)');
+    for (const table of ['samples', 'samples_1m', 'samples_1h', 'series', 'ingest_dead_letters']) expect(keys.get(table)).toBe('cityHash64(series_id)');
   });
 
   it('keeps one entity together in tables without series_id', () => {
     const keys = distributedKeys(all);
-    expect(Object.fromEntries([...keys].filter(([t]) => !['samples', 'samples_1m', 'samples_1h', 'series'].includes(t)))).toEqual({
+    expect(Object.fromEntries([...keys].filter(([t]) => !['samples', 'samples_1m', 'samples_1h', 'series', 'ingest_dead_letters'].includes(t)))).toEqual({
       sla_probes: 'cityHash64(tenant, cluster)',
       sla_exclusions: 'cityHash64(tenant, id)',
       sla_charges: 'cityHash64(tenant, cluster, item)',

@@ -10,7 +10,7 @@
 // again from the raw rows (each (series, ts) once).
 import type { Store } from '../core/store.ts';
 import { NOT_STALE } from './schema.ts';
-import type { LateSample } from './ingester.ts';
+import type { LateSample } from './sample-merge.ts';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;

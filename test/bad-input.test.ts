@@ -8,7 +8,7 @@ import snappy from 'snappy';
 import protobuf from 'protobufjs/minimal.js';
 import type { FastifyInstance } from 'fastify';
 import { startTestEngine, type TestEngine } from './helpers/engine.ts';
-import { encodeWriteRequest } from '../collector/remote-write.ts';
+import { encodeWriteRequest } from '../collector/remote-write-encode.ts';
 
 const run = promisify(execFile);
 let running: TestEngine;

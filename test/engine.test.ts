@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Engine } from '../bin/engine.ts';
 import { startTestEngine, type TestEngine } from './helpers/engine.ts';
-import { encodeWriteRequest } from '../collector/remote-write.ts';
+import { encodeWriteRequest } from '../collector/remote-write-encode.ts';
 
 const run = promisify(execFile);
 let running: TestEngine;

@@ -3,10 +3,9 @@
 // bodies (POST), series lookups and utilisation views never get a 5xx; a 4xx
 // is always our JSON error; the engine stays healthy. Fixed seed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { startTestEngine, type TestEngine } from './helpers/engine.ts';
-import { FUZZ_SEED, injectAndCheck, rangeGetRequest, rangePostRequest, seriesRequest, utilisationRequest, type FuzzRequest } from './helpers/fuzz-requests.ts';
+import { rangeGetRequest, rangePostRequest, seriesRequest, utilisationRequest, statusesUnder } from './helpers/fuzz-requests.ts';
 
 let running: TestEngine;
 let app: FastifyInstance;
@@ -29,40 +28,28 @@ afterAll(async () => {
   await running?.close();
 });
 
-async function holds(arb: fc.Arbitrary<FuzzRequest>, numRuns: number): Promise<Map<number, number>> {
-  const statuses = new Map<number, number>();
-  await fc.assert(
-    fc.asyncProperty(arb, async (req) => {
-      const s = await injectAndCheck(app, req);
-      statuses.set(s, (statuses.get(s) ?? 0) + 1);
-    }),
-    { seed: FUZZ_SEED, numRuns },
-  );
-  return statuses;
-}
-
 describe('query API under generated input', () => {
   it('range (GET): never a 5xx, 4xx always a JSON error', async () => {
-    const statuses = await holds(rangeGetRequest, 300);
+    const statuses = await statusesUnder(app, rangeGetRequest, 300);
     expect(statuses.get(400)).toBeGreaterThan(0);
     expect(statuses.get(200)).toBeGreaterThan(0);
   });
 
   it('range (POST): never a 5xx, 4xx always a JSON error', async () => {
-    const statuses = await holds(rangePostRequest, 300);
+    const statuses = await statusesUnder(app, rangePostRequest, 300);
     expect(statuses.get(400)).toBeGreaterThan(0);
     expect(statuses.get(200)).toBeGreaterThan(0);
   });
 
   it('series: never a 5xx, 4xx always a JSON error', async () => {
-    const statuses = await holds(seriesRequest, 300);
+    const statuses = await statusesUnder(app, seriesRequest, 300);
     expect(statuses.get(400)).toBeGreaterThan(0);
     expect(statuses.get(200)).toBeGreaterThan(0);
   });
 
   // Fewer runs: each view runs four queries (about 0.2-0.7 s on a loaded 2-core machine); the parameters are only since and namespace.
   it('utilisation: never a 5xx, 4xx always a JSON error', async () => {
-    const statuses = await holds(utilisationRequest, 50);
+    const statuses = await statusesUnder(app, utilisationRequest, 50);
     expect(statuses.get(200)).toBeGreaterThan(0);
     expect(statuses.get(400)).toBeGreaterThan(0);
   }, 120_000);

@@ -3,10 +3,9 @@
 // charges, random and mutated, never get a 5xx; a 4xx is always our JSON
 // error; the engine stays healthy. Fixed seed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { startTestEngine, type TestEngine } from './helpers/engine.ts';
-import { FUZZ_SEED, decisionsRequest, injectAndCheck, slaRequest, type FuzzRequest } from './helpers/fuzz-requests.ts';
+import { decisionsRequest, slaRequest, statusesUnder } from './helpers/fuzz-requests.ts';
 
 let running: TestEngine;
 let app: FastifyInstance;
@@ -20,27 +19,15 @@ afterAll(async () => {
   await running?.close();
 });
 
-async function holds(arb: fc.Arbitrary<FuzzRequest>, numRuns: number): Promise<Map<number, number>> {
-  const statuses = new Map<number, number>();
-  await fc.assert(
-    fc.asyncProperty(arb, async (req) => {
-      const s = await injectAndCheck(app, req);
-      statuses.set(s, (statuses.get(s) ?? 0) + 1);
-    }),
-    { seed: FUZZ_SEED, numRuns },
-  );
-  return statuses;
-}
-
 describe('SLA and autoscaler API under generated input', () => {
   it('SLA compute, probes, exclusions, charges and reads: never a 5xx, 4xx always a JSON error', async () => {
-    const statuses = await holds(slaRequest, 400);
+    const statuses = await statusesUnder(app, slaRequest, 400);
     expect(statuses.get(400)).toBeGreaterThan(0);
     expect([...statuses.keys()].some((s) => s >= 200 && s < 300)).toBe(true);
   }, 120_000);
 
   it('autoscaler decisions: never a 5xx, 4xx always a JSON error', async () => {
-    const statuses = await holds(decisionsRequest, 200);
+    const statuses = await statusesUnder(app, decisionsRequest, 200);
     expect(statuses.get(400)).toBeGreaterThan(0);
   });
 

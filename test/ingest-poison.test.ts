@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { openTestStore, sampleBatch, type TestStore } from './helpers/store.ts';
-import { Ingester, ingesterMetrics, splitByDay, mergeBatches, withLate, MAX_DAYS_PER_INSERT } from '../metrics/ingester.ts';
+import { Ingester, ingesterMetrics } from '../metrics/ingester.ts';
+import { splitByDay, mergeBatches, withLate, MAX_DAYS_PER_INSERT } from '../metrics/sample-merge.ts';
 import { MemoryBus } from '../core/bus/memory-bus.ts';
 import { migrate, schemaContext } from '../core/migrations.ts';
 import { metricsMigrations } from '../metrics/schema.ts';

@@ -3,7 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { openTestStore, sampleBatch, type TestStore } from './helpers/store.ts';
-import { Ingester, ingesterMetrics, insertSamples, mergeBatches, withLate } from '../metrics/ingester.ts';
+import { Ingester, ingesterMetrics } from '../metrics/ingester.ts';
+import { mergeBatches, withLate } from '../metrics/sample-merge.ts';
+import { insertSamples } from '../metrics/sample-writes.ts';
 import { MemoryBus } from '../core/bus/memory-bus.ts';
 import { staleMarker, type SampleBatch } from '../core/bus/samples.ts';
 import { seriesId } from '../metrics/series.ts';

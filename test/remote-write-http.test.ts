@@ -14,7 +14,7 @@ import type { AppContext } from '../core/context.ts';
 import type { Bus } from '../core/bus/bus.ts';
 import type { Store } from '../core/store.ts';
 import { collectorRoutes } from '../collector/routes.ts';
-import { encodeWriteRequest, type WriteSeries } from '../collector/remote-write.ts';
+import { encodeWriteRequest, type WriteSeries } from '../collector/remote-write-encode.ts';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');
 

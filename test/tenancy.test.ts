@@ -13,7 +13,7 @@ import type { FastifyInstance, InjectOptions } from 'fastify';
 import { startTestEngine, type TestEngine } from './helpers/engine.ts';
 import { routeTable, undeclaredRoutes } from '../core/auth/http.ts';
 import { mayAct, type Role } from '../core/auth/roles.ts';
-import { encodeWriteRequest } from '../collector/remote-write.ts';
+import { encodeWriteRequest } from '../collector/remote-write-encode.ts';
 import { StoreDecisionLog } from '../autoscaler/decision-log.ts';
 import { monthOf } from '../sla/period.ts';
 

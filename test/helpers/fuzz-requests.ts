@@ -5,7 +5,7 @@
 // each, through app.inject) and bench/fuzz.ts (100,000 over real HTTP).
 import fc from 'fast-check';
 import snappy from 'snappy';
-import { encodeWriteRequestProto, type WriteSeries } from '../../collector/remote-write.ts';
+import { encodeWriteRequestProto, type WriteSeries } from '../../collector/remote-write-encode.ts';
 
 export interface FuzzRequest {
   /** Which edge, for counting: e.g. "remote_write". */
@@ -307,4 +307,17 @@ export async function injectAndCheck(app: { inject(opts: object): Promise<{ stat
   const problem = answerProblem(r.statusCode, r.headers['content-type'] as string | undefined, r.body);
   if (problem) throw new Error(`${req.method} ${req.url} ${typeof req.payload === 'string' ? req.payload.slice(0, 300) : req.payload ? `<${req.payload.length} bytes: ${req.payload.toString('hex').slice(0, 120)}>` : ''} → ${problem}`);
   return r.statusCode;
+}
+
+/** Runs `numRuns` generated requests through `app` (fixed seed), each checked by injectAndCheck; the statuses seen, counted. */
+export async function statusesUnder(app: Parameters<typeof injectAndCheck>[0], arb: fc.Arbitrary<FuzzRequest>, numRuns: number): Promise<Map<number, number>> {
+  const statuses = new Map<number, number>();
+  await fc.assert(
+    fc.asyncProperty(arb, async (req) => {
+      const s = await injectAndCheck(app, req);
+      statuses.set(s, (statuses.get(s) ?? 0) + 1);
+    }),
+    { seed: FUZZ_SEED, numRuns },
+  );
+  return statuses;
 }

@@ -1,12 +1,15 @@
 // vitest globalSetup: a Kafka broker that this test run started is stopped
 // when the run ends. Test files start the shared brokers lazily (through
 // scripts/kafka.sh, see ./kafka.ts) and leave them up for the files after
-// them; without this the JVM outlived `npm test`. A broker that was already
-// running when the run began (a developer's, another run's) is left alone.
+// them; without this the JVM outlived `npm test`. Each run has an identity
+// (inherited by its workers) that a start records beside the broker, so a
+// broker started by another run going on at the same time, or already
+// running when this one began, is left alone.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { kafkaCacheDir } from './kafka.ts';
+import { randomUUID } from 'node:crypto';
+import { KAFKA_OWNER_ENV, kafkaCacheDir, startedBy } from './kafka.ts';
 
 const SCRIPT = resolve(import.meta.dirname, '../../scripts/kafka.sh');
 
@@ -28,19 +31,19 @@ export function brokerRunning(runDir: string): boolean {
   }
 }
 
-/** The brokers running now that were not running at the start (`before`): the ones this run started. */
-export function startedSince(before: ReadonlySet<string>, cache = kafkaCacheDir()): string[] {
-  return brokerRunDirs(cache).filter((dir) => !before.has(dir) && brokerRunning(dir));
+/** The brokers running now that the run `owner` started. */
+export function startedByRun(owner: string, cache = kafkaCacheDir()): string[] {
+  return brokerRunDirs(cache).filter((dir) => startedBy(dir, owner) && brokerRunning(dir));
 }
 
-let runningAtStart = new Set<string>();
+const owner = randomUUID();
 
 export function setup(): void {
-  runningAtStart = new Set(brokerRunDirs().filter(brokerRunning));
+  process.env[KAFKA_OWNER_ENV] = owner;
 }
 
 export function teardown(): void {
-  for (const runDir of startedSince(runningAtStart)) {
+  for (const runDir of startedByRun(owner)) {
     try {
       execFileSync('bash', [SCRIPT, 'stop'], { env: { ...process.env, TIDEMARK_KAFKA_RUN: runDir }, stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
     } catch (e) {

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { KafkaBus, type KafkaBusOptions } from '../../core/bus/kafka/kafka-bus.ts';
 
@@ -47,7 +47,10 @@ export async function kafkaBroker(name = 'kafka-run'): Promise<BrokerHandle> {
   const status = await script('status', runDir, 20_000);
   if (status.code === 0 && status.stdout) return { address: status.stdout, runDir };
   const started = await script('start', runDir, 300_000);
-  if (started.code === 0 && started.stdout) return { address: started.stdout.split('\n').pop()!, runDir };
+  if (started.code === 0 && started.stdout) {
+    markStartedByThisRun(runDir);
+    return { address: started.stdout.split('\n').pop()!, runDir };
+  }
   if (started.code === 3) {
     const again = await script('status', runDir, 20_000);
     if (again.code === 0 && again.stdout) return { address: again.stdout, runDir };
@@ -60,10 +63,29 @@ export async function stopBroker(handle: BrokerHandle): Promise<void> {
   if (r.code !== 0 && r.code !== 4) throw new Error(`stopping ${handle.runDir} failed: ${r.stderr}`);
 }
 
+/** The test run that owns brokers it starts (set by the global setup, inherited by the workers). */
+export const KAFKA_OWNER_ENV = 'TIDEMARK_TEST_RUN';
+
+/** Marks a broker as started by this test run, so that only this run's teardown stops it (not a concurrent run's). */
+function markStartedByThisRun(runDir: string): void {
+  const owner = process.env[KAFKA_OWNER_ENV];
+  if (owner) writeFileSync(join(runDir, 'started-by'), owner);
+}
+
+/** Whether the broker of `runDir` was started by the test run `owner`. */
+export function startedBy(runDir: string, owner: string): boolean {
+  try {
+    return readFileSync(join(runDir, 'started-by'), 'utf8').trim() === owner;
+  } catch {
+    return false;
+  }
+}
+
 /** Starts a stopped broker again; it comes back on the same port with its data. */
 export async function restartBroker(handle: BrokerHandle): Promise<void> {
   const r = await script('start', handle.runDir, 300_000);
   if (r.code !== 0) throw new Error(`restarting ${handle.runDir} failed: ${r.stderr}`);
+  markStartedByThisRun(handle.runDir);
   const address = r.stdout.split('\n').pop()!;
   if (address !== handle.address) throw new Error(`broker came back at ${address}, not ${handle.address}`);
 }
