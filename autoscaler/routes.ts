@@ -8,7 +8,7 @@ import { parseInput } from '../core/validate.ts';
 import { parseTime } from '../metrics/query.ts';
 import { explainDecision, type DecisionExplanation } from './explain.ts';
 import type { PolicyRef } from './ports.ts';
-import { sharedDecisionLog } from './decision-log.ts';
+import { StoreDecisionLog, sharedDecisionLog } from './decision-log.ts';
 
 const decisionQuery = z.object({
   policy: z.string().min(1, 'required: namespace/name of a PodAutoscalingPolicy, or the name of a NodeAutoscalingPolicy'),
@@ -33,9 +33,12 @@ export interface DecisionAnswer extends DecisionExplanation {
 }
 
 export const autoscalerRoutes: RouteModule = (app, ctx) => {
-  const decisions = sharedDecisionLog(ctx);
+  const shared = sharedDecisionLog(ctx);
+  // The loop decides for the configured tenant (its log also holds decisions not yet written); another tenant's decisions are read from the store.
+  const decisionsOf = (tenant: string) => (tenant === ctx.config.tenant ? shared : new StoreDecisionLog(ctx.store, tenant, { log: ctx.log }));
 
-  app.get('/api/v1/autoscale/decisions', async (req): Promise<DecisionAnswer> => {
+  app.get('/api/v1/autoscale/decisions', { config: { auth: { action: 'read' } } }, async (req): Promise<DecisionAnswer> => {
+    const decisions = decisionsOf(req.tenant);
     const q = parseInput(decisionQuery, req.query);
     const policy = parsePolicyRef(q.policy, q.kind);
     const at = q.at === undefined ? undefined : new Date(parseTime(q.at, 'at') * 1000);

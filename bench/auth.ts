@@ -1,116 +1,173 @@
-// The cost of the auth hook (Host/Origin/content-type checks, bearer lookup
-// through the cache, rate limit, tenant and role decisions) on an ingest-like
-// POST and a query-like GET, through fastify's inject, as a ratio
-// against the same server without the hook, in the same run. The handlers do
-// almost nothing (count bytes; send a fixed 16 KiB answer), so the ratios
-// bound the hook's share from above: real ingest and query handlers cost far
-// more per request. Tokens come from an in-memory lookup, which is what the
-// token cache is after the first request of each token.
-//   BENCH_REQUESTS (default 20000 per mode and route, in 5 interleaved rounds after a warm-up round).
-import type { FastifyInstance, InjectOptions } from 'fastify';
-import { createHttpServer } from '../core/http.ts';
-import { hashToken, newTokenSecret, type TokenRecord } from '../core/auth/tokens.ts';
-import type { AuthSetup } from '../core/auth/http.ts';
+// bench:auth — what authentication and tenant scoping cost on the ingest and
+// query paths of a whole engine (issue 11): two child engines side by side in
+// one run, the same configuration but for auth.enabled, each fed the same
+// remote_write load (ingest token vs no token) and asked the same range
+// queries (user token vs no token), in interleaved rounds so that drifts in
+// the machine's load fall on both alike. Figures are ratios on/off: ingest
+// throughput (samples accepted per second of sending) and range-query p99.
+// The per-token rate limit is raised out of the way (it is a limit, not a cost).
+//   BENCH_SERIES (default 10000), BENCH_ROUNDS (scrape rounds, default 10),
+//   BENCH_QUERIES (range queries per mode, default 400).
+// Last line: one JSON figure line with requests sent, statuses and samples stored per mode.
+import http from 'node:http';
+import { cadvisorLabelSets, encodeRounds } from './fleet.ts';
+import { removeDir, startEngineProcess, type EngineProcess } from './engine-process.ts';
 
-const REQUESTS = Number(process.env['BENCH_REQUESTS'] ?? 20_000);
-const ROUNDS = 5;
-const DEADLINE_MS = 120_000;
-const BODY = Buffer.alloc(64 * 1024, 7);
-const ANSWER = JSON.stringify({ series: Array.from({ length: 200 }, (_, i) => ({ labels: { i: String(i) }, points: [[1, 2.5]] })) }).padEnd(16 * 1024);
+const SERIES = Number(process.env['BENCH_SERIES'] ?? 10_000);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 10);
+const QUERIES = Number(process.env['BENCH_QUERIES'] ?? 400);
+const SAMPLES_PER_REQUEST = 1000;
+const CONCURRENCY = 4;
+const DEADLINE_MS = 240_000;
+const TENANT = 'bench';
+const ADMIN = 'bench-auth-bootstrap-token-0123456789';
 
-type Mode = 'none' | 'off' | 'on';
+type Mode = 'off' | 'on';
+const MODES: readonly Mode[] = ['off', 'on'];
 
-const secret = newTokenSecret();
-const record: TokenRecord = { id: 'bench', name: '', role: 'project-admin', tenants: ['acme'], creator: 'bench', createdAt: 0, expiresAt: Date.now() + 3_600_000, revokedAt: null };
-
-async function server(mode: Mode): Promise<FastifyInstance> {
-  const setup: AuthSetup = {
-    enabled: mode === 'on',
-    defaultTenant: 'default',
-    tokens: { lookup: async (s) => (s === secret ? record : null) },
-    adminTokenHash: hashToken('bench-bootstrap-token-not-used'),
-    bind: { host: '127.0.0.1', port: 0 },
-    allowedOrigins: [],
-    rateLimit: { requestsPerSecond: 1e9, burst: 1e9 },
-  };
-  const app = createHttpServer({ bodyLimit: 1 << 20, ...(mode === 'none' ? {} : { auth: setup }) });
-  app.post('/ingest', { config: { auth: { action: 'ingest', contentTypes: ['application/x-protobuf'] } } }, async (req) => ({ bytes: (req.body as Buffer).length }));
-  app.get('/query', { config: { auth: { action: 'read' } } }, async (_req, reply) => reply.type('application/json').send(ANSWER));
-  await app.ready();
-  return app;
+interface Side {
+  engine: EngineProcess;
+  /** Authorization header per use (none with auth off). */
+  ingest: Record<string, string>;
+  read: Record<string, string>;
+  admin: Record<string, string>;
+  agent: http.Agent;
+  statuses: Record<number, number>;
+  requests: number;
+  samplesAccepted: number;
+  sendMs: number;
+  queryStatuses: Record<number, number>;
+  queryMs: number[];
 }
 
-/** Sequential requests through app.inject (no sockets: the machine's other load then disturbs less); per-request milliseconds. */
-async function measure(app: FastifyInstance, opts: InjectOptions, count: number): Promise<number[]> {
-  const latencies: number[] = [];
-  const start = performance.now();
-  for (let i = 0; i < count && performance.now() - start < DEADLINE_MS; i++) {
-    const t0 = performance.now();
-    const res = await app.inject(opts);
-    if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${res.body}`);
-    latencies.push(performance.now() - t0);
+function request(side: Side, method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<{ status: number; text: string }> {
+  const url = new URL(side.engine.url);
+  return new Promise((resolve) => {
+    const req = http.request({ agent: side.agent, host: url.hostname, port: url.port, path, method, headers: { ...headers, ...(body ? { 'content-length': body.length } : {}) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', () => resolve({ status: 0, text: '' }));
+    req.end(body);
+  });
+}
+
+async function mint(side: Side, role: string): Promise<Record<string, string>> {
+  const res = await request(side, 'POST', '/api/v1/tokens', { ...side.admin, 'content-type': 'application/json' }, Buffer.from(JSON.stringify({ tenant: TENANT, role, expires: '1h' })));
+  if (res.status !== 201) throw new Error(`minting a ${role} token: HTTP ${res.status} ${res.text}`);
+  return { authorization: `Bearer ${(JSON.parse(res.text) as { token: string }).token}` };
+}
+
+async function start(mode: Mode): Promise<Side> {
+  const config = { tenant: TENANT, auth: { enabled: mode === 'on', rateLimit: { requestsPerSecond: 1e6, burst: 1e6 } } };
+  const engine = await startEngineProcess(config, mode === 'on' ? { TIDEMARK_ADMIN_TOKEN: ADMIN } : {});
+  const side: Side = { engine, ingest: {}, read: {}, admin: {}, agent: new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY }), statuses: {}, requests: 0, samplesAccepted: 0, sendMs: 0, queryStatuses: {}, queryMs: [] };
+  if (mode === 'on') {
+    side.admin = { authorization: `Bearer ${ADMIN}` };
+    side.ingest = await mint(side, 'ingest');
+    side.read = await mint(side, 'user');
   }
-  return latencies;
+  return side;
+}
+
+/** Sends one round's bodies with CONCURRENCY connections; a body is retried on 503 (bounded), as Prometheus would. */
+async function sendRound(side: Side, bodies: readonly Buffer[], samplesPerBody: readonly number[]): Promise<void> {
+  const headers = { ...side.ingest, 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '0.1.0' };
+  let next = 0;
+  const t0 = performance.now();
+  const worker = async () => {
+    while (next < bodies.length) {
+      const i = next++;
+      for (let attempt = 0; attempt < 50; attempt++) {
+        side.requests++;
+        const { status } = await request(side, 'POST', '/api/v1/write', headers, bodies[i]);
+        side.statuses[status] = (side.statuses[status] ?? 0) + 1;
+        if (status >= 200 && status < 300) side.samplesAccepted += samplesPerBody[i]!;
+        if (status !== 503 && status !== 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  side.sendMs += performance.now() - t0;
+}
+
+async function storedSamples(side: Side): Promise<number> {
+  const res = await request(side, 'GET', '/api/v1/status', side.admin);
+  return res.status === 200 ? ((JSON.parse(res.text) as { ingest: { samplesStored: number | null } }).ingest.samplesStored ?? 0) : -1;
 }
 
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
 };
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
 async function main() {
-  const modes = ['none', 'off', 'on'] as const;
-  const apps = Object.fromEntries(await Promise.all(modes.map(async (m) => [m, await server(m)] as const))) as Record<Mode, FastifyInstance>;
-  const ingest: Record<Mode, number[]> = { none: [], off: [], on: [] };
-  // CPU microseconds (user + system) per mode and route: less disturbed than wall time by other processes on a shared machine.
-  const cpu: Record<Mode, { ingest: number; query: number }> = { none: { ingest: 0, query: 0 }, off: { ingest: 0, query: 0 }, on: { ingest: 0, query: 0 } };
-  const cpuOf = (u: NodeJS.CpuUsage) => u.user + u.system;
-  const query: Record<Mode, number[]> = { none: [], off: [], on: [] };
-  const perRound = Math.ceil(REQUESTS / ROUNDS);
-  // Rounds interleave the modes, so drifts in the machine's load fall on all three alike; the first round warms up and is dropped.
-  for (let round = 0; round <= ROUNDS; round++) {
-    for (const mode of modes) {
-      const auth: Record<string, string> = mode === 'on' ? { authorization: `Bearer ${secret}` } : {};
-      let c0 = process.cpuUsage();
-      const i = await measure(apps[mode], { method: 'POST' as const, url: '/ingest', headers: { ...auth, 'content-type': 'application/x-protobuf' }, payload: BODY }, perRound);
-      const ci = cpuOf(process.cpuUsage(c0));
-      c0 = process.cpuUsage();
-      const q = await measure(apps[mode], { method: 'GET' as const, url: '/query', headers: auth }, perRound);
-      const cq = cpuOf(process.cpuUsage(c0));
-      if (round > 0) {
-        cpu[mode].ingest += ci;
-        cpu[mode].query += cq;
-        ingest[mode].push(...i);
-        query[mode].push(...q);
+  const load = encodeRounds(cadvisorLabelSets(SERIES), ROUNDS, 15, SAMPLES_PER_REQUEST);
+  const perBody = load.roundBodies[0]!.map((_, k) => Math.min(SAMPLES_PER_REQUEST, SERIES - k * SAMPLES_PER_REQUEST));
+  const sides = {} as Record<Mode, Side>;
+  for (const mode of MODES) sides[mode] = await start(mode);
+  const started = performance.now();
+  try {
+    // Ingest: round by round, the two engines in turn (which goes first alternates).
+    for (let r = 0; r < ROUNDS && performance.now() - started < DEADLINE_MS; r++) {
+      const order = r % 2 === 0 ? MODES : [...MODES].reverse();
+      for (const mode of order) await sendRound(sides[mode], load.roundBodies[r]!, perBody);
+    }
+    const stored: Record<Mode, number> = { off: 0, on: 0 };
+    for (const mode of MODES) {
+      const until = Date.now() + 60_000;
+      while ((stored[mode] = await storedSamples(sides[mode])) < sides[mode].samplesAccepted && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+    }
+    // Queries: the same range query on both, in alternating batches of 20.
+    const q = new URLSearchParams({ metric: load.metrics[0]!, fn: 'avg', by: 'namespace', since: '15m' });
+    const path = `/api/v1/range?${q}`;
+    for (let done = 0; done < QUERIES && performance.now() - started < DEADLINE_MS; done += 20) {
+      const order = (done / 20) % 2 === 0 ? MODES : [...MODES].reverse();
+      for (const mode of order) {
+        const side = sides[mode];
+        for (let i = 0; i < 20; i++) {
+          const t0 = performance.now();
+          const { status } = await request(side, 'GET', path, side.read);
+          side.queryMs.push(performance.now() - t0);
+          side.queryStatuses[status] = (side.queryStatuses[status] ?? 0) + 1;
+        }
       }
     }
+    const perSecond = (s: Side) => s.samplesAccepted / (s.sendMs / 1000);
+    const { off, on } = sides;
+    console.log(
+      JSON.stringify({
+        bench: 'auth',
+        through: 'two child engines (auth off / on), remote_write and GET /api/v1/range over loopback HTTP',
+        series: SERIES,
+        rounds: ROUNDS,
+        samplesPerRequest: SAMPLES_PER_REQUEST,
+        concurrency: CONCURRENCY,
+        samplesSent: load.samples,
+        requests: { off: off.requests, on: on.requests },
+        statuses: { off: off.statuses, on: on.statuses },
+        samplesAccepted: { off: off.samplesAccepted, on: on.samplesAccepted },
+        samplesStored: stored,
+        ingestSamplesPerSecond: { off: Math.round(perSecond(off)), on: Math.round(perSecond(on)) },
+        ingestThroughputRatio: round(perSecond(on) / perSecond(off)),
+        queryRequests: { off: off.queryMs.length, on: on.queryMs.length },
+        queryStatuses: { off: off.queryStatuses, on: on.queryStatuses },
+        queryP50Ms: { off: round(quantile(off.queryMs, 0.5)), on: round(quantile(on.queryMs, 0.5)) },
+        queryP99Ms: { off: round(quantile(off.queryMs, 0.99)), on: round(quantile(on.queryMs, 0.99)) },
+        queryP99Ratio: round(quantile(on.queryMs, 0.99) / quantile(off.queryMs, 0.99)),
+        target: 'ingestThroughputRatio >= 0.95, queryP99Ratio <= 1.05',
+      }),
+    );
+  } finally {
+    for (const mode of MODES) {
+      sides[mode].agent.destroy();
+      await sides[mode].engine.stop();
+      removeDir(sides[mode].engine.dataDir);
+    }
   }
-  for (const mode of modes) await apps[mode].close();
-  const perSecond = (xs: number[]) => 1000 / (xs.reduce((a, b) => a + b, 0) / xs.length);
-  for (const mode of modes) {
-    console.log(JSON.stringify({ mode, ingestPerSecond: Math.round(perSecond(ingest[mode])), ingestRequests: ingest[mode].length, queryP50Ms: round(quantile(query[mode], 0.5)), queryP99Ms: round(quantile(query[mode], 0.99)), queryRequests: query[mode].length }));
-  }
-  const hookMicros = (xs: number[], base: number[]) => round((quantile(xs, 0.5) - quantile(base, 0.5)) * 1000, 1);
-  console.log(
-    JSON.stringify({
-      bench: 'auth',
-      requestsPerMode: ingest.none.length,
-      rounds: ROUNDS,
-      ingestBodyBytes: BODY.length,
-      queryAnswerBytes: ANSWER.length,
-      ingestCpuRatioOn: round(cpu.on.ingest / cpu.none.ingest),
-      ingestCpuRatioOff: round(cpu.off.ingest / cpu.none.ingest),
-      queryCpuRatioOn: round(cpu.on.query / cpu.none.query),
-      hookCpuMicrosPerRequestOn: { ingest: round((cpu.on.ingest - cpu.none.ingest) / ingest.none.length, 1), query: round((cpu.on.query - cpu.none.query) / query.none.length, 1) },
-      ingestThroughputRatioOn: round(perSecond(ingest.on) / perSecond(ingest.none)),
-      ingestThroughputRatioOff: round(perSecond(ingest.off) / perSecond(ingest.none)),
-      queryP99RatioOn: round(quantile(query.on, 0.99) / quantile(query.none, 0.99)),
-      queryP99RatioOff: round(quantile(query.off, 0.99) / quantile(query.none, 0.99)),
-      hookWallMicrosMedianOn: { ingest: hookMicros(ingest.on, ingest.none), query: hookMicros(query.on, query.none) },
-      target: 'ingest ratio >= 0.95, query p99 ratio <= 1.05 (trivial handlers: an upper bound on the share)',
-    }),
-  );
 }
 
 await main();

@@ -102,13 +102,15 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
     const problem = bus instanceof KafkaBus ? bus.problem() : null;
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks, ...(problem ? { problem } : {}) });
   });
-  app.get('/api/v1/status', async () => ({
+  // Engine-wide figures (every tenant's samples at once): cloud administrators only.
+  const ENGINE_WIDE = { auth: { action: 'read' as const, engineWide: true } };
+  app.get('/api/v1/status', { config: ENGINE_WIDE }, async () => ({
     role,
     bus: { kind: bus.kind, ready: bus.ready(), depth: bus.depth() },
     store: store.embedded ? { kind: 'embedded', path: config.store.dataPath } : { kind: 'server', url: config.store.url },
     ingest: { samplesStored: ingester?.stored ?? null, samplesPerSecond: ingester ? rate.perSecond() : null },
   }));
-  app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  app.get('/metrics', { config: ENGINE_WIDE }, async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
 
   await startCollectors(ctx);
   await startSla(ctx);

@@ -239,35 +239,41 @@ export interface CollectorRouteOptions {
 export function createCollectorRoutes(options: CollectorRouteOptions = {}): RouteModule {
   return (app, ctx) => {
     const metrics = collectorMetrics(ctx.registry);
-    const tenant = ctx.config.tenant;
-    const decoder = new RemoteWriteDecoder({ tenant, ...(options.seriesCacheSize ? { seriesCacheSize: options.seriesCacheSize } : {}) });
+    // One decoder per tenant: its cache remembers which series it has defined, and a series is defined per tenant.
+    const decoders = new Map<string, RemoteWriteDecoder>();
+    const decoderFor = (tenant: string): RemoteWriteDecoder => {
+      let decoder = decoders.get(tenant);
+      if (!decoder) decoders.set(tenant, (decoder = new RemoteWriteDecoder({ tenant, ...(options.seriesCacheSize ? { seriesCacheSize: options.seriesCacheSize } : {}) })));
+      return decoder;
+    };
     const resolver = new SeriesResolver();
     const bounds = (): SampleTimeBounds => sampleTimeBounds(Date.now(), ctx.config.store.rawRetentionDays);
 
-    app.post('/api/v1/write', async (request: FastifyRequest, reply: FastifyReply) => {
+    // Samples are published under the request's tenant (core/auth/http.ts: from the token, or X-Scope-OrgID among its tenants).
+    app.post('/api/v1/write', { config: { auth: { action: 'ingest', contentTypes: ['application/x-protobuf'] } } }, async (request: FastifyRequest, reply: FastifyReply) => {
       decoding(metrics, 'remote_write', 'unsupported', () => checkRemoteWriteHeaders(request));
       checkBus(ctx, metrics, 'remote_write');
       const body = bodyBuffer(request, 'application/x-protobuf');
-      const result = decoding(metrics, 'remote_write', 'malformed', () => decoder.decode(body, bounds()));
+      const result = decoding(metrics, 'remote_write', 'malformed', () => decoderFor(request.tenant).decode(body, bounds()));
       await publish(ctx, metrics, 'remote_write', result.batch);
       result.commit();
       return reply.status(204).send();
     });
 
-    app.post('/api/v1/push', async (request: FastifyRequest, reply: FastifyReply) => {
+    app.post('/api/v1/push', { config: { auth: { action: 'ingest', contentTypes: ['application/json'] } } }, async (request: FastifyRequest, reply: FastifyReply) => {
       const contentType = headerValue(request, 'content-type') ?? '';
       if (!/^application\/json\s*(;|$)/i.test(contentType)) {
         metrics.requestsRejected.inc({ source: 'push', reason: 'unsupported' });
         throw new HttpError(415, 'unsupported_media_type', `expected Content-Type application/json, got ${contentType || 'none'}`, 'content-type');
       }
       checkBus(ctx, metrics, 'push');
-      const result = decoding(metrics, 'push', 'malformed', () => pushBatch(request.body, tenant, resolver, bounds()));
+      const result = decoding(metrics, 'push', 'malformed', () => pushBatch(request.body, request.tenant, resolver, bounds()));
       await publish(ctx, metrics, 'push', result.batch);
       result.commit();
       return reply.status(204).send();
     });
 
-    app.post('/api/v1/import/prometheus', async (request: FastifyRequest, reply: FastifyReply) => {
+    app.post('/api/v1/import/prometheus', { config: { auth: { action: 'ingest', contentTypes: ['text/plain', 'application/openmetrics-text'] } } }, async (request: FastifyRequest, reply: FastifyReply) => {
       const contentType = headerValue(request, 'content-type');
       if (contentType && !/^(text\/plain|application\/openmetrics-text)\s*(;|$)/i.test(contentType)) {
         metrics.requestsRejected.inc({ source: 'import', reason: 'unsupported' });
@@ -276,7 +282,7 @@ export function createCollectorRoutes(options: CollectorRouteOptions = {}): Rout
       checkBus(ctx, metrics, 'import');
       const body = bodyBuffer(request, 'text/plain');
       const result = decoding(metrics, 'import', 'malformed', () =>
-        importBatch(expositionText(body), contentType, parseExtraLabels(request.query), Date.now(), tenant, resolver, bounds()),
+        importBatch(expositionText(body), contentType, parseExtraLabels(request.query), Date.now(), request.tenant, resolver, bounds()),
       );
       await publish(ctx, metrics, 'import', result.batch);
       result.commit();

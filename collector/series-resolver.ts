@@ -1,7 +1,9 @@
 // Series identity for sources that hold label objects (push, scrape, host):
 // label set to series id, remembering which series this process has already
 // defined on the bus so a definition travels once (bounded; a forgotten
-// series is simply defined again). The remote_write decoder has its own,
+// series is simply defined again). Definitions are remembered per tenant:
+// the series table is keyed by (tenant, id), so a second tenant sending the
+// same label set needs its own definition written. The remote_write decoder has its own,
 // byte-keyed cache for its hot path.
 import { SampleBatchBuilder, type Labels, type SampleBatch, type SeriesDefinition } from '../core/bus/samples.ts';
 import { seriesId } from '../metrics/series.ts';
@@ -22,9 +24,11 @@ export class SeriesResolver {
 
   constructor(readonly capacity = 200_000) {}
 
-  /** The id of a label set, and whether this process has defined it on the bus. */
-  lookup(labels: Labels): { id: bigint; key: string; defined: boolean } {
-    const key = labelKey(labels);
+  /** The id of a label set, and whether this process has defined it on the bus for `tenant`. */
+  lookup(tenant: string, labels: Labels): { id: bigint; key: string; defined: boolean } {
+    const series = labelKey(labels);
+    // Tenant names never hold NUL (core/auth/roles.ts TENANT_PATTERN), so the tenant prefix cannot run into the labels.
+    const key = `${tenant}\u0000${series}`;
     let id = this.current.get(key);
     if (id !== undefined) return { id, key, defined: true };
     id = this.previous.get(key);
@@ -32,11 +36,12 @@ export class SeriesResolver {
       this.remember(key, id);
       return { id, key, defined: true };
     }
-    id = this.ids.get(key);
+    // A series id is a hash of the labels alone: the same for every tenant.
+    id = this.ids.get(series);
     if (id === undefined) {
       id = seriesId(labels);
       if (this.ids.size >= this.capacity) this.ids.clear();
-      this.ids.set(key, id);
+      this.ids.set(series, id);
     }
     return { id, key, defined: false };
   }
@@ -59,7 +64,7 @@ export class LabelledBatchBuilder {
   private readonly builder: SampleBatchBuilder;
   private readonly fresh = new Map<string, bigint>();
 
-  constructor(private readonly resolver: SeriesResolver, tenant: string, capacity?: number) {
+  constructor(private readonly resolver: SeriesResolver, private readonly tenant: string, capacity?: number) {
     this.builder = new SampleBatchBuilder(tenant, capacity);
   }
 
@@ -69,7 +74,7 @@ export class LabelledBatchBuilder {
 
   /** Adds a sample; labels must already be valid (checked at the edge). Returns the series id. */
   add(labels: Labels, timestampMs: number, value: number): bigint {
-    const { id, key, defined } = this.resolver.lookup(labels);
+    const { id, key, defined } = this.resolver.lookup(this.tenant, labels);
     if (!defined && !this.fresh.has(key)) {
       this.fresh.set(key, id);
       const definition: SeriesDefinition = { id, labels: { ...labels } };

@@ -51,17 +51,18 @@ export function rangeQueryFromParams(q: QueryString, now = Date.now() / 1000): u
   return { metric: one(q, 'metric') ?? '', matchers, fn: one(q, 'fn') ?? 'avg', by, start, end, step };
 }
 
-export async function metricsRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
-  const tenant = ctx.config.tenant;
+/** Every query route reads the request's tenant (core/auth/http.ts sets it from the token and X-Scope-OrgID). */
+const READ = { auth: { action: 'read' as const, contentTypes: ['application/json'] } };
 
-  app.get('/api/v1/range', async (req, reply) => {
+export async function metricsRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  app.get('/api/v1/range', { config: READ }, async (req, reply) => {
     const query = validateRangeQuery(rangeQueryFromParams(req.query as QueryString));
-    return reply.type('application/json').send(await runRangeQueryJson(ctx.store, tenant, query, (i) => `match[${i}]`));
+    return reply.type('application/json').send(await runRangeQueryJson(ctx.store, req.tenant, query, (i) => `match[${i}]`));
   });
 
-  app.post('/api/v1/range', async (req, reply) => reply.type('application/json').send(await runRangeQueryJson(ctx.store, tenant, validateRangeQuery(req.body))));
+  app.post('/api/v1/range', { config: READ }, async (req, reply) => reply.type('application/json').send(await runRangeQueryJson(ctx.store, req.tenant, validateRangeQuery(req.body))));
 
-  app.get('/api/v1/series', async (req) => {
+  app.get('/api/v1/series', { config: READ }, async (req) => {
     const q = req.query as QueryString;
     const matchers = list(q, 'match').map((m, i) => parseMatcher(m, `match[${i}]`));
     const limitText = one(q, 'limit') ?? '1000';
@@ -69,18 +70,18 @@ export async function metricsRoutes(app: FastifyInstance, ctx: AppContext): Prom
     if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new InputError('limit', 'must be a whole number from 1 to 100000');
     const metric = one(q, 'metric');
     if (!metric && matchers.length === 0) throw new InputError('match', 'give a metric or at least one matcher');
-    return { series: await findSeries(ctx.store, tenant, { metric, matchers, limit }) };
+    return { series: await findSeries(ctx.store, req.tenant, { metric, matchers, limit }) };
   });
 
   const windowOf = (q: QueryString): number => lookBack(one(q, 'since') ?? '5m');
 
-  app.get('/api/v1/utilisation/nodes', async (req) => ({ nodes: await nodeUtilisation(ctx.store, tenant, windowOf(req.query as QueryString)) }));
-  app.get('/api/v1/utilisation/pods', async (req) => {
+  app.get('/api/v1/utilisation/nodes', { config: READ }, async (req) => ({ nodes: await nodeUtilisation(ctx.store, req.tenant, windowOf(req.query as QueryString)) }));
+  app.get('/api/v1/utilisation/pods', { config: READ }, async (req) => {
     const q = req.query as QueryString;
-    return { pods: await podUtilisation(ctx.store, tenant, windowOf(q), one(q, 'namespace')) };
+    return { pods: await podUtilisation(ctx.store, req.tenant, windowOf(q), one(q, 'namespace')) };
   });
-  app.get('/api/v1/utilisation/workloads', async (req) => {
+  app.get('/api/v1/utilisation/workloads', { config: READ }, async (req) => {
     const q = req.query as QueryString;
-    return { workloads: workloadUtilisation(await podUtilisation(ctx.store, tenant, windowOf(q), one(q, 'namespace'))) };
+    return { workloads: workloadUtilisation(await podUtilisation(ctx.store, req.tenant, windowOf(q), one(q, 'namespace'))) };
   });
 }

@@ -52,13 +52,20 @@ function periodSoFar(month: string | undefined, now: number): { month: string; p
   return { month: m, period: { start: full.start, end } };
 }
 
+// What each route needs (core/auth/http.ts): reads for people who see the
+// tenant; exclusions, charges and report runs change what a tenant is owed,
+// so they are project administrators' writes; probe results come from remote
+// probe locations, which are collectors: ingest tokens.
+const READ = { auth: { action: 'read' as const } };
+const WRITE = { auth: { action: 'write' as const, contentTypes: ['application/json'] } };
+const INGEST = { auth: { action: 'ingest' as const, contentTypes: ['application/json'] } };
+
 export const slaRoutes: RouteModule<SlaConfig> = (app, ctx) => {
-  const tenant = ctx.config.tenant;
   const terms: SlaTerms = { commitment: ctx.config.sla.commitment, multiplier: ctx.config.sla.multiplier, minOutageMinutes: ctx.config.sla.minOutageMinutes };
   const clusters = configuredClusters(ctx.config);
   const job = sharedReportJob(ctx.store, ctx.config, ctx.log);
 
-  async function current(query: unknown) {
+  async function current(tenant: string, query: unknown) {
     const q = parseInput(monthQuery, query);
     const { month, period } = periodSoFar(q.month, Date.now());
     const input = await gatherSlaInput(ctx.store, tenant, period, terms, clusters);
@@ -66,8 +73,8 @@ export const slaRoutes: RouteModule<SlaConfig> = (app, ctx) => {
     return { month, period, result: computeSla(input) };
   }
 
-  app.get('/api/v1/sla/availability', async (req) => {
-    const { month, period, result } = await current(req.query);
+  app.get('/api/v1/sla/availability', { config: READ }, async (req) => {
+    const { month, period, result } = await current(req.tenant, req.query);
     return {
       month,
       period: { start: isoUtc(period.start), end: isoUtc(period.end) },
@@ -75,32 +82,32 @@ export const slaRoutes: RouteModule<SlaConfig> = (app, ctx) => {
     };
   });
 
-  app.get('/api/v1/sla/incidents', async (req) => {
-    const { month, result } = await current(req.query);
+  app.get('/api/v1/sla/incidents', { config: READ }, async (req) => {
+    const { month, result } = await current(req.tenant, req.query);
     return { month, clusters: result.instances.map((r) => ({ id: r.id, incidents: r.incidents })) };
   });
 
-  app.get('/api/v1/sla/exclusions', async (req) => {
+  app.get('/api/v1/sla/exclusions', { config: READ }, async (req) => {
     const q = parseInput(monthQuery, req.query);
-    const list = await listExclusions(ctx.store, tenant, monthPeriod(q.month ?? monthOf(Date.now())), q.cluster);
+    const list = await listExclusions(ctx.store, req.tenant, monthPeriod(q.month ?? monthOf(Date.now())), q.cluster);
     return { exclusions: list.map(exclusionJson) };
   });
 
-  app.post('/api/v1/sla/exclusions', async (req, reply) => {
-    const rec = await recordExclusion(ctx.store, tenant, req.body);
+  app.post('/api/v1/sla/exclusions', { config: WRITE }, async (req, reply) => {
+    const rec = await recordExclusion(ctx.store, req.tenant, req.body);
     return reply.status(201).send(exclusionJson(rec));
   });
 
-  app.get('/api/v1/sla/reports', async (req) => {
+  app.get('/api/v1/sla/reports', { config: READ }, async (req) => {
     const q = parseInput(monthQuery, req.query);
-    return { reports: await listReports(ctx.store, tenant, q.month) };
+    return { reports: await listReports(ctx.store, req.tenant, q.month) };
   });
 
-  app.get<{ Params: { month: string }; Querystring: { version?: string; format?: string } }>('/api/v1/sla/reports/:month', async (req, reply) => {
+  app.get<{ Params: { month: string }; Querystring: { version?: string; format?: string } }>('/api/v1/sla/reports/:month', { config: READ }, async (req, reply) => {
     monthPeriod(req.params.month);
     const version = req.query.version !== undefined ? Number(req.query.version) : undefined;
     if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) throw new HttpError(400, 'invalid_input', 'version must be a positive integer', 'version');
-    const report = await loadReport(ctx.store, tenant, req.params.month, version);
+    const report = await loadReport(ctx.store, req.tenant, req.params.month, version);
     if (!report) throw new HttpError(404, 'not_found', `no SLA report for ${req.params.month}${version ? ` version ${version}` : ''}`);
     if (req.query.format === 'html') {
       return reply.type('text/html; charset=utf-8').send(renderReportHtml(report));
@@ -108,24 +115,25 @@ export const slaRoutes: RouteModule<SlaConfig> = (app, ctx) => {
     return report;
   });
 
-  app.post<{ Params: { month: string } }>('/api/v1/sla/reports/:month/run', async (req) => {
+  app.post<{ Params: { month: string } }>('/api/v1/sla/reports/:month/run', { config: WRITE }, async (req) => {
     monthPeriod(req.params.month);
-    const out = await job.run(req.params.month);
+    const out = await job.run(req.params.month, req.tenant);
     return { month: out.month, version: out.version, created: out.created, announced: out.announced, files: out.files, totals: out.report.totals };
   });
 
-  app.post('/api/v1/sla/charges', async (req, reply) => {
+  app.post('/api/v1/sla/charges', { config: WRITE }, async (req, reply) => {
     const charges = parseCharges(req.body);
-    const n = await storeCharges(ctx.store, tenant, charges, 'api');
+    const n = await storeCharges(ctx.store, req.tenant, charges, 'api');
     return reply.status(201).send({ stored: n });
   });
 
-  app.post('/api/v1/sla/probes', async (req, reply) => {
+  app.post('/api/v1/sla/probes', { config: INGEST }, async (req, reply) => {
     const list = parseUnder(probeResults, req.body, 'probes');
-    const results: ProbeResult[] = list.map((p) => ({ tenant, ...p }));
+    const results: ProbeResult[] = list.map((p) => ({ ...p, tenant: req.tenant }));
     await recordProbeResults(ctx.store, results);
     return reply.status(202).send({ stored: results.length });
   });
 
-  app.post('/api/v1/sla/compute', async (req) => computeSla(parseSlaInput(req.body)));
+  // A pure calculation over the body: it reads no tenant's data, so anyone who may read may use it.
+  app.post('/api/v1/sla/compute', { config: { auth: { action: 'read', contentTypes: ['application/json'] } } }, async (req) => computeSla(parseSlaInput(req.body)));
 };

@@ -3,7 +3,8 @@
 // (node-schedule, cron and time zone from config). On start it also catches
 // up a month whose scheduled run was missed because the engine was down or
 // restarted mid-job; the report run itself is idempotent, so catching up a
-// month that was in fact completed changes nothing.
+// month that was in fact completed changes nothing. Reports run for every
+// tenant with SLA data; the prober probes for the configured tenant.
 import schedule from 'node-schedule';
 import type { AppContext } from '../core/context.ts';
 import type { Store } from '../core/store.ts';
@@ -46,9 +47,29 @@ export function monthToReport(fireMs: number, tz: string): { month: string; notB
   return { month: name, notBefore: monthPeriod(name).end };
 }
 
+/**
+ * The clusters a tenant's report lists: the configured ones belong to the
+ * configured tenant (its prober probes them under that tenant); another
+ * tenant's report lists the clusters it has data for.
+ */
+export function reportClusters(config: SlaConfig, tenant: string): string[] {
+  return tenant === config.tenant ? configuredClusters(config) : [];
+}
+
+/**
+ * Tenants the monthly report runs for: the configured one, and every tenant
+ * with SLA data in the store (probes, exclusions, charges, reports), in order.
+ */
+export async function slaTenants(store: Store, config: SlaConfig): Promise<string[]> {
+  const rows = await store.query<{ tenant: string }>(
+    ['sla_probe_clusters', 'sla_exclusions', 'sla_charges', 'sla_reports'].map((t) => `SELECT DISTINCT tenant FROM ${store.table(t)}`).join(' UNION DISTINCT '),
+  );
+  return [...new Set([config.tenant, ...rows.map((r) => r.tenant)])].sort();
+}
+
 export interface ReportJob {
-  /** Runs the report for a month; runs are serialised so two never race. */
-  run(month: string): Promise<MonthlyReportOutcome>;
+  /** Runs a tenant's report for a month (default: the configured tenant); runs are serialised so two never race. */
+  run(month: string, tenant?: string): Promise<MonthlyReportOutcome>;
   /** Settles when every queued run has finished. */
   idle(): Promise<void>;
 }
@@ -57,14 +78,14 @@ export function reportJob(store: Store, config: SlaConfig, log: Logger, extra: {
   let chain: Promise<unknown> = Promise.resolve();
   const c = config.sla;
   return {
-    run(month: string) {
+    run(month: string, tenant = config.tenant) {
       const next = chain.then(() =>
         runMonthlyReport(store, {
-          tenant: config.tenant,
+          tenant,
           month,
           outputDir: c.report.outputDir,
           webhookUrl: c.report.webhookUrl,
-          clusters: configuredClusters(config),
+          clusters: reportClusters(config, tenant),
           commitment: c.commitment,
           multiplier: c.multiplier,
           minOutageMinutes: c.minOutageMinutes,
@@ -72,8 +93,8 @@ export function reportJob(store: Store, config: SlaConfig, log: Logger, extra: {
         }),
       );
       chain = next.then(
-        (r) => log.info({ month, version: r.version, created: r.created }, 'sla report done'),
-        (e: unknown) => log.error({ month, err: e }, 'sla report failed'),
+        (r) => log.info({ tenant, month, version: r.version, created: r.created }, 'sla report done'),
+        (e: unknown) => log.error({ tenant, month, err: e }, 'sla report failed'),
       );
       return next;
     },
@@ -92,17 +113,24 @@ export function sharedReportJob(store: Store, config: SlaConfig, log: Logger): R
   return job;
 }
 
-/** Start-up catch-up: runs the missed month's report when it is due and absent or unannounced. */
-export async function catchUpMonthlyReport(store: Store, config: SlaConfig, job: ReportJob, now: number, nextRun: number | undefined): Promise<MonthlyReportOutcome | undefined> {
+/** Start-up catch-up: runs a tenant's missed month's report when it is due and absent or unannounced. */
+export async function catchUpMonthlyReport(store: Store, config: SlaConfig, job: ReportJob, now: number, nextRun: number | undefined, tenant = config.tenant): Promise<MonthlyReportOutcome | undefined> {
   const month = monthDueAtStart(now, nextRun);
   if (!month) return undefined;
-  const existing = await listReports(store, config.tenant, month);
+  const existing = await listReports(store, tenant, month);
   const latest = existing[existing.length - 1];
   // A stored report is left alone unless its announcement never went out (a crash between the two).
-  if (latest && (!config.sla.report.webhookUrl || (await reportAnnounced(store, config.tenant, month, latest.version)))) return undefined;
-  // A fresh engine with nothing measured that month has nothing to report; an empty report would only be noise.
-  if (!latest && configuredClusters(config).length === 0 && (await probedClusters(store, config.tenant, monthPeriod(month))).length === 0) return undefined;
-  return job.run(month);
+  if (latest && (!config.sla.report.webhookUrl || (await reportAnnounced(store, tenant, month, latest.version)))) return undefined;
+  // A tenant with nothing measured that month has nothing to report; an empty report would only be noise.
+  if (!latest && reportClusters(config, tenant).length === 0 && (await probedClusters(store, tenant, monthPeriod(month))).length === 0) return undefined;
+  return job.run(month, tenant);
+}
+
+/** Runs `fn` for every tenant with SLA data, one after another; one tenant's failure is logged and the others still run. */
+async function forEachSlaTenant(store: Store, config: SlaConfig, log: Logger, fn: (tenant: string) => Promise<unknown>): Promise<void> {
+  for (const tenant of await slaTenants(store, config)) {
+    await fn(tenant).catch((e: unknown) => log.error({ tenant, err: e }, 'sla report failed'));
+  }
 }
 
 export async function startSla(ctx: AppContext<SlaConfig>): Promise<void> {
@@ -145,12 +173,13 @@ export async function startSla(ctx: AppContext<SlaConfig>): Promise<void> {
     const job = sharedReportJob(store, config, log);
     const scheduled = schedule.scheduleJob({ rule: c.report.cron, tz: c.report.tz }, (fireDate: Date) => {
       const { month, notBefore } = monthToReport(fireDate.getTime(), c.report.tz);
+      const runAll = () => void forEachSlaTenant(store, config, log, (tenant) => job.run(month, tenant));
       const wait = notBefore + 60_000 - Date.now();
       if (wait <= 0) {
-        void job.run(month).catch(() => undefined);
+        runAll();
         return;
       }
-      const timer = setTimeout(() => void job.run(month).catch(() => undefined), wait);
+      const timer = setTimeout(runAll, wait);
       timer.unref();
       ctx.onClose(() => clearTimeout(timer));
     });
@@ -159,7 +188,10 @@ export async function startSla(ctx: AppContext<SlaConfig>): Promise<void> {
       scheduled.cancel();
     });
     const next = scheduled.nextInvocation();
-    const catchUp = catchUpMonthlyReport(store, config, job, Date.now(), next ? next.getTime() : undefined).catch((e: unknown) => log.error({ err: e }, 'sla report catch-up failed'));
+    const nextMs = next ? next.getTime() : undefined;
+    const catchUp = forEachSlaTenant(store, config, log, (tenant) => catchUpMonthlyReport(store, config, job, Date.now(), nextMs, tenant)).catch((e: unknown) =>
+      log.error({ err: e }, 'sla report catch-up failed'),
+    );
     // A report run is not cut off half way by a shutdown.
     ctx.onClose(async () => {
       await catchUp;

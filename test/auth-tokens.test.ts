@@ -69,6 +69,20 @@ describe('TokenStore', () => {
     now += 5001;
     expect((await b.lookup(secret))?.revokedAt).not.toBeNull(); // …until the TTL passes
   });
+
+  it('renews an entry in the last fifth of its TTL in the background, so a revocation elsewhere is seen before the entry expires', async () => {
+    let now = Date.now();
+    const a = new TokenStore(ts.store, { cacheTtlMs: 5000 });
+    const b = new TokenStore(ts.store, { cacheTtlMs: 5000, now: () => now });
+    const { secret, record } = await a.create({ tenants: ['acme'], role: 'ingest', expiresAt: now + 60_000, creator: 'test' });
+    expect((await b.lookup(secret))?.revokedAt).toBeNull();
+    await a.revoke(record.id);
+    now += 4200; // still cached, in its last fifth
+    expect((await b.lookup(secret))?.revokedAt).toBeNull(); // answered from the cache at once…
+    const until = Date.now() + 10_000;
+    while ((await b.lookup(secret))?.revokedAt == null && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect((await b.lookup(secret))?.revokedAt).not.toBeNull(); // …and renewed from the store before the TTL passed
+  });
 });
 
 describe('the token API', () => {

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { createHttpServer } from '../core/http.ts';
+import { authOff } from '../core/auth/http.ts';
 import { MemoryBus } from '../core/bus/memory-bus.ts';
 import { configSchema } from '../bin/config.ts';
 import { silentLogger } from '../core/log.ts';
@@ -56,7 +57,7 @@ async function start(bodyLimit = 1024 * 1024): Promise<{ app: FastifyInstance; b
     registry,
     onClose: () => {},
   };
-  app = createHttpServer({ bodyLimit });
+  app = createHttpServer({ bodyLimit, auth: authOff(ctx.config.tenant) });
   await collectorRoutes(app, ctx);
   await app.ready();
   return { app, bus, registry };

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { createHttpServer } from '../core/http.ts';
+import { authOff } from '../core/auth/http.ts';
 import { MemoryBus } from '../core/bus/memory-bus.ts';
 import { configSchema } from '../bin/config.ts';
 import { silentLogger } from '../core/log.ts';
@@ -43,7 +44,7 @@ beforeAll(async () => {
     registry: new Registry(),
     onClose: () => {},
   };
-  app = createHttpServer({ bodyLimit: 32 * 1024 * 1024 });
+  app = createHttpServer({ bodyLimit: 32 * 1024 * 1024, auth: authOff(ctx.config.tenant) });
   await collectorRoutes(app, ctx);
   app.addHook('onResponse', async (req, reply) => {
     if (req.url === '/api/v1/write') bus.statuses.push(reply.statusCode);

@@ -11,6 +11,7 @@ import { migrate, schemaContext } from '../core/migrations.ts';
 import { loadConfig, type Config } from '../bin/config.ts';
 import { silentLogger } from '../core/log.ts';
 import { createHttpServer } from '../core/http.ts';
+import { authOff } from '../core/auth/http.ts';
 import type { AppContext } from '../core/context.ts';
 import type { Bus } from '../core/bus/bus.ts';
 import { slaMigrations } from '../sla/schema.ts';
@@ -28,7 +29,7 @@ beforeAll(async () => {
   await migrate(store, schemaContext(store, { rawRetentionDays: 15, rollupRetentionDays: 400 }), slaMigrations);
   const config = loadConfig({ env: {}, overrides: [{ path: ['sla', 'report', 'outputDir'], value: join(dir, 'reports') }] });
   const ctx: AppContext<Config> = { config, store, bus: {} as Bus, log: silentLogger, registry: new Registry(), onClose: () => undefined };
-  app = createHttpServer({ bodyLimit: 1 << 20 });
+  app = createHttpServer({ bodyLimit: 1 << 20, auth: authOff(config.tenant) });
   await slaRoutes(app, ctx);
   await app.ready();
 });

@@ -81,6 +81,7 @@ async function harness(over: Partial<AuthSetup> = {}): Promise<Harness> {
   app.post('/ingest', { config: { auth: { action: 'ingest', contentTypes: ['application/x-protobuf', 'text/plain'] } } }, answer);
   app.delete('/things/:id', { config: { auth: { action: 'admin' } } }, answer);
   app.get('/healthz', { config: { auth: { action: 'public' } } }, answer);
+  app.get('/engine', { config: { auth: { action: 'read', engineWide: true } } }, answer);
   app.get('/legacy', answer);
   await app.ready();
   return { app, tokens, audit, handled };
@@ -154,6 +155,9 @@ describe('authorisation', () => {
     ['project-admin', ['acme'], 'DELETE', '/things/1', undefined, 200],
     ['project-admin', ['acme'], 'GET', '/legacy', undefined, 403],
     ['cloud-admin', [], 'GET', '/legacy', undefined, 200],
+    ['project-admin', ['acme'], 'GET', '/engine', undefined, 403],
+    ['user', ['acme'], 'GET', '/engine', undefined, 403],
+    ['cloud-admin', [], 'GET', '/engine', undefined, 200],
     ['cloud-admin', [], 'DELETE', '/things/1', 'anyone', 200],
     ['user', ['acme'], 'GET', '/read', 'two|tenants', 400],
   ];

@@ -17,6 +17,8 @@ export interface RouteAuth {
   readonly action: Action | 'public';
   /** Media types a state-changing request's body may carry; default `application/json`. */
   readonly contentTypes?: readonly string[];
+  /** The route shows the whole engine's figures, every tenant's at once (self-metrics, status): cloud administrators only. */
+  readonly engineWide?: boolean;
 }
 
 declare module 'fastify' {
@@ -55,6 +57,15 @@ export interface AuthSetup {
   readonly now?: () => number;
 }
 
+/**
+ * Auth off on loopback: every request a cloud-admin on `defaultTenant`, the
+ * web hygiene checks still on. For servers built without an engine (tests,
+ * benchmarks): handlers read `request.tenant`, which only the hook sets.
+ */
+export function authOff(defaultTenant: string): AuthSetup {
+  return { enabled: false, defaultTenant, bind: { host: '127.0.0.1', port: 0 }, allowedOrigins: [] };
+}
+
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 interface RouteEntry {
@@ -69,6 +80,13 @@ export function undeclaredRoutes(app: FastifyInstance): string[] {
   const routes = registry.get(app);
   if (!routes) throw new Error('undeclaredRoutes: installAuth was not called on this app');
   return routes.filter((r) => !r.auth && r.method !== 'HEAD').map((r) => `${r.method} ${r.url}`);
+}
+
+/** Every route registered after installAuth with its declaration, HEAD twins left out (the cross-tenant test walks them all). */
+export function routeTable(app: FastifyInstance): { method: string; url: string; auth?: RouteAuth }[] {
+  const routes = registry.get(app);
+  if (!routes) throw new Error('routeTable: installAuth was not called on this app');
+  return routes.filter((r) => r.method !== 'HEAD').map((r) => ({ ...r }));
 }
 
 function refuse(reply: FastifyReply, status: number, error: string, message: string, extra: { field?: string; headers?: Record<string, string> } = {}): FastifyReply {
@@ -213,16 +231,18 @@ export function installAuth(app: FastifyInstance, setup: AuthSetup): void {
     if (!declared && principal.role !== 'cloud-admin') return refuse(reply, 403, 'forbidden', 'this route is open to cloud administrators only');
     const decision = authorize(principal, declared?.action ?? 'admin', tenant.tenant);
     if (!decision.allow) return refuse(reply, 403, 'forbidden', decision.reason);
+    if (declared?.engineWide && principal.role !== 'cloud-admin') return refuse(reply, 403, 'forbidden', "this route shows every tenant's figures: cloud administrators only");
     req.tenant = tenant.tenant;
   });
 
   if (setup.audit) {
     const audit = setup.audit;
-    app.addHook('onResponse', async (req, reply) => {
+    // Written before the answer leaves (onSend, not onResponse): a client that got its 2xx finds the change in the trail.
+    app.addHook('onSend', async (req, reply, payload) => {
       const declared = req.routeOptions.config?.auth;
       // Tidemark's own changes: people's writes and administration, not the stream of ingested data.
-      if (!declared || (declared.action !== 'write' && declared.action !== 'admin')) return;
-      if (!STATE_CHANGING.has(req.method) || reply.statusCode >= 300 || !req.principal) return;
+      if (!declared || (declared.action !== 'write' && declared.action !== 'admin')) return payload;
+      if (!STATE_CHANGING.has(req.method) || reply.statusCode >= 300 || !req.principal) return payload;
       try {
         await audit.record({
           tenant: req.tenant,
@@ -239,6 +259,7 @@ export function installAuth(app: FastifyInstance, setup: AuthSetup): void {
       } catch (err) {
         setup.onAuditError?.(err);
       }
+      return payload;
     });
   }
 }
