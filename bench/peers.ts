@@ -54,11 +54,12 @@ async function waitReady(url: string, child: ChildProcess, name: string): Promis
 
 function stopper(child: ChildProcess, dir: string): () => Promise<void> {
   return async () => {
-    if (child.exitCode === null) {
+    // A child killed by a signal has a signalCode and no exitCode: it has exited all the same.
+    if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
     rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   };

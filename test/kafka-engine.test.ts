@@ -68,10 +68,12 @@ describe('collector and ingester engines through Kafka', () => {
     const progress = { accepted: 0 };
     const second = sendAll(`${collector.url}/api/v1/write`, rest, 2, 600_000, progress);
     await eventually('a quarter of the second half accepted', 60_000, () => progress.accepted >= rest.length / 4);
+    // Listen for the exit before killing: under load the child can be gone before the lag below is read.
+    const exited = new Promise((r) => ingester.child.once('exit', r));
     ingester.child.kill('SIGKILL');
     const acceptedAtKill = progress.accepted;
     const lagAtKill = (await observer.refreshLag()).metrics;
-    await new Promise((r) => ingester.child.once('exit', r));
+    await exited;
     const sent = await second;
     expect(sent.failures).toBe(0);
     // Mid-stream for real: the collector had not finished, and what it sent after the kill waits in Kafka, unconsumed.
