@@ -54,7 +54,8 @@ export async function startEngineProcess(config: Record<string, unknown> = {}, e
     dataDir,
     child,
     async stop() {
-      if (child.exitCode === null) {
+      // A child killed by a signal has a signalCode and no exitCode: it has exited all the same.
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
