@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { HttpError, type RouteModule } from '../core/http.ts';
 import { InputError } from '../core/errors.ts';
 import { parseInput } from '../core/validate.ts';
-import { parseTime } from '../metrics/query.ts';
+import { parseTime } from '../metrics/range-query.ts';
 import { explainDecision, type DecisionExplanation } from './explain.ts';
 import type { PolicyRef } from './ports.ts';
 import { StoreDecisionLog, sharedDecisionLog } from './decision-log.ts';

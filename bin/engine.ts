@@ -12,6 +12,7 @@ import { MemoryBus } from '../core/bus/memory-bus.ts';
 import { KafkaBus, kafkaBusOptions } from '../core/bus/kafka/kafka-bus.ts';
 import type { Bus } from '../core/bus/bus.ts';
 import { createHttpServer, type RouteModule } from '../core/http.ts';
+import { healthRoutes } from '../core/health.ts';
 import { createLogger, type Logger } from '../core/log.ts';
 import type { AppContext } from '../core/context.ts';
 import { parseDuration } from '../core/duration.ts';
@@ -94,23 +95,16 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   if (role === 'all' || role === 'api') routes.push(metricsRoutes, slaRoutes, autoscalerRoutes, auth.routes);
   for (const r of routes) await r(app, ctx);
 
-  app.get('/healthz', { config: { auth: { action: 'public' } } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { config: { auth: { action: 'public' } } }, async (_req, reply) => {
-    const checks = { store: await store.ping().catch(() => false), bus: bus.ready() };
-    const ready = checks.store && checks.bus;
-    // Why the Kafka bus is not ready (broker unreachable, a topic with too few partitions), when it knows.
-    const problem = bus instanceof KafkaBus ? bus.problem() : null;
-    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks, ...(problem ? { problem } : {}) });
+  healthRoutes(app, {
+    store,
+    bus,
+    registry,
+    status: () => ({
+      role,
+      store: store.embedded ? { kind: 'embedded', path: config.store.dataPath } : { kind: 'server', url: config.store.url },
+      ingest: { samplesStored: ingester?.stored ?? null, samplesPerSecond: ingester ? rate.perSecond() : null },
+    }),
   });
-  // Engine-wide figures (every tenant's samples at once): cloud administrators only.
-  const ENGINE_WIDE = { auth: { action: 'read' as const, engineWide: true } };
-  app.get('/api/v1/status', { config: ENGINE_WIDE }, async () => ({
-    role,
-    bus: { kind: bus.kind, ready: bus.ready(), depth: bus.depth() },
-    store: store.embedded ? { kind: 'embedded', path: config.store.dataPath } : { kind: 'server', url: config.store.url },
-    ingest: { samplesStored: ingester?.stored ?? null, samplesPerSecond: ingester ? rate.perSecond() : null },
-  }));
-  app.get('/metrics', { config: ENGINE_WIDE }, async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
 
   await startCollectors(ctx);
   await startSla(ctx);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../core/duration.ts';
-import { chooseTable, parseMatcher, parseTime, validateRangeQuery } from './query.ts';
+import { parseMatcher, parseTime, validateRangeQuery } from './range-query.ts';
+import { chooseTable } from './range-sql.ts';
 import { rangeQueryFromParams } from './routes.ts';
 import { InputError } from '../core/errors.ts';
 import { workloadOf } from './utilisation.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_REGEX_LENGTH, regexProblem } from './regex.ts';
-import { parseMatcher, validateRangeQuery } from './query.ts';
+import { parseMatcher, validateRangeQuery } from './range-query.ts';
 import { InputError } from '../core/errors.ts';
 
 describe('regex matchers under RE2 rules', () => {

@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { InputError } from '../core/errors.ts';
 import type { AppContext } from '../core/context.ts';
 import { parseDuration } from '../core/duration.ts';
-import { findSeries, parseMatcher, parseTime, runRangeQueryJson, validateRangeQuery } from './query.ts';
+import { findSeries, runRangeQueryJson } from './query.ts';
+import { parseMatcher, parseTime, validateRangeQuery } from './range-query.ts';
 import { nodeUtilisation, podUtilisation, workloadUtilisation } from './utilisation.ts';
 
 type QueryString = Record<string, string | string[] | undefined>;

@@ -2,7 +2,8 @@
 // from node_exporter and cAdvisor/kubelet series. Each figure is one bucket
 // of a range query over the raw samples, so it is exact for short windows.
 import type { Store } from '../core/store.ts';
-import { runRangeQuery, type LabelMatcher } from './query.ts';
+import { runRangeQuery } from './query.ts';
+import type { LabelMatcher } from './range-query.ts';
 import type { Aggregation } from './aggregations.ts';
 
 export interface NodeUtilisation {

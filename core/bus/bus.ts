@@ -52,6 +52,8 @@ export interface Bus {
   depth(): Record<Topic, number>;
   /** Whether the bus can currently accept and deliver (Kafka: connected to the broker). */
   ready(): boolean;
+  /** Why the bus is not ready, when it knows (Kafka: broker unreachable, a topic with too few partitions). */
+  problem?(): string | null;
   close(): Promise<void>;
 }
 
