@@ -53,17 +53,19 @@ export function parseMatcher(text: string, field = 'match'): LabelMatcher {
   return { name: m[1]!, op, value };
 }
 
+/** 2200-01-01T00:00:00Z in Unix seconds. */
+const MAX_QUERY_TIME = 7_258_118_400;
+
 /** Parses unix seconds or an RFC 3339 time into unix seconds. */
 export function parseTime(text: string, field: string): number {
   const n = Number(text);
-  if (text.trim() !== '' && Number.isFinite(n)) return n;
-  const ms = Date.parse(text);
-  if (Number.isNaN(ms)) throw new InputError(field, `"${text}" is not a unix timestamp or RFC 3339 time`);
-  return ms / 1000;
+  const seconds = text.trim() !== '' && Number.isFinite(n) ? n : Date.parse(text) / 1000;
+  if (Number.isNaN(seconds)) throw new InputError(field, `"${text}" is not a unix timestamp or RFC 3339 time`);
+  // Beyond these a time is no date at all (1e300 s) or outside anything the store holds.
+  if (seconds < 0 || seconds > MAX_QUERY_TIME) throw new InputError(field, `"${text}" is outside 1970-01-01 to 2200-01-01`);
+  return seconds;
 }
 
-/** 2200-01-01T00:00:00Z in Unix seconds. */
-const MAX_QUERY_TIME = 7_258_118_400;
 
 const rangeQuerySchema = z
   .object({

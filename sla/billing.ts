@@ -14,7 +14,7 @@ const timestamp = isoTimestamp;
 /** Amounts are kept as decimal text to the micro-unit so nothing is lost between the export and the store. */
 const amount = z
   .union([z.number().finite().nonnegative().transform((n) => String(n)), z.string().trim()])
-  .pipe(z.string().regex(/^\d+(\.\d{1,6})?$/, 'expected a non-negative amount with at most 6 decimals'));
+  .pipe(z.string().regex(/^\d{1,12}(\.\d{1,6})?$/, 'expected a non-negative amount below 10^12 with at most 6 decimals (the store keeps Decimal(18, 6))'));
 
 export const chargeSchema = z.object({
   cluster: z.string().min(1),

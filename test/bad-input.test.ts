@@ -174,6 +174,14 @@ describe('inputs that were 500s', () => {
     expect400(await inject('GET', '/api/v1/sla/reports/2026-10?version=1e%2B300'), 'version');
   });
 
+  it('found by bench:fuzz: a decision time of 1e300 and a charge over Decimal(18, 6) are 400s, not 500s', async () => {
+    expect400(await inject('GET', '/api/v1/autoscale/decisions?policy=default%2Fweb&at=1e%2B300'), 'at');
+    expect400(await inject('GET', '/api/v1/autoscale/decisions?policy=default%2Fweb&at=-1'), 'at');
+    const charge = await inject('POST', '/api/v1/sla/charges', [{ cluster: 'c', start: '2026-10-01T00:00:00Z', end: '2026-10-02T00:00:00Z', amount: 1795989530000 }]);
+    expect(charge.status).toBe(400);
+    expect(JSON.stringify(charge.body)).toContain('amount');
+  });
+
   it('an exclusion in year 9999 is a 400, not a store error', async () => {
     const a = await inject('POST', '/api/v1/sla/exclusions', { cluster: 'c', start: '9999-01-01T00:00:00Z', end: '9999-01-02T00:00:00Z', cause: 'maintenance', reason: 'r', recordedBy: 'me' });
     expect400(a, 'start');
