@@ -3,7 +3,7 @@
 // binds one data directory per process, so the CLI cannot open the engine's store).
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { runJsonCommand, type CliResult } from '../core/cli.ts';
+import { engineAuthHeaders, runJsonCommand, type CliResult } from '../core/cli.ts';
 import { parseRecommendInput, recommend, type ReplicaRecommendation } from './pods/recommend.ts';
 import type { DecisionAnswer } from './routes.ts';
 
@@ -47,7 +47,7 @@ export async function runExplain(policy: string, opts: { at?: string; url: strin
   const url = `${opts.url.replace(/\/$/, '')}/api/v1/autoscale/decisions?${params}`;
   let res: Response;
   try {
-    res = await fetch(url);
+    res = await fetch(url, { headers: engineAuthHeaders() });
   } catch (e) {
     return { stdout: '', stderr: `--url: cannot reach ${opts.url}: ${(e as Error).message}\n`, code: 1 };
   }

@@ -1,6 +1,7 @@
 // `tidemark query`: asks a running engine's range API and prints the answer.
 import { Command, Option } from 'commander';
 import { AGGREGATIONS } from '../metrics/aggregations.ts';
+import { engineAuthHeaders } from '../core/cli.ts';
 
 interface QueryOptions {
   match: string[];
@@ -56,7 +57,7 @@ export function queryCommand(): Command {
       if (opts.step) params.set('step', opts.step);
       let res: Response;
       try {
-        res = await fetch(`${opts.url.replace(/\/$/, '')}/api/v1/range?${params}`);
+        res = await fetch(`${opts.url.replace(/\/$/, '')}/api/v1/range?${params}`, { headers: engineAuthHeaders() });
       } catch (e) {
         process.stderr.write(`tidemark query: cannot reach ${opts.url}: ${(e as Error).cause ?? (e as Error).message}\n`);
         process.exitCode = 1;

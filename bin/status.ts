@@ -1,5 +1,6 @@
 // `tidemark status`: the bus, its lag and the ingest rate of a running engine.
 import { Command } from 'commander';
+import { engineAuthHeaders } from '../core/cli.ts';
 
 interface Status {
   role: string;
@@ -28,7 +29,14 @@ export function statusCommand(): Command {
     .action(async (opts: { json?: boolean; url: string }) => {
       let status: Status;
       try {
-        const res = await fetch(`${opts.url.replace(/\/$/, '')}/api/v1/status`);
+        const res = await fetch(`${opts.url.replace(/\/$/, '')}/api/v1/status`, { headers: engineAuthHeaders() });
+        if (!res.ok) {
+          // 401/403 when the engine runs with auth on: TIDEMARK_TOKEN must hold a cloud-admin token.
+          const err = (await res.json().catch(() => ({}))) as { error?: string; message?: string };
+          process.stderr.write(`tidemark status: ${opts.url} answered ${res.status} ${err.error ?? ''}: ${err.message ?? ''}${res.status === 401 ? ' (set TIDEMARK_TOKEN)' : ''}\n`);
+          process.exitCode = 1;
+          return;
+        }
         status = (await res.json()) as Status;
       } catch (e) {
         process.stderr.write(`tidemark status: cannot reach ${opts.url}: ${(e as Error).message}\n`);

@@ -25,3 +25,8 @@ export function runJsonCommand(text: string, answer: (raw: unknown) => unknown, 
     throw e;
   }
 }
+
+/** The header a client command sends to a running engine: `TIDEMARK_TOKEN` as a bearer token, when set (an engine with auth on needs one). */
+export function engineAuthHeaders(token = process.env['TIDEMARK_TOKEN']): Record<string, string> {
+  return token ? { authorization: `Bearer ${token}` } : {};
+}

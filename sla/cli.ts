@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { InputError } from '../core/errors.ts';
-import { runJsonCommand, type CliResult } from '../core/cli.ts';
+import { engineAuthHeaders, runJsonCommand, type CliResult } from '../core/cli.ts';
 // The configuration, the store and the report and scheduling code load only
 // when a command opens the store (withStore, `sla report`): `sla compute`
 // starts without them.
@@ -71,7 +71,7 @@ async function withStore<T>(deps: SlaCliDeps, configFile: string | undefined, fn
 async function callApi(base: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
   const res = await fetch(new URL(path, base.endsWith('/') ? base : `${base}/`), {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...engineAuthHeaders(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
