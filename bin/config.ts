@@ -2,7 +2,7 @@
 // own, composed here (bin/ is the one place that knows every domain).
 import type { z } from 'zod';
 import { coreConfigSchema, loadConfigWith, settleDefaults, type LoadConfigOptions } from '../core/config.ts';
-import { ingesterSection } from '../metrics/config.ts';
+import { ingesterSection, querySection } from '../metrics/config.ts';
 import { collectorSection } from '../collector/config.ts';
 import { settleSlaDefaults, slaSection } from '../sla/config.ts';
 import { autoscalerSection } from '../autoscaler/config.ts';
@@ -10,6 +10,7 @@ import { autoscalerSection } from '../autoscaler/config.ts';
 export const configSchema = coreConfigSchema
   .extend({
     ingester: ingesterSection,
+    query: querySection,
     collector: collectorSection,
     sla: slaSection,
     autoscaler: autoscalerSection,

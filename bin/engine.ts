@@ -8,6 +8,7 @@ import { Store } from '../core/store.ts';
 import { migrate, schemaContext, type Migration } from '../core/migrations.ts';
 import { metricsMigrations } from '../metrics/schema.ts';
 import { metricsRoutes } from '../metrics/routes.ts';
+import { prometheusApiRoutes } from '../metrics/prometheus-api/routes.ts';
 import { MemoryBus } from '../core/bus/memory-bus.ts';
 import { KafkaBus, kafkaBusOptions } from '../core/bus/kafka/kafka-bus.ts';
 import type { Bus } from '../core/bus/bus.ts';
@@ -92,7 +93,7 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   const app = createHttpServer({ bodyLimit: config.server.bodyLimit, log, tls: config.server.tls, auth: auth.setup });
   const routes: RouteModule<Config>[] = [];
   if (role === 'all' || role === 'collector') routes.push(collectorRoutes);
-  if (role === 'all' || role === 'api') routes.push(metricsRoutes, slaRoutes, autoscalerRoutes, auth.routes);
+  if (role === 'all' || role === 'api') routes.push(metricsRoutes, prometheusApiRoutes, slaRoutes, autoscalerRoutes, auth.routes);
   for (const r of routes) await r(app, ctx);
 
   healthRoutes(app, {

@@ -14,3 +14,20 @@ export const ingesterSection = z
 
 /** What the ingester reads of the configuration. */
 export type IngesterConfig = CoreConfig & { ingester: z.output<typeof ingesterSection> };
+
+/**
+ * The query section: limits on every PromQL query (the Prometheus HTTP API,
+ * metrics/prometheus-api/), passed to the engine. Prometheus' own defaults:
+ * a query longer than `timeout` is cancelled, in ClickHouse too (503
+ * `timeout`); one that would load more than `maxSamples` samples is refused
+ * (422 `execution`).
+ */
+export const querySection = z
+  .object({
+    timeout: duration.default('2m'),
+    maxSamples: z.number().int().positive().default(50_000_000),
+  })
+  .prefault({});
+
+/** What the query API reads of the configuration. */
+export type QueryConfig = CoreConfig & { query: z.output<typeof querySection> };

@@ -1,9 +1,9 @@
-// The metrics query API: series lookup, range queries and utilisation views.
+// The metrics query API: Tidemark's own range queries and utilisation views.
 import type { FastifyInstance } from 'fastify';
 import { InputError } from '../core/errors.ts';
 import type { AppContext } from '../core/context.ts';
 import { parseDuration } from '../core/duration.ts';
-import { findSeries, runRangeQueryJson } from './query.ts';
+import { runRangeQueryJson } from './query.ts';
 import { parseMatcher, parseTime, validateRangeQuery } from './range-query.ts';
 import { nodeUtilisation, podUtilisation, workloadUtilisation } from './utilisation.ts';
 
@@ -63,16 +63,7 @@ export async function metricsRoutes(app: FastifyInstance, ctx: AppContext): Prom
 
   app.post('/api/v1/range', { config: READ }, async (req, reply) => reply.type('application/json').send(await runRangeQueryJson(ctx.store, req.tenant, validateRangeQuery(req.body))));
 
-  app.get('/api/v1/series', { config: READ }, async (req) => {
-    const q = req.query as QueryString;
-    const matchers = list(q, 'match').map((m, i) => parseMatcher(m, `match[${i}]`));
-    const limitText = one(q, 'limit') ?? '1000';
-    const limit = Number(limitText);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new InputError('limit', 'must be a whole number from 1 to 100000');
-    const metric = one(q, 'metric');
-    if (!metric && matchers.length === 0) throw new InputError('match', 'give a metric or at least one matcher');
-    return { series: await findSeries(ctx.store, req.tenant, { metric, matchers, limit }) };
-  });
+  // /api/v1/series is Prometheus' (metrics/prometheus-api/routes.ts): match[] selectors, start, end.
 
   const windowOf = (q: QueryString): number => lookBack(one(q, 'since') ?? '5m');
 

@@ -18,7 +18,7 @@ const YEAR_3000_S = Date.parse('3000-01-01T00:00:00Z') / 1000;
 
 interface Answer {
   status: number;
-  body: { error?: string; message?: string; field?: string; requestId?: string; series?: unknown[] };
+  body: { error?: string; message?: string; field?: string; requestId?: string; series?: unknown[]; data?: unknown[]; errorType?: string };
 }
 
 async function inject(method: 'GET' | 'POST', url: string, payload?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
@@ -136,19 +136,20 @@ describe('label values that are not valid UTF-8', () => {
 });
 
 describe('inputs that were 500s', () => {
-  it('GET /api/v1/series with a matcher answers the matching series', async () => {
-    const a = await inject('GET', '/api/v1/series?match=job%3Dnode');
+  it('GET /api/v1/series with a selector answers the matching series (Prometheus\' shape)', async () => {
+    const a = await inject('GET', `/api/v1/series?${new URLSearchParams({ 'match[]': '{job="node"}' })}`);
     expect(a.status, JSON.stringify(a.body)).toBe(200);
-    expect(a.body.series).toContainEqual({ __name__: 'bad_input_up', job: 'node' });
-    const b = await inject('GET', '/api/v1/series?metric=bad_input_up&match=job%3D~no.*');
-    expect(b.body.series).toEqual([{ __name__: 'bad_input_up', job: 'node' }]);
+    expect(a.body.data).toContainEqual({ __name__: 'bad_input_up', job: 'node' });
+    const b = await inject('GET', `/api/v1/series?${new URLSearchParams({ 'match[]': 'bad_input_up{job=~"no.*"}' })}`);
+    expect(b.body.data).toEqual([{ __name__: 'bad_input_up', job: 'node' }]);
   });
 
   it.each(['(?n)node', '(n)\\1', 'a{1001}'])('a regex RE2 refuses (%s) is a 400 naming the parameter, GET and POST', async (re) => {
     const get = await inject('GET', `/api/v1/range?${new URLSearchParams({ metric: 'bad_input_up', match: `job=~${re}`, since: '5m' })}`);
     expect400(get, 'match[0]', /RE2/);
-    const series = await inject('GET', `/api/v1/series?${new URLSearchParams({ match: `job!~${re}` })}`);
-    expect400(series, 'match[0]', /RE2/);
+    const series = await inject('GET', `/api/v1/series?${new URLSearchParams({ 'match[]': `{job!~${JSON.stringify(re)}}` })}`);
+    expect400(series, 'match[]', /RE2/);
+    expect(series.body.errorType).toBe('bad_data');
     const post = await inject('POST', '/api/v1/range', { metric: 'bad_input_up', matchers: [{ name: 'job', op: '=~', value: re }], fn: 'avg', by: [], start: nowS - 300, end: nowS, step: 60 });
     expect400(post, 'matchers[0].value', /RE2/);
   });
@@ -156,7 +157,7 @@ describe('inputs that were 500s', () => {
   it.each(['\\pL{1000}\\pL{1000}\\pL{1000}', '(\\pL{100}){10}'])("a regex too large for the store's RE2 program budget (%s) is a 400 naming the parameter", async (re) => {
     const get = await inject('GET', `/api/v1/range?${new URLSearchParams([['metric', 'bad_input_up'], ['match', 'job=node'], ['match', `job=~${re}`], ['since', '5m']])}`);
     expect400(get, 'match[1]', /RE2/);
-    expect400(await inject('GET', `/api/v1/series?${new URLSearchParams({ match: `job=~${re}` })}`), 'match[0]', /RE2/);
+    expect400(await inject('GET', `/api/v1/series?${new URLSearchParams({ 'match[]': `{job=~${JSON.stringify(re)}}` })}`), 'match[]', /RE2/);
     const post = await inject('POST', '/api/v1/range', { metric: 'bad_input_up', matchers: [{ name: 'job', op: '=~', value: re }], fn: 'avg', by: [], start: nowS - 300, end: nowS, step: 60 });
     expect400(post, 'matchers[0].value', /RE2/);
   });

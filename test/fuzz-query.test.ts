@@ -1,11 +1,11 @@
 // Property tests of the query API through one in-process engine: random
 // query strings for every parameter of range (GET), random and mutated range
-// bodies (POST), series lookups and utilisation views never get a 5xx; a 4xx
+// bodies (POST), the Prometheus API and utilisation views never get a 5xx; a 4xx
 // is always our JSON error; the engine stays healthy. Fixed seed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { startTestEngine, type TestEngine } from './helpers/engine.ts';
-import { rangeGetRequest, rangePostRequest, seriesRequest, utilisationRequest, statusesUnder } from './helpers/fuzz-requests.ts';
+import { rangeGetRequest, rangePostRequest, seriesRequest, prometheusApiRequest, utilisationRequest, statusesUnder } from './helpers/fuzz-requests.ts';
 
 let running: TestEngine;
 let app: FastifyInstance;
@@ -46,6 +46,12 @@ describe('query API under generated input', () => {
     expect(statuses.get(400)).toBeGreaterThan(0);
     expect(statuses.get(200)).toBeGreaterThan(0);
   });
+
+  it('the Prometheus API (queries, labels, exemplars, formatting; GET and form POST): never a 5xx, 4xx always a JSON error', async () => {
+    const statuses = await statusesUnder(app, prometheusApiRequest, 300);
+    expect(statuses.get(400)).toBeGreaterThan(0);
+    expect(statuses.get(200)).toBeGreaterThan(0);
+  }, 120_000);
 
   // Fewer runs: each view runs four queries (about 0.2-0.7 s on a loaded 2-core machine); the parameters are only since and namespace.
   it('utilisation: never a 5xx, 4xx always a JSON error', async () => {

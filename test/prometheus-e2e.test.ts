@@ -76,8 +76,8 @@ afterAll(async () => {
 describe('Prometheus → Tidemark end to end', () => {
   it('stores node_exporter series with their labels and Prometheus’ own values', async () => {
     await until(async () => (await tidemarkCount('node_memory_MemAvailable_bytes', [], Date.now() / 1000 - 300, Date.now() / 1000 + 1)) >= 3, 60_000);
-    const series = (await (await fetch(`${engine.url}/api/v1/series?metric=node_memory_MemAvailable_bytes`)).json()) as { series: Record<string, string>[] };
-    expect(series.series).toEqual([{ __name__: 'node_memory_MemAvailable_bytes', instance: `127.0.0.1:${exporter.port}`, job: 'node' }]);
+    const series = (await (await fetch(`${engine.url}/api/v1/series?match[]=node_memory_MemAvailable_bytes`)).json()) as { data: Record<string, string>[] };
+    expect(series.data).toEqual([{ __name__: 'node_memory_MemAvailable_bytes', instance: `127.0.0.1:${exporter.port}`, job: 'node' }]);
     const prom = await promQuery('timestamp(node_memory_MemAvailable_bytes) * 1000');
     const tsMs = Math.round(Number(prom[0]!.value[1]));
     const promValue = await promQuery('node_memory_MemAvailable_bytes', tsMs / 1000);

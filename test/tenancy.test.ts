@@ -16,6 +16,7 @@ import { mayAct, type Role } from '../core/auth/roles.ts';
 import { encodeWriteRequest } from '../collector/remote-write-encode.ts';
 import { StoreDecisionLog } from '../autoscaler/decision-log.ts';
 import { monthOf } from '../sla/period.ts';
+import { PROMETHEUS_API_ROUTES, REFUSED_METHODS } from '../metrics/prometheus-api/routes.ts';
 
 const A = 'acme';
 const B = 'globex';
@@ -36,7 +37,7 @@ const tokens: Record<string, Record<Role, string>> = { [A]: {} as Record<Role, s
 let bUserTokenId = '';
 
 interface Call {
-  method?: 'GET' | 'POST' | 'DELETE';
+  method?: 'GET' | 'POST' | 'DELETE' | 'PUT' | 'PATCH';
   url: string;
   body?: string | Buffer | object;
   type?: string;
@@ -79,9 +80,9 @@ async function waitFor(what: string, check: () => Promise<boolean>, ms = 30_000)
 }
 
 async function seriesOf(tenant: string, metric: string): Promise<unknown[]> {
-  const res = await call({ url: `/api/v1/series?metric=${metric}` }, ADMIN, tenant);
+  const res = await call({ url: `/api/v1/series?match[]=${metric}` }, ADMIN, tenant);
   expect(res.statusCode, res.body).toBe(200);
-  return (res.json() as { series: unknown[] }).series;
+  return (res.json() as { data: unknown[] }).data;
 }
 
 /** Rows per tenant in every table that has a tenant column (views left out). */
@@ -169,7 +170,6 @@ const ROWS: Record<string, { call: Call; allowed: number }> = {
   'POST /api/v1/import/prometheus': { call: importText('tenancy_import{owner="acme"} 1\n'), allowed: 204 },
   'GET /api/v1/range': { call: { url: '/api/v1/range?metric=shared_metric&since=1h' }, allowed: 200 },
   'POST /api/v1/range': { call: { method: 'POST', url: '/api/v1/range', body: { metric: 'globex_only', matchers: [], fn: 'avg', by: [], start: NOW / 1000 - 3600, end: NOW / 1000 + 60, step: 60 } }, allowed: 200 },
-  'GET /api/v1/series': { call: { url: '/api/v1/series?match=owner%3Dglobex' }, allowed: 200 },
   'GET /api/v1/utilisation/nodes': { call: { url: '/api/v1/utilisation/nodes' }, allowed: 200 },
   'GET /api/v1/utilisation/pods': { call: { url: '/api/v1/utilisation/pods' }, allowed: 200 },
   'GET /api/v1/utilisation/workloads': { call: { url: '/api/v1/utilisation/workloads' }, allowed: 200 },
@@ -193,7 +193,38 @@ const ROWS: Record<string, { call: Call; allowed: number }> = {
   // B's user token: to A it does not exist (the id is filled in once B's tokens are minted).
   'DELETE /api/v1/tokens/:id': { call: { method: 'DELETE', url: '/api/v1/tokens/:id' }, allowed: 404 },
   'GET /api/v1/audit': { call: { url: '/api/v1/audit' }, allowed: 200 },
+  ...prometheusApiRows(),
 };
+
+/**
+ * The Prometheus API (metrics/prometheus-api/): each route by GET and, where
+ * Prometheus takes it, POST with a form, aimed at B's series and values; the
+ * other methods answer 405, after the same tenant checks.
+ */
+function prometheusApiRows(): Record<string, { call: Call; allowed: number }> {
+  const nowS = NOW / 1000;
+  const form = 'application/x-www-form-urlencoded';
+  const asked: Record<string, string> = {
+    '/api/v1/query': `query=${encodeURIComponent('globex_only or shared_metric or {owner="globex"}')}`,
+    '/api/v1/query_range': `query=${encodeURIComponent('sum by (owner) (globex_only) or shared_metric')}&start=${nowS - 3600}&end=${nowS + 60}&step=60`,
+    '/api/v1/series': `match[]=${encodeURIComponent('{owner="globex"}')}&match[]=shared_metric`,
+    '/api/v1/labels': `match[]=${encodeURIComponent('{owner="globex"}')}`,
+    '/api/v1/label/:name/values': '',
+    '/api/v1/metadata': 'metric=globex_only',
+    '/api/v1/status/buildinfo': '',
+    '/api/v1/query_exemplars': `query=globex_only&start=${NOW - 3_600_000}&end=${NOW}`,
+    '/api/v1/format_query': `query=${encodeURIComponent('sum(up)')}`,
+  };
+  const rows: Record<string, { call: Call; allowed: number }> = {};
+  for (const route of PROMETHEUS_API_ROUTES) {
+    const url = route.url.replace(':name', 'owner');
+    const q = asked[route.url]!;
+    rows[`GET ${route.url}`] = { call: { url: q ? `${url}?${q}` : url }, allowed: 200 };
+    if ((route.methods as readonly string[]).includes('POST')) rows[`POST ${route.url}`] = { call: { method: 'POST', url, body: q, type: form }, allowed: 200 };
+    for (const method of REFUSED_METHODS.filter((m) => !(route.methods as readonly string[]).includes(m))) rows[`${method} ${route.url}`] = { call: { method, url }, allowed: 405 };
+  }
+  return rows;
+}
 
 const rowCall = (key: string): Call => {
   const c = ROWS[key]!.call;
@@ -227,6 +258,13 @@ describe('the cross-tenant table', () => {
       expect((await call({ url: '/api/v1/autoscale/decisions?policy=shop/web' }, token, asB)).json().decision.reason).toBe('globex-decision');
       const range = await call({ url: '/api/v1/range?metric=shared_metric&since=1h' }, token, asB);
       expect(range.body).toMatch(/666\.25/);
+      // The Prometheus API's rows below find something when asked as B.
+      const series = await call(ROWS['GET /api/v1/series']!.call, token, asB);
+      expect(series.json().data).toContainEqual({ __name__: 'globex_only', owner: 'globex' });
+      const values = await call(ROWS['GET /api/v1/label/:name/values']!.call, token, asB);
+      expect(values.json().data).toContain('globex');
+      const instant = await call(ROWS['GET /api/v1/query']!.call, token, asB);
+      expect(instant.body).toMatch(/666\.25/);
       const availability = (await call({ url: '/api/v1/sla/availability' }, token, asB)).json();
       expect(availability.clusters.map((c: { id: string }) => c.id)).toContain('globex-cluster');
     }
@@ -292,7 +330,7 @@ describe('tokens that do not authenticate, and roles that may not act', () => {
     expect(write.statusCode).toBe(403);
     expect(write.json().error).toBe('forbidden');
     expect((await rowsOf(A))['sla_exclusions']).toBe(before);
-    for (const url of ['/api/v1/range?metric=shared_metric', '/api/v1/series?metric=shared_metric', '/api/v1/sla/exclusions']) {
+    for (const url of ['/api/v1/range?metric=shared_metric', '/api/v1/series?match[]=shared_metric', '/api/v1/query?query=shared_metric', '/api/v1/sla/exclusions']) {
       const read = await call({ url }, tokens[A]!.ingest);
       expect(read.statusCode, url).toBe(403);
     }

@@ -1,6 +1,6 @@
 // Generated requests for every HTTP edge of the engine, as fast-check
 // arbitraries: random and mutated bodies and query strings for remote_write,
-// JSON push, exposition import, range, series, utilisation, the SLA API and
+// JSON push, exposition import, range, the Prometheus API, utilisation, the SLA API and
 // the autoscaler's decisions. Shared by the property tests (a few hundred
 // each, through app.inject) and bench/fuzz.ts (100,000 over real HTTP).
 import fc from 'fast-check';
@@ -228,13 +228,54 @@ export const rangePostRequest: fc.Arbitrary<FuzzRequest> = fc
   .oneof(mutatedJson(validRangeBody), anyJson)
   .map((body) => ({ endpoint: 'range_post', method: 'POST' as const, url: '/api/v1/range', headers: JSON_HEADERS, payload: jsonText(body) }));
 
+/** Series selectors and PromQL: valid ones, near misses and noise. */
+const selectorText = fc.oneof(
+  fc.constantFrom('fuzz_push', '{job="a"}', 'fuzz_push{pod=~"p.*"}', '{__name__=~"fuzz.*"}', '{}', '{job=""}', 'up{', 'rate(up[5m])', '{job=~"("}', '{"fuzz_push"}', 'x{a="\\xZZ"}'),
+  fc.tuple(metricName, labelName, fc.constantFrom('=', '!=', '=~', '!~'), edgeString).map(([m, n, op, v]) => `${m}{${n}${op}${JSON.stringify(v)}}`),
+  edgeString,
+);
+const promqlText = fc.oneof(
+  selectorText,
+  fc.constantFrom('1+1', 'sum by (job) (rate(fuzz_push[5m]))', 'avg_over_time(fuzz_push[1h])', 'histogram_quantile(0.9, rate(x_bucket[5m]))', 'foo(', 'NaN', 'time()', '"a"', 'sum(x) by', '1 +', 'topk(2, fuzz_push)', 'fuzz_push offset -5m', 'fuzz_push @ 1e300', 'fuzz_push[5m:1m]'),
+);
+/** Prometheus times: float seconds, RFC 3339, ms (exemplars), and the edges. */
+const promTime = fc.oneof(edgeNumber.map(String), edgeString, fc.constantFrom(String(NOW_S), String(NOW_S - 3600), '-292273086-05-16T16:47:06Z', '292277025-08-17T07:12:55.807Z'));
+const promStep = fc.oneof(fc.constantFrom('15', '60s', '1m', '0', '-1', '1e300', '0.001', '1h30m', ''), edgeString, edgeNumber.map(String));
+
 export const seriesRequest: fc.Arbitrary<FuzzRequest> = fc
   .tuple(
-    fc.array(matcherText, { maxLength: 3 }).map((ms) => ms.map((m) => ['match', m] as [string, string])),
-    optionalParam('metric', metricName),
+    fc.array(selectorText, { maxLength: 3 }).map((ms) => ms.map((m) => ['match[]', m] as [string, string])),
+    optionalParam('start', promTime),
+    optionalParam('end', promTime),
     optionalParam('limit', fc.oneof(edgeNumber.map(String), edgeString)),
   )
   .map((parts) => ({ endpoint: 'series', method: 'GET' as const, url: `/api/v1/series?${queryString(parts.flat())}`, headers: {} }));
+
+const FORM_HEADERS = { 'content-type': 'application/x-www-form-urlencoded' };
+
+/** The rest of the Prometheus API (metrics/prometheus-api/): queries, labels, exemplars, formatting; GET and form POSTs. */
+export const prometheusApiRequest: fc.Arbitrary<FuzzRequest> = fc
+  .tuple(
+    fc.constantFrom('query', 'query_range', 'labels', 'label', 'query_exemplars', 'format_query', 'metadata', 'series'),
+    fc.constantFrom('GET', 'POST'),
+    optionalParam('query', promqlText),
+    optionalParam('time', promTime),
+    optionalParam('start', promTime),
+    optionalParam('end', promTime),
+    optionalParam('step', promStep),
+    optionalParam('timeout', promStep),
+    fc.array(selectorText, { maxLength: 2 }).map((ms) => ms.map((m) => ['match[]', m] as [string, string])),
+    optionalParam('limit', fc.oneof(edgeNumber.map(String), edgeString)),
+    fc.oneof(labelName, fc.constantFrom('__name__', 'job', 'b ad', '%', '')),
+  )
+  .map(([route, method, ...rest]) => {
+    const labelNameText = rest.pop() as string;
+    const params = queryString((rest as [string, string][][]).flat());
+    const path = route === 'label' ? `/api/v1/label/${encodeURIComponent(labelNameText)}/values` : `/api/v1/${route}`;
+    return method === 'GET'
+      ? { endpoint: `prom_${route}`, method: 'GET' as const, url: `${path}?${params}`, headers: {} }
+      : { endpoint: `prom_${route}`, method: 'POST' as const, url: path, headers: FORM_HEADERS, payload: params };
+  });
 
 export const utilisationRequest: fc.Arbitrary<FuzzRequest> = fc
   .tuple(fc.constantFrom('nodes', 'pods', 'workloads'), optionalParam('since', fc.oneof(fc.constantFrom('5m', '1h'), edgeString, edgeNumber.map(String))), optionalParam('namespace', edgeString))
@@ -279,7 +320,7 @@ export const decisionsRequest: fc.Arbitrary<FuzzRequest> = fc
   .map((parts) => ({ endpoint: 'autoscale_decisions', method: 'GET' as const, url: `/api/v1/autoscale/decisions?${queryString(parts.flat())}`, headers: {} }));
 
 /** Every edge at once, for the benchmark. */
-export const anyRequest: fc.Arbitrary<FuzzRequest> = fc.oneof(remoteWriteRequest, pushRequest, importRequest, rangeGetRequest, rangePostRequest, seriesRequest, utilisationRequest, slaRequest, decisionsRequest);
+export const anyRequest: fc.Arbitrary<FuzzRequest> = fc.oneof(remoteWriteRequest, pushRequest, importRequest, rangeGetRequest, rangePostRequest, seriesRequest, prometheusApiRequest, utilisationRequest, slaRequest, decisionsRequest);
 
 /** What a client may rely on for any answer: no 5xx, and a JSON error with `error` and `message` on a 4xx. Returns the problem, or null. */
 export function answerProblem(status: number, contentType: string | undefined, body: string): string | null {
