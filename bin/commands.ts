@@ -22,8 +22,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'query',
-    term: 'query [options] <metric>',
-    description: 'Ask a running engine for a metric over a time range',
+    term: 'query [options] <expr>',
+    description: 'Ask a running engine: a PromQL expression (instant, or a range with --since/--step), or a metric over a time range',
     load: async () => (await import('./query.ts')).queryCommand(),
   },
   {
