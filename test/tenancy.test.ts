@@ -263,6 +263,8 @@ describe('the cross-tenant table', () => {
       expect(series.json().data).toContainEqual({ __name__: 'globex_only', owner: 'globex' });
       const values = await call(ROWS['GET /api/v1/label/:name/values']!.call, token, asB);
       expect(values.json().data).toContain('globex');
+      const instant = await call(ROWS['GET /api/v1/query']!.call, token, asB);
+      expect(instant.body).toMatch(/666\.25/);
       const availability = (await call({ url: '/api/v1/sla/availability' }, token, asB)).json();
       expect(availability.clusters.map((c: { id: string }) => c.id)).toContain('globex-cluster');
     }

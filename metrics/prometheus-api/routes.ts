@@ -14,7 +14,7 @@ import { HttpError, fastifyClientError } from '../../core/http.ts';
 import type { QueryConfig } from '../config.ts';
 import { isValidLabelName } from '../series.ts';
 import type { LabelMatcher } from '../range-query.ts';
-import { checkPromQL, formatPromQL, instantQuery, rangeQuery, PromQLError, type PromQLAnswer, type PromQLOptions } from './promql-stub.ts';
+import { checkPromQL, formatPromQL, instantQuery, rangeQuery, PromQLError, type PromQLAnswer, type PromQLOptions } from '../promql/engine.ts';
 import { badParam, errorBody, PromApiError, success } from './errors.ts';
 import { ApiParams, durationParam, rangeTimes, timeParam, type Params } from './params.ts';
 import { parseSelector } from './selector.ts';
@@ -103,6 +103,12 @@ function lookupOf(params: ApiParams, tenant: string, required: boolean): Lookup 
 
 const TRUNCATED = 'results truncated due to limit';
 
+/** Checks an expression; Prometheus' words for an empty one, the engine's for the rest. */
+function checkExpression(expr: string): void {
+  if (expr.trim() === '') throw new PromQLError('bad_data', '1:1: parse error: no expression found in input');
+  checkPromQL(expr);
+}
+
 export async function prometheusApiRoutes(app: FastifyInstance, ctx: AppContext<QueryConfig>): Promise<void> {
   // Encapsulated: the form parser and the envelope-shaped error handler apply to these routes only.
   await app.register(async (api) => {
@@ -128,7 +134,7 @@ export async function prometheusApiRoutes(app: FastifyInstance, ctx: AppContext<
     const checked = (params: ApiParams): string => {
       const expr = params.get('query');
       try {
-        checkPromQL(expr);
+        checkExpression(expr);
       } catch (e) {
         if (e instanceof PromQLError) throw badParam('query', e.message);
         throw e;
@@ -213,7 +219,7 @@ export async function prometheusApiRoutes(app: FastifyInstance, ctx: AppContext<
 /** The exemplar query must parse (Prometheus' words have no "invalid parameter" prefix here). */
 function checkExemplarQuery(expr: string): void {
   try {
-    checkPromQL(expr);
+    checkExpression(expr);
   } catch (e) {
     if (e instanceof PromQLError) throw new PromApiError(400, 'bad_data', e.message, 'query');
     throw e;
@@ -222,6 +228,7 @@ function checkExemplarQuery(expr: string): void {
 
 function formatted(expr: string): string {
   try {
+    checkExpression(expr);
     return formatPromQL(expr);
   } catch (e) {
     if (e instanceof PromQLError && e.errorType === 'bad_data') throw badParam('query', e.message);

@@ -84,7 +84,8 @@ export function matcherCondition(m: Matcher, i: number, params: Record<string, u
 export function seriesSelectionSql(table: (name: string) => string, tenant: string, matchers: readonly Matcher[], params: Record<string, unknown>): string {
   params['tenant'] = tenant;
   const where = ['tenant = {tenant:String}', ...matchers.map((m, i) => matcherCondition(m, i, params))];
-  return `SELECT series_id, any(labels) AS labels FROM ${table('series')} WHERE ${where.join(' AND ')} GROUP BY series_id`;
+  // The filter runs in an inner query: an outer `any(labels) AS labels` would shadow the column in WHERE (ClickHouse then finds an aggregate there).
+  return `SELECT series_id, any(labels) AS labels FROM (SELECT series_id, labels FROM ${table('series')} WHERE ${where.join(' AND ')}) GROUP BY series_id`;
 }
 
 /**
