@@ -225,6 +225,49 @@ describe("fastify's own errors in our JSON shape", () => {
   });
 });
 
+describe('the Prometheus API (issue 12): bad PromQL and parameters are 4xx in Prometheus\' envelope, never a 5xx', () => {
+  const query = (q: string) => inject('GET', `/api/v1/query?${new URLSearchParams({ query: q, time: String(nowS) })}`);
+
+  it.each([
+    ['sum(bad_input_up', /^invalid parameter "query": 1:17: parse error/],
+    ['bad_input_up{job=~"("}', /parse error: error parsing regexp/],
+    ['rate(bad_input_up[5x])', /1:\d+: parse error/],
+    ['sum by (1bad) (bad_input_up)', /1:9: parse error/],
+    ['rate(bad_input_up[0s])', /duration must be greater than 0/],
+    ['bad_input_up @ 1e300', /timestamp out of bounds/],
+    ['1 + "a"', /binary expression/],
+    ['', /no expression found in input/],
+  ])('%s: 400 bad_data naming the query, with the position', async (q, message) => {
+    const a = await query(q);
+    expect(a.status, JSON.stringify(a.body)).toBe(400);
+    expect(a.body).toMatchObject({ status: 'error', errorType: 'bad_data', field: 'query' });
+    expect(a.body.error).toMatch(message);
+  });
+
+  it.each([
+    ['label_replace(bad_input_up, "dst", "$1", "src", "(")', /regular expression/],
+    ['count_values("1bad", bad_input_up)', /label name/],
+  ])('%s: 422 execution, as Prometheus answers', async (q, message) => {
+    const a = await query(q);
+    expect(a.status, JSON.stringify(a.body)).toBe(422);
+    expect(a.body).toMatchObject({ status: 'error', errorType: 'execution' });
+    expect(a.body.error).toMatch(message);
+  });
+
+  it('bad times, steps, limits, label names and selectors: 400 naming the parameter', async () => {
+    const range = (p: Record<string, string>) => inject('GET', `/api/v1/query_range?${new URLSearchParams({ query: 'bad_input_up', ...p })}`);
+    expect((await range({ start: '1e300', end: '1', step: '1' })).body).toMatchObject({ errorType: 'bad_data', field: 'start' });
+    expect((await range({ start: '0', end: '2026-02-30T00:00:00Z', step: '1' })).body).toMatchObject({ errorType: 'bad_data', field: 'end' });
+    expect((await range({ start: '0', end: '60', step: '999999999w' })).body).toMatchObject({ errorType: 'bad_data', field: 'step' });
+    expect((await range({ start: '0', end: '60', step: 'NaN' })).body).toMatchObject({ errorType: 'bad_data', field: 'step' });
+    expect((await inject('GET', '/api/v1/label/%E2%9C%93/values')).body).toMatchObject({ errorType: 'bad_data', field: 'name' });
+    expect((await inject('GET', `/api/v1/labels?${new URLSearchParams({ limit: '-1' })}`)).body).toMatchObject({ errorType: 'bad_data', field: 'limit' });
+    expect((await inject('GET', `/api/v1/series?${new URLSearchParams({ 'match[]': 'rate(x[5m])' })}`)).body).toMatchObject({ errorType: 'bad_data', field: 'match[]' });
+    const form = await inject('POST', '/api/v1/query', '%zz=%', { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(form.status).toBeLessThan(500);
+  });
+});
+
 describe('tidemark query', () => {
   it('exits 2 naming --fn for an unknown aggregation', async () => {
     const err = await run(process.execPath, ['bin/tidemark.js', 'query', 'up', '--fn', 'median', '--url', running.engine.url]).then(
