@@ -60,7 +60,8 @@ export async function runQuery(store: Store, q: SqlQuery, opts: ReadOptions, for
       query_id: queryId,
       abort_signal: controller.signal,
       clickhouse_settings: {
-        max_execution_time: Math.max(1, Math.ceil(remaining / 1000)),
+        // Fractional seconds: embedded chDB cannot interrupt a running query, so this is what ends it there.
+        max_execution_time: Math.max(0.1, Math.round(remaining) / 1000),
         output_format_json_quote_64bit_integers: 0,
         output_format_json_quote_denormals: 1,
         cancel_http_readonly_queries_on_client_close: 1,
