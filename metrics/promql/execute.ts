@@ -10,6 +10,8 @@ import type { Sample, SeriesData } from './evaluate.ts';
 import { selectorSql, selectorSpans, type QueryTimes, type SqlQuery } from './plan.ts';
 import { PromQLError } from './errors.ts';
 import { regexProblem } from '../regex.ts';
+import { chunksFor, countSql, findPushdowns, mergePartials, pushdownSql, type Partial } from './pushdown.ts';
+import { labelsKey } from './evaluate.ts';
 
 export interface ReadStats {
   samplesRead: number;
@@ -59,7 +61,8 @@ export async function runQuery(store: Store, q: SqlQuery, opts: ReadOptions, for
       query_id: queryId,
       abort_signal: controller.signal,
       clickhouse_settings: {
-        max_execution_time: Math.max(1, Math.ceil(remaining / 1000)),
+        // Fractional seconds: embedded chDB cannot interrupt a running query, so this is what ends it there.
+        max_execution_time: Math.max(0.1, Math.round(remaining) / 1000),
         output_format_json_quote_64bit_integers: 0,
         output_format_json_quote_denormals: 1,
         cancel_http_readonly_queries_on_client_close: 1,
@@ -92,17 +95,63 @@ async function killQuery(store: Store, queryId: string): Promise<void> {
 }
 
 /** Reads every selector's series and samples over the span its evaluations reach. */
-export async function readData(store: Store, ast: Expr, times: QueryTimes, _stepMs: number, opts: ReadOptions): Promise<ReadData> {
+export async function readData(store: Store, ast: Expr, times: QueryTimes, stepMs: number, opts: ReadOptions): Promise<ReadData> {
   const data = new Map<VectorSelector, SeriesData[]>();
   const pushed = new Map<Expr, Map<number, Sample[]>>();
   const table = (name: string) => store.table(name);
-  for (const [vs, span] of selectorSpans(ast, times)) {
-    for (const m of vs.matchers) {
-      if (m.op === '=~' || m.op === '!~') {
-        const problem = regexProblem(m.value);
-        if (problem) throw new PromQLError('bad_data', problem);
+  const pushdowns = findPushdowns(ast);
+  if (pushdowns.length > 0) {
+    const steps = stepMs > 0 ? { startMs: times.startMs, stepMs, count: Math.floor((times.endMs - times.startMs) / stepMs) + 1 } : { startMs: times.startMs, stepMs: 1, count: 1 };
+    for (const p of pushdowns) {
+      const vs = p.matrix.vector;
+      checkRegexes(vs);
+      const lastStep = steps.startMs + (steps.count - 1) * steps.stepMs;
+      const counted = await runQuery(store, countSql(table, opts.tenant, vs, steps.startMs - vs.offsetMs - p.matrix.rangeMs, lastStep - vs.offsetMs), opts, 'JSONEachRow');
+      const { n, s } = counted ? (JSON.parse(counted.split('\n')[0]!) as { n: number; s: number }) : { n: 0, s: 0 };
+      opts.stats.samplesRead += n;
+      if (opts.stats.samplesRead > opts.maxSamples) throw tooManySamples();
+      const byStep = new Map<number, Sample[]>();
+      const partials = new Map<string, { metric: Record<string, string>; byK: Map<number, Partial[]> }>();
+      const of = chunksFor(s, steps.count);
+      for (let index = 0; index < of; index++) {
+        const text = await runQuery(store, pushdownSql(p, table, opts.tenant, steps, times, { index, of }), opts, 'JSONCompactEachRow');
+        for (const line of text.split('\n')) {
+          if (!line) continue;
+          if (!p.aggregation) {
+            const [metric, points] = JSON.parse(line) as [Record<string, string>, [number, number | string][]];
+            for (const [k, value] of points) {
+              const t = steps.startMs + k * steps.stepMs;
+              let list = byStep.get(t);
+              if (!list) byStep.set(t, (list = []));
+              list.push({ metric, value: num(value) });
+            }
+            continue;
+          }
+          const [metric, points] = JSON.parse(line) as [Record<string, string>, (number | string)[][]];
+          const key = labelsKey(metric);
+          let group = partials.get(key);
+          if (!group) partials.set(key, (group = { metric, byK: new Map() }));
+          for (const [k, ...rest] of points) {
+            const part = rest.map(num) as Partial;
+            const list = group.byK.get(Number(k));
+            if (list) list.push(part);
+            else group.byK.set(Number(k), [part]);
+          }
+        }
       }
+      for (const { metric, byK } of partials.values()) {
+        for (const [k, parts] of byK) {
+          const t = steps.startMs + k * steps.stepMs;
+          let list = byStep.get(t);
+          if (!list) byStep.set(t, (list = []));
+          list.push({ metric, value: mergePartials(p.aggregation!.op, parts) });
+        }
+      }
+      pushed.set(p.expr, byStep);
     }
+  }
+  for (const [vs, span] of selectorSpans(ast, times, new Set(pushdowns.map((p) => p.expr)))) {
+    checkRegexes(vs);
     const budget = opts.maxSamples - opts.stats.samplesRead;
     const text = await runQuery(store, selectorSql(table, opts.tenant, vs.matchers, span, budget + 1), opts, 'JSONCompactEachRow');
     const series = parseSeries(text);
@@ -113,6 +162,19 @@ export async function readData(store: Store, ast: Expr, times: QueryTimes, _step
     data.set(vs, series);
   }
   return { data, pushed };
+}
+
+function checkRegexes(vs: VectorSelector): void {
+  for (const m of vs.matchers) {
+    if (m.op === '=~' || m.op === '!~') {
+      const problem = regexProblem(m.value);
+      if (problem) throw new PromQLError('bad_data', problem);
+    }
+  }
+}
+
+function num(v: number | string): number {
+  return typeof v === 'number' ? v : parseFloatCH(v);
 }
 
 function parseFloatCH(s: string): number {
