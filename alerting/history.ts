@@ -138,26 +138,26 @@ export async function searchHistory(store: Store, q: HistoryQuery): Promise<Hist
     params[`mv${i}`] = m.value;
   });
   const rows = await store.query<{
-    ts: number; kind: string; alertname: string; rule_group: string; state: string; labels: Record<string, string>; annotations: Record<string, string>;
-    active_at: number; fired_at: number; resolved_at: number; value: number; receiver: string; detail: string;
+    t: number; kind: string; alertname: string; rule_group: string; state: string; labels: Record<string, string>; annotations: Record<string, string>;
+    act: number; fired: number; res: number; value: number; receiver: string; detail: string;
   }>(
-    `SELECT toUnixTimestamp64Milli(ts) AS ts, kind, alertname, rule_group, state, labels, annotations,
-            toUnixTimestamp64Milli(active_at) AS active_at, toUnixTimestamp64Milli(fired_at) AS fired_at, toUnixTimestamp64Milli(resolved_at) AS resolved_at,
+    `SELECT toUnixTimestamp64Milli(ts) AS t, kind, alertname, rule_group, state, labels, annotations,
+            toUnixTimestamp64Milli(active_at) AS act, toUnixTimestamp64Milli(fired_at) AS fired, toUnixTimestamp64Milli(resolved_at) AS res,
             value, receiver, detail
-       FROM ${store.table('alert_history')} WHERE ${where.join(' AND ')} ORDER BY ts DESC LIMIT {limit:UInt32}`,
+       FROM ${store.table('alert_history')} WHERE ${where.join(' AND ')} ORDER BY t DESC LIMIT {limit:UInt32}`,
     params,
   );
   return rows.map((r) => ({
-    time: new Date(Number(r.ts)).toISOString(),
+    time: new Date(Number(r.t)).toISOString(),
     kind: r.kind,
     alertname: r.alertname,
     group: r.rule_group,
     state: r.state,
     labels: r.labels,
     annotations: r.annotations,
-    activeAt: iso(Number(r.active_at)),
-    firedAt: iso(Number(r.fired_at)),
-    resolvedAt: iso(Number(r.resolved_at)),
+    activeAt: iso(Number(r.act)),
+    firedAt: iso(Number(r.fired)),
+    resolvedAt: iso(Number(r.res)),
     value: r.value,
     receiver: r.receiver,
     detail: r.detail,
@@ -166,14 +166,11 @@ export async function searchHistory(store: Store, q: HistoryQuery): Promise<Hist
 
 /** The alerts each rule had pending or firing when the engine last recorded a change: `group` → rule key → alerts. */
 export async function restoreActive(store: Store, tenant: string): Promise<Map<string, Map<string, Alert[]>>> {
-  const rows = await store.query<{
-    rule_group: string; fingerprint: string; state: string; labels: Record<string, string>; annotations: Record<string, string>;
-    active_at: number; fired_at: number; value: number;
-  }>(
-    `SELECT rule_group, fingerprint, argMax(state, ts) AS state, argMax(labels, ts) AS labels, argMax(annotations, ts) AS annotations,
-            toUnixTimestamp64Milli(argMax(active_at, ts)) AS active_at, toUnixTimestamp64Milli(argMax(fired_at, ts)) AS fired_at, argMax(value, ts) AS value
+  const rows = await store.query<{ rule_group: string; fingerprint: string; st: string; l: Record<string, string>; a: Record<string, string>; act: number; fired: number; v: number }>(
+    `SELECT rule_group, fingerprint, argMax(state, ts) AS st, argMax(labels, ts) AS l, argMax(annotations, ts) AS a,
+            toUnixTimestamp64Milli(argMax(active_at, ts)) AS act, toUnixTimestamp64Milli(argMax(fired_at, ts)) AS fired, argMax(value, ts) AS v
        FROM ${store.table('alert_history')} WHERE tenant = {tenant:String} AND kind = 'state'
-      GROUP BY rule_group, fingerprint HAVING state IN ('pending', 'firing')`,
+      GROUP BY rule_group, fingerprint HAVING st IN ('pending', 'firing')`,
     { tenant },
   );
   const out = new Map<string, Map<string, Alert[]>>();
@@ -183,13 +180,13 @@ export async function restoreActive(store: Store, tenant: string): Promise<Map<s
     if (!byRule) out.set(r.rule_group, (byRule = new Map()));
     const list = byRule.get(ruleKey) ?? [];
     list.push({
-      labels: r.labels,
+      labels: r.l,
       key,
-      annotations: r.annotations,
-      state: r.state as 'pending' | 'firing',
-      value: r.value,
-      activeAt: Number(r.active_at),
-      firedAt: Number(r.fired_at),
+      annotations: r.a,
+      state: r.st as 'pending' | 'firing',
+      value: r.v,
+      activeAt: Number(r.act),
+      firedAt: Number(r.fired),
       resolvedAt: 0,
       lastSentAt: 0,
       validUntil: 0,

@@ -91,7 +91,7 @@ export const alertingRoutes: RouteModule<AlertingAppConfig> = (app, ctx) => {
 
   app.delete<{ Params: { name: string } }>('/api/v1/rules/files/:name', { config: DELETE }, async (req, reply) => {
     const name = parseInput(ruleFileName, req.params.name, 'name');
-    if (!(await rules.deleteRuleFile(req.tenant, name))) throw new HttpError(404, 'not_found', `no rule file "${name}"`, 'name');
+    if (!(await rules.deleteRuleFile(req.tenant, name))) throw new HttpError(404, 'not_found', 'no rule file of that name', 'name');
     return reply.status(204).send();
   });
 
@@ -110,12 +110,12 @@ export const alertingRoutes: RouteModule<AlertingAppConfig> = (app, ctx) => {
 
   app.get<{ Params: { id: string } }>('/api/v2/silence/:id', { config: READ }, async (req) => {
     const s = await silences.get(req.tenant, req.params.id);
-    if (!s) throw new HttpError(404, 'not_found', `no silence "${req.params.id}"`, 'id');
+    if (!s) throw new HttpError(404, 'not_found', 'no silence with that id', 'id');
     return gettableSilence(s, Date.now());
   });
 
   app.delete<{ Params: { id: string } }>('/api/v2/silence/:id', { config: DELETE }, async (req, reply) => {
-    if (!(await silences.expire(req.tenant, req.params.id, Date.now()))) throw new HttpError(404, 'not_found', `no active silence "${req.params.id}"`, 'id');
+    if (!(await silences.expire(req.tenant, req.params.id, Date.now()))) throw new HttpError(404, 'not_found', 'no active silence with that id', 'id');
     return reply.status(200).send();
   });
 

@@ -131,15 +131,15 @@ export class RuleService {
 
   /** Rule files loaded through the API, for every tenant that has some. */
   async loadStoredRuleFiles(): Promise<void> {
-    const rows = await this.store.query<{ tenant: string; name: string; body: string; deleted: number }>(
-      `SELECT tenant, name, argMax(body, updated_at) AS body, argMax(deleted, updated_at) AS deleted FROM ${this.store.table('alert_rule_files')} GROUP BY tenant, name`,
+    const rows = await this.store.query<{ tenant: string; name: string; b: string; d: number }>(
+      `SELECT tenant, name, argMax(body, updated_at) AS b, argMax(deleted, updated_at) AS d FROM ${this.store.table('alert_rule_files')} GROUP BY tenant, name`,
     );
     const byTenant = new Map<string, RuleGroupSpec[]>();
     for (const r of rows) {
-      if (Number(r.deleted)) continue;
+      if (Number(r.d)) continue;
       try {
         const list = byTenant.get(r.tenant) ?? [];
-        list.push(...parseRuleFile(r.body, `api:${r.name}`));
+        list.push(...parseRuleFile(r.b, `api:${r.name}`));
         byTenant.set(r.tenant, list);
       } catch (e) {
         this.log.error({ tenant: r.tenant, name: r.name, err: (e as Error).message }, 'stored rule file no longer loads; skipped');

@@ -86,21 +86,21 @@ export class SilenceStore {
   constructor(private readonly store: Store) {}
 
   async list(tenant: string): Promise<Silence[]> {
-    const rows = await this.store.query<{ id: string; matchers: string; starts_at: number; ends_at: number; created_by: string; comment: string; updated_at: number }>(
-      `SELECT id, argMax(matchers, updated_at) AS matchers, toUnixTimestamp64Milli(argMax(starts_at, updated_at)) AS starts_at,
-              toUnixTimestamp64Milli(argMax(ends_at, updated_at)) AS ends_at, argMax(created_by, updated_at) AS created_by,
-              argMax(comment, updated_at) AS comment, toUnixTimestamp64Milli(max(updated_at)) AS updated_at
-         FROM ${this.store.table('alert_silences')} WHERE tenant = {tenant:String} GROUP BY id ORDER BY updated_at DESC`,
+    const rows = await this.store.query<{ id: string; m: string; s: number; e: number; by: string; c: string; u: number }>(
+      `SELECT id, argMax(matchers, updated_at) AS m, toUnixTimestamp64Milli(argMax(starts_at, updated_at)) AS s,
+              toUnixTimestamp64Milli(argMax(ends_at, updated_at)) AS e, argMax(created_by, updated_at) AS by,
+              argMax(comment, updated_at) AS c, toUnixTimestamp64Milli(max(updated_at)) AS u
+         FROM ${this.store.table('alert_silences')} WHERE tenant = {tenant:String} GROUP BY id ORDER BY u DESC`,
       { tenant },
     );
     return rows.map((r) => ({
       id: r.id,
-      matchers: JSON.parse(r.matchers) as ApiMatcher[],
-      startsAt: Number(r.starts_at),
-      endsAt: Number(r.ends_at),
-      createdBy: r.created_by,
-      comment: r.comment,
-      updatedAt: Number(r.updated_at),
+      matchers: JSON.parse(r.m) as ApiMatcher[],
+      startsAt: Number(r.s),
+      endsAt: Number(r.e),
+      createdBy: r.by,
+      comment: r.c,
+      updatedAt: Number(r.u),
     }));
   }
 
