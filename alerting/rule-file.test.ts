@@ -23,9 +23,9 @@ describe("rule files in Prometheus' format", () => {
   });
 
   it('refuses bad files naming the file, the group and the rule', () => {
-    expect(refuse('groups:\n- name: g\n  rules:\n  - alert: A\n    expr: sum(\n')).toMatch(/^r\.yml: group "g", rule 1, "A": could not parse expression/);
+    expect(refuse('groups:\n- name: g\n  rules:\n  - alert: A\n    expr: sum(\n')).toMatch(/^r\.yml: 5:11: group "g", rule 1, "A": could not parse expression/);
     expect(refuse('groups:\n- name: g\n  rules:\n  - alert: A\n    record: b\n    expr: x\n')).toMatch(/rule 1, "b": only one of 'record' and 'alert' must be set/);
-    expect(refuse('groups:\n- name: g\n  rules:\n  - alert: A\n    expr: x\n    annotations:\n      s: "{{ $labels.x"\n')).toMatch(/group "g", rule 1, "A": msg=template: __alert_A:1: unclosed action/);
+    expect(refuse('groups:\n- name: g\n  rules:\n  - alert: A\n    expr: x\n    annotations:\n      s: "{{ $labels.x"\n')).toMatch(/group "g", rule 1, "A": annotation "s": template: __alert_A:1: unclosed action/);
     expect(refuse('groups:\n- name: g\n  rules:\n  - record: "bad name"\n    expr: x\n')).toMatch(/invalid recording rule name: bad name/);
     expect(refuse('groups:\n- name: g\n  rules:\n  - record: r\n    expr: x\n    for: 1m\n')).toMatch(/invalid field 'for' in recording rule/);
     expect(refuse('groups:\n- name: g\n  rules: []\n- name: g\n  rules: []\n')).toMatch(/groupname: "g" is repeated in the same file/);

@@ -47,8 +47,8 @@ export interface RuleGroupSpec {
 
 /** A rule file refused: `file`, and where known the group and rule (1-based, as promtool counts). */
 export class RuleFileError extends Error {
-  constructor(readonly file: string, readonly detail: string, readonly group?: string, readonly rule?: { index: number; name: string }, readonly parseError = false) {
-    super(`${file}: ${group !== undefined ? `group ${JSON.stringify(group)}, ${rule ? `rule ${rule.index}, ${JSON.stringify(rule.name)}: ` : ''}` : ''}${detail}`);
+  constructor(readonly file: string, readonly detail: string, readonly group?: string, readonly rule?: { index: number; name: string }, readonly parseError = false, position = '') {
+    super(`${file}: ${position ? `${position}: ` : ''}${group !== undefined ? `group ${JSON.stringify(group)}, ${rule ? `rule ${rule.index}, ${JSON.stringify(rule.name)}: ` : ''}` : ''}${detail}`);
     this.name = 'RuleFileError';
   }
 }
@@ -128,14 +128,14 @@ export function parseRuleFile(text: string, file: string): RuleGroupSpec[] {
     const rules: RuleSpec[] = [];
     if (rulesNode !== undefined && !(isScalar(rulesNode) && rulesNode.value === null)) {
       if (!isSeq(rulesNode)) failGroup('rules must be a list');
-      (rulesNode as unknown as { items: unknown[] }).items.forEach((rNode, i) => rules.push(parseRule(rNode, file, name, i + 1)));
+      (rulesNode as unknown as { items: unknown[] }).items.forEach((rNode, i) => rules.push(parseRule(rNode, file, name, i + 1, lines)));
     }
     groups.push({ file, name, intervalMs, limit, rules });
   }
   return groups;
 }
 
-function parseRule(rNode: unknown, file: string, group: string, index: number): RuleSpec {
+function parseRule(rNode: unknown, file: string, group: string, index: number, lines: LineCounter): RuleSpec {
   if (!isMap(rNode)) throw new RuleFileError(file, 'yaml: each rule must be a map', group, undefined, true);
   for (const pair of rNode.items) {
     const k = scalarText(pair.key);
@@ -154,7 +154,9 @@ function parseRule(rNode: unknown, file: string, group: string, index: number): 
   try {
     checkPromQL(expr);
   } catch (e) {
-    fail(`could not parse expression: ${(e as Error).message}`);
+    const node = rNode.get('expr', true) as { range?: [number, number, number] } | undefined;
+    const at = node?.range ? lines.linePos(node.range[0]) : undefined;
+    throw new RuleFileError(file, `could not parse expression: ${(e as Error).message}`, group, { index, name }, false, at ? `${at.line}:${at.col}` : '');
   }
   const labels = stringMap(rNode.get('labels', true), 'labels', fail);
   for (const [k, v] of Object.entries(labels)) {
@@ -172,13 +174,13 @@ function parseRule(rNode: unknown, file: string, group: string, index: number): 
   }
   const annotations = stringMap(rNode.get('annotations', true), 'annotations', fail);
   for (const k of Object.keys(annotations)) if (!isValidLabelName(k)) fail(`invalid annotation name: ${k}`);
-  const compile = (texts: Record<string, string>): Map<string, Template> => {
+  const compile = (texts: Record<string, string>, what: string): Map<string, Template> => {
     const out = new Map<string, Template>();
     for (const [k, v] of Object.entries(texts)) {
       try {
         out.set(k, parseTemplate(v, `__alert_${alert}`));
       } catch (e) {
-        if (e instanceof TemplateError) fail(`msg=${e.message}`);
+        if (e instanceof TemplateError) fail(`${what} ${JSON.stringify(k)}: ${e.message}`);
         throw e;
       }
     }
@@ -192,8 +194,8 @@ function parseRule(rNode: unknown, file: string, group: string, index: number): 
     keepFiringForMs: duration(keepText, fail, 'keep_firing_for'),
     labels,
     annotations,
-    labelTemplates: compile(labels),
-    annotationTemplates: compile(annotations),
+    labelTemplates: compile(labels, 'label'),
+    annotationTemplates: compile(annotations, 'annotation'),
   };
 }
 
