@@ -21,6 +21,8 @@ import type { Labels, OutgoingAlert, Sample, SeriesSample } from './alert-state.
 import { instantQuery, type PromQLData } from './promql.ts';
 import { chTime } from './schema.ts';
 import { recordHistory, restoreActive, stateRow } from './history.ts';
+import type { Notifier } from './notify/notifier.ts';
+import { randomUUID } from 'node:crypto';
 import { postableAlerts, sendToAlertmanagers, type PostableAlert } from './alertmanager.ts';
 
 /** Where alerts go besides Alertmanagers: the built-in notifier. */
@@ -105,6 +107,14 @@ export class RuleService {
     this.sinks.push(sink);
   }
 
+  private notifier?: { sink: Notifier; path: string };
+
+  /** The built-in notifier, whose file is reloaded with the rule files. */
+  setNotifier(sink: Notifier, path: string): void {
+    this.notifier = { sink, path };
+    this.sinks.push(sink);
+  }
+
   groups(tenant: string): GroupRuntime[] {
     const t = this.tenants.get(tenant);
     return t ? [...t.fileGroups, ...t.apiGroups] : [];
@@ -120,6 +130,11 @@ export class RuleService {
   async reloadFiles(): Promise<{ groups: number; rules: number }> {
     const paths = await expandRuleFiles(this.config.rules.files);
     const specs = loadRuleFiles(paths);
+    // Both files checked before either is applied: a bad notifier file leaves the rules as they were too.
+    if (this.notifier) {
+      const { loadNotifierConfig } = await import('./notify/config.ts');
+      this.notifier.sink.reconfigure(loadNotifierConfig(this.notifier.path));
+    }
     const tenant = this.config.rules.tenant;
     const t = this.tenant(tenant);
     const groups = buildGroups(specs, this.defaultIntervalMs, t.fileGroups);
@@ -265,10 +280,33 @@ export function ruleServiceFor(ctx: AppContext<AlertingAppConfig>): RuleService 
   return s;
 }
 
-/** Starts the alerting loop in an engine: rule files loaded (a bad one at start stops the start), SIGHUP reloads. */
+/** The built-in notifier from `alerting.notifier`, sharing the store's silences, history and notification log. */
+export async function startNotifier(ctx: AppContext<AlertingAppConfig>, path: string): Promise<Notifier> {
+  const [{ loadNotifierConfig }, { Notifier }, { claimNotification }, { SilenceStore }] = await Promise.all([
+    import('./notify/config.ts'),
+    import('./notify/notifier.ts'),
+    import('./notify/notification-log.ts'),
+    import('./silences.ts'),
+  ]);
+  const silences = new SilenceStore(ctx.store);
+  const replica = randomUUID();
+  return new Notifier({
+    config: loadNotifierConfig(path),
+    externalURL: ctx.config.alerting.externalUrl,
+    timeoutMs: parseDuration(ctx.config.alerting.timeout),
+    ratePerMinute: ctx.config.alerting.receiverRateLimit,
+    log: ctx.log,
+    silences: (tenant) => silences.list(tenant),
+    record: (rows) => recordHistory(ctx.store, rows),
+    claim: (tenant, receiver, key, slot) => claimNotification(ctx.store, replica, tenant, receiver, key, slot, Date.now()),
+  });
+}
+
+/** Starts the alerting loop in an engine: rule files and the notifier file loaded (a bad one stops the start), SIGHUP reloads. */
 export async function startAlerting(ctx: AppContext<AlertingAppConfig>, extraSinks: AlertSink[] = []): Promise<RuleService> {
   const service = ruleServiceFor(ctx);
   for (const s of extraSinks) service.addSink(s);
+  if (ctx.config.alerting.notifier) service.setNotifier(await startNotifier(ctx, ctx.config.alerting.notifier), ctx.config.alerting.notifier);
   await service.start();
   const onHup = () => {
     service.reloadFiles().then(
