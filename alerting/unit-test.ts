@@ -8,7 +8,7 @@
 // epoch, as promtool does) to the last eval_time, and the expectations are
 // checked at their times. The output follows promtool's wording.
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.ts';
@@ -189,7 +189,7 @@ export function loadTestFile(path: string): { spec: RuleTestFile; groups: RuleGr
     throw new TestFileError((e as Error).message);
   }
   const base = dirname(path);
-  const groups = spec.rule_files.flatMap((f) => loadRuleFile(join(base, f)).map((g) => ({ ...g, file: f })));
+  const groups = spec.rule_files.flatMap((f) => loadRuleFile(isAbsolute(f) ? f : join(base, f)).map((g) => ({ ...g, file: f })));
   return { spec, groups };
 }
 

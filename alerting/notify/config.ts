@@ -29,6 +29,8 @@ export interface Receiver {
 export interface Route {
   /** Alertmanager's route key: the parent's, a slash, then this route's matchers, e.g. `{}/{severity="page"}`. */
   readonly key: string;
+  /** Unique among routes (Alertmanager's Route.ID: the key and the position among siblings): aggregation groups are per route. */
+  readonly id: string;
   readonly receiver: string;
   /** null: `...`, group by every label. */
   readonly groupBy: readonly string[] | null;
@@ -158,7 +160,7 @@ function duration(v: unknown, field: string, fallback: number, fail: (field: str
 
 const ROUTE_FIELDS = new Set(['receiver', 'group_by', 'group_wait', 'group_interval', 'repeat_interval', 'matchers', 'match', 'match_re', 'continue', 'routes', 'mute_time_intervals', 'active_time_intervals']);
 
-function parseRoute(o: Obj, f: string, parent: Route | undefined, receivers: Map<string, Receiver>, fail: (field: string, m: string) => never): Route {
+function parseRoute(o: Obj, f: string, parent: Route | undefined, receivers: Map<string, Receiver>, fail: (field: string, m: string) => never, position = -1): Route {
   for (const k of Object.keys(o)) if (!ROUTE_FIELDS.has(k)) fail(`${f}.${k}`, 'unknown field');
   const receiver = (o['receiver'] ?? parent?.receiver) as unknown;
   if (typeof receiver !== 'string' || receiver === '') return fail(`${f}.receiver`, parent ? 'expected a receiver name' : 'root route must specify a default receiver');
@@ -175,6 +177,7 @@ function parseRoute(o: Obj, f: string, parent: Route | undefined, receivers: Map
   const key = `${parent ? `${parent.key}/` : ''}{${matchers.map(formatMatcher).join(',')}}`;
   const self: Route = {
     key,
+    id: position >= 0 ? `${key}/${position}` : key,
     receiver,
     groupBy,
     groupWaitMs: duration(o['group_wait'], `${f}.group_wait`, parent?.groupWaitMs ?? 30_000, fail),
@@ -188,7 +191,7 @@ function parseRoute(o: Obj, f: string, parent: Route | undefined, receivers: Map
   if (!Array.isArray(children)) fail(`${f}.routes`, 'expected a list of routes');
   (self as unknown as { routes: Route[] }).routes = (children as unknown[]).map((c, i) => {
     if (!isObj(c)) return fail(`${f}.routes[${i}]`, 'expected a map');
-    return parseRoute(c, `${f}.routes[${i}]`, self, receivers, fail);
+    return parseRoute(c, `${f}.routes[${i}]`, self, receivers, fail, i);
   });
   return self;
 }

@@ -86,7 +86,7 @@ export class Notifier implements AlertSink {
       for (const route of matchRoutes(this.deps.config.route, alert.labels)) {
         const labels = groupLabels(route, alert.labels);
         const key = groupKey(route, labels);
-        const id = `${tenant}\u0000${key}`;
+        const id = `${tenant}\u0000${route.id}\u0000${key}`;
         let group = this.groups.get(id);
         if (!group) {
           // An empty group of only resolved alerts is never formed (Alertmanager does not notify those).

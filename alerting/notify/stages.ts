@@ -147,7 +147,8 @@ export function webhookMessages(receiver: string, key: string, group: LabelSet, 
     labels: { ...a.labels },
     annotations: { ...a.annotations },
     startsAt: a.startsAt,
-    endsAt: a.endsAt,
+    // Alertmanager's template data shows a firing alert with the zero time as its end.
+    endsAt: isResolved(a, now) ? a.endsAt : '0001-01-01T00:00:00Z',
     generatorURL: a.generatorURL,
     fingerprint: fingerprint(a.labels),
   }));
