@@ -238,8 +238,12 @@ export async function runTestFile(path: string, env: TestEnvironment): Promise<R
     const maxT = Math.max(0, ...alertTests.map((a) => a.eval_time), ...test.promql_expr_test.map((p) => p.eval_time));
     let next = 0;
     const ctx = { query, write, externalLabels: test.external_labels, externalURL: test.external_url, resendDelayMs: 60_000 };
+    const ruleErrors = new Map<string, string>();
     for (let ts = 0; ts <= maxT; ts += evalInterval) {
-      for (const g of groups) await evaluateGroup(g, ts, ctx);
+      for (const g of groups) {
+        await evaluateGroup(g, ts, ctx);
+        for (const r of g.rules) if (r.health === 'err' && !ruleErrors.has(r.spec.name)) ruleErrors.set(r.spec.name, `    rule ${JSON.stringify(r.spec.name)} failed to evaluate at ${showDuration(ts)}: ${r.lastError}`);
+      }
       // Alert expectations are checked at the last evaluation at or before their time.
       while (next < alertTests.length && alertTests[next]!.eval_time < ts + evalInterval) {
         const at = alertTests[next++]!;
@@ -257,6 +261,7 @@ export async function runTestFile(path: string, env: TestEnvironment): Promise<R
         }
       }
     }
+    problems.push(...ruleErrors.values());
     for (const pt of test.promql_expr_test) {
       let got: { labels: Labels; value: number }[];
       try {
