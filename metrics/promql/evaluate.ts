@@ -7,7 +7,7 @@ import type { Aggregate, AtModifier, Binary, Call, Expr, Labels, MatrixSelector,
 import { isComparison } from './ast.ts';
 import { RE2JS } from 're2js';
 import {
-  avgOverTime, bucketQuantile, changes, DATE, extrapolatedRate, goMod, goPow, holtWinters, instantValue, linearRegression,
+  avgOverTime, bucketQuantile, changes, DATE, extrapolatedRate, goMax, goMin, goMod, goPow, holtWinters, instantValue, linearRegression,
   madOverTime, MATH, maxOverTime, minOverTime, quantile, resets, stdvarOverTime, sumOverTime, windowValues, type Bucket, type Window,
 } from './functions.ts';
 import { formatValue } from './format.ts';
@@ -301,12 +301,12 @@ export class Evaluator {
         const max = this.scalarArg(e.args[2]!, t);
         const samples = this.vectorArg(e.args[0]!, t);
         if (max < min) return { type: 'vector', samples: [] };
-        return vec(samples.map((s) => ({ metric: dropName(s.metric), value: Math.max(min, Math.min(max, s.value)) })));
+        return vec(samples.map((s) => ({ metric: dropName(s.metric), value: goMax(min, goMin(max, s.value)) })));
       }
       case 'clamp_min':
       case 'clamp_max': {
         const bound = this.scalarArg(e.args[1]!, t);
-        const f = fn === 'clamp_min' ? Math.max : Math.min;
+        const f = fn === 'clamp_min' ? goMax : goMin;
         return vec(this.vectorArg(e.args[0]!, t).map((s) => ({ metric: dropName(s.metric), value: f(s.value, bound) })));
       }
       case 'round': {

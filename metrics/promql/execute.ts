@@ -10,6 +10,7 @@ import type { Sample, SeriesData } from './evaluate.ts';
 import { selectorSql, selectorSpans, type QueryTimes, type SqlQuery } from './plan.ts';
 import { PromQLError } from './errors.ts';
 import { regexProblem } from '../regex.ts';
+import { countSql, findPushdowns, pushdownSql } from './pushdown.ts';
 
 export interface ReadStats {
   samplesRead: number;
@@ -92,17 +93,37 @@ async function killQuery(store: Store, queryId: string): Promise<void> {
 }
 
 /** Reads every selector's series and samples over the span its evaluations reach. */
-export async function readData(store: Store, ast: Expr, times: QueryTimes, _stepMs: number, opts: ReadOptions): Promise<ReadData> {
+export async function readData(store: Store, ast: Expr, times: QueryTimes, stepMs: number, opts: ReadOptions): Promise<ReadData> {
   const data = new Map<VectorSelector, SeriesData[]>();
   const pushed = new Map<Expr, Map<number, Sample[]>>();
   const table = (name: string) => store.table(name);
-  for (const [vs, span] of selectorSpans(ast, times)) {
-    for (const m of vs.matchers) {
-      if (m.op === '=~' || m.op === '!~') {
-        const problem = regexProblem(m.value);
-        if (problem) throw new PromQLError('bad_data', problem);
+  const pushdowns = findPushdowns(ast);
+  if (pushdowns.length > 0) {
+    const steps = stepMs > 0 ? { startMs: times.startMs, stepMs, count: Math.floor((times.endMs - times.startMs) / stepMs) + 1 } : { startMs: times.startMs, stepMs: 1, count: 1 };
+    for (const p of pushdowns) {
+      const vs = p.matrix.vector;
+      checkRegexes(vs);
+      const lastStep = steps.startMs + (steps.count - 1) * steps.stepMs;
+      const counted = await runQuery(store, countSql(table, opts.tenant, vs, steps.startMs - vs.offsetMs - p.matrix.rangeMs, lastStep - vs.offsetMs), opts, 'JSONEachRow');
+      opts.stats.samplesRead += counted ? (JSON.parse(counted.split('\n')[0]!) as { n: number }).n : 0;
+      if (opts.stats.samplesRead > opts.maxSamples) throw tooManySamples();
+      const text = await runQuery(store, pushdownSql(p, table, opts.tenant, steps, times), opts, 'JSONCompactEachRow');
+      const byStep = new Map<number, Sample[]>();
+      for (const line of text.split('\n')) {
+        if (!line) continue;
+        const [metric, points] = JSON.parse(line) as [Record<string, string>, [number, number | string][]];
+        for (const [k, value] of points) {
+          const t = steps.startMs + k * steps.stepMs;
+          let list = byStep.get(t);
+          if (!list) byStep.set(t, (list = []));
+          list.push({ metric, value: typeof value === 'number' ? value : parseFloatCH(value) });
+        }
       }
+      pushed.set(p.expr, byStep);
     }
+  }
+  for (const [vs, span] of selectorSpans(ast, times, new Set(pushdowns.map((p) => p.expr)))) {
+    checkRegexes(vs);
     const budget = opts.maxSamples - opts.stats.samplesRead;
     const text = await runQuery(store, selectorSql(table, opts.tenant, vs.matchers, span, budget + 1), opts, 'JSONCompactEachRow');
     const series = parseSeries(text);
@@ -113,6 +134,15 @@ export async function readData(store: Store, ast: Expr, times: QueryTimes, _step
     data.set(vs, series);
   }
   return { data, pushed };
+}
+
+function checkRegexes(vs: VectorSelector): void {
+  for (const m of vs.matchers) {
+    if (m.op === '=~' || m.op === '!~') {
+      const problem = regexProblem(m.value);
+      if (problem) throw new PromQLError('bad_data', problem);
+    }
+  }
 }
 
 function parseFloatCH(s: string): number {

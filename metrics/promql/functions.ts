@@ -259,6 +259,18 @@ export function goPow(x: number, y: number): number {
   return x ** y;
 }
 
+/** Go's math.Min: -Inf wins over NaN. */
+export function goMin(x: number, y: number): number {
+  if (x === -Infinity || y === -Infinity) return -Infinity;
+  return Math.min(x, y);
+}
+
+/** Go's math.Max: +Inf wins over NaN. */
+export function goMax(x: number, y: number): number {
+  if (x === Infinity || y === Infinity) return Infinity;
+  return Math.max(x, y);
+}
+
 /** Go's math.Mod (the sign of the dividend, as JavaScript's %). */
 export function goMod(x: number, y: number): number {
   return x % y;

@@ -20,7 +20,7 @@ export interface QueryTimes {
 }
 
 /** Every selector of the tree with the span of sample times its evaluations read (both ends inclusive). */
-export function selectorSpans(expr: Expr, times: QueryTimes): Map<VectorSelector, TimeSpan> {
+export function selectorSpans(expr: Expr, times: QueryTimes, skip: ReadonlySet<Expr> = new Set()): Map<VectorSelector, TimeSpan> {
   const out = new Map<VectorSelector, TimeSpan>();
   const atMs = (at: VectorSelector['at'], span: TimeSpan): TimeSpan => {
     if (!at) return span;
@@ -32,6 +32,7 @@ export function selectorSpans(expr: Expr, times: QueryTimes): Map<VectorSelector
     out.set(vs, prev ? { minMs: Math.min(prev.minMs, span.minMs), maxMs: Math.max(prev.maxMs, span.maxMs) } : span);
   };
   const walk = (e: Expr, evalSpan: TimeSpan): void => {
+    if (skip.has(e)) return;
     switch (e.kind) {
       case 'vector': {
         const te = atMs(e.at, evalSpan);
@@ -84,7 +85,7 @@ export function matcherCondition(m: Matcher, i: number, params: Record<string, u
 export function seriesSelectionSql(table: (name: string) => string, tenant: string, matchers: readonly Matcher[], params: Record<string, unknown>): string {
   params['tenant'] = tenant;
   const where = ['tenant = {tenant:String}', ...matchers.map((m, i) => matcherCondition(m, i, params))];
-  return `SELECT series_id, any(labels) AS labels FROM ${table('series')} WHERE ${where.join(' AND ')} GROUP BY series_id`;
+  return `SELECT series_id, any(labels) AS series_labels FROM ${table('series')} WHERE ${where.join(' AND ')} GROUP BY series_id`;
 }
 
 /**
@@ -98,7 +99,7 @@ export function selectorSql(table: (name: string) => string, tenant: string, mat
   const params: Record<string, unknown> = { minMs: Math.floor(span.minMs), maxMs: Math.ceil(span.maxMs), limit };
   const sel = seriesSelectionSql(table, tenant, matchers, params);
   const sql = `WITH sel AS (${sel})
-    SELECT toString(series_id) AS id, labels, points FROM sel
+    SELECT toString(series_id) AS id, series_labels, points FROM sel
     LEFT JOIN (
       SELECT series_id, arraySort(groupArray((t, value, reinterpretAsUInt64(value) = ${STALE_BITS_SQL}))) AS points FROM (
         SELECT series_id, toUnixTimestamp64Milli(ts) AS t, any(value) AS value FROM ${table('samples')}
