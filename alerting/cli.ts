@@ -42,7 +42,7 @@ export async function checkRuleFiles(files: readonly string[]): Promise<{ code: 
 }
 
 /** `rules test`: every file against one temporary embedded store, each test in its own tenant. */
-export async function testRuleFiles(files: readonly string[]): Promise<{ code: number; stdout: string }> {
+export async function testRuleFiles(files: readonly string[]): Promise<{ code: number; stdout: string; files: { file: string; code: number; output: string }[] }> {
   const [{ mkdtempSync, rmSync }, { tmpdir }, { join }] = await Promise.all([import('node:fs'), import('node:os'), import('node:path')]);
   const [{ Store }, { migrate, schemaContext }, { metricsMigrations }, { MemoryBus }, { Ingester, ingesterMetrics }, { Registry }, { silentLogger }] = await Promise.all([
     import('../core/store.ts'),
@@ -68,6 +68,7 @@ export async function testRuleFiles(files: readonly string[]): Promise<{ code: n
   let run = 0;
   let code = 0;
   let stdout = '';
+  const perFile: { file: string; code: number; output: string }[] = [];
   try {
     for (const f of files) {
       const fileRun = run++;
@@ -86,6 +87,7 @@ export async function testRuleFiles(files: readonly string[]): Promise<{ code: n
         },
       });
       stdout += outcome.output;
+      perFile.push({ file: f, code: outcome.code, output: outcome.output });
       code = Math.max(code, outcome.code);
     }
   } finally {
@@ -93,7 +95,7 @@ export async function testRuleFiles(files: readonly string[]): Promise<{ code: n
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  return { code, stdout };
+  return { code, stdout, files: perFile };
 }
 
 async function api(url: string, path: string, init: RequestInit = {}): Promise<{ status: number; body: unknown }> {

@@ -281,7 +281,7 @@ export async function runTestFile(path: string, env: TestEnvironment): Promise<R
       const x = sort(exp);
       const ok = g.length === x.length && g.every((s, j) => labelKey(s.labels) === labelKey(x[j]!.labels) && almostEqual(s.value, x[j]!.value));
       if (!ok) {
-        const show = (xs: typeof g) => xs.map((s) => `${showLabels(s.labels)} ${formatE(s.value)}`).join(', ');
+        const show = (xs: typeof g) => (xs.length === 0 ? 'nil' : xs.map((s) => `${showLabels(s.labels)} ${formatE(s.value)}`).join(', '));
         problems.push(`    expr: ${JSON.stringify(pt.expr)}, time: ${showDuration(pt.eval_time)},\n        exp: ${show(x)}\n        got: ${show(g)}`);
       }
     }
