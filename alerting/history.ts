@@ -167,9 +167,10 @@ export async function searchHistory(store: Store, q: HistoryQuery): Promise<Hist
 /** The alerts each rule had pending or firing when the engine last recorded a change: `group` → rule key → alerts. */
 export async function restoreActive(store: Store, tenant: string): Promise<Map<string, Map<string, Alert[]>>> {
   const rows = await store.query<{ rule_group: string; fingerprint: string; st: string; l: Record<string, string>; a: Record<string, string>; act: number; fired: number; v: number }>(
-    `SELECT rule_group, fingerprint, argMax(state, ts) AS st, argMax(labels, ts) AS l, argMax(annotations, ts) AS a,
-            toUnixTimestamp64Milli(argMax(active_at, ts)) AS act, toUnixTimestamp64Milli(argMax(fired_at, ts)) AS fired, argMax(value, ts) AS v
-       FROM ${store.table('alert_history')} WHERE tenant = {tenant:String} AND kind = 'state'
+    // Transitions at one evaluation share its time (pending then firing when `for` is 0): the later kind wins a tie.
+    `SELECT rule_group, fingerprint, argMax(state, (ts, o)) AS st, argMax(labels, (ts, o)) AS l, argMax(annotations, (ts, o)) AS a,
+            toUnixTimestamp64Milli(argMax(active_at, (ts, o))) AS act, toUnixTimestamp64Milli(argMax(fired_at, (ts, o))) AS fired, argMax(value, (ts, o)) AS v
+       FROM (SELECT *, multiIf(state = 'pending', 1, state = 'firing', 2, 3) AS o FROM ${store.table('alert_history')} WHERE tenant = {tenant:String} AND kind = 'state')
       GROUP BY rule_group, fingerprint HAVING st IN ('pending', 'firing')`,
     { tenant },
   );
