@@ -12,6 +12,10 @@ import { loadConfig } from '../bin/config.ts';
 import { startEngine, type Engine } from '../bin/engine.ts';
 import { silentLogger } from '../core/log.ts';
 import { instantQuery } from '../metrics/promql/engine.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { claimNotification } from '../alerting/notify/notification-log.ts';
+import { requireBinary } from './helpers/peers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tidemark-alerting-engine-'));
 const rulesFile = join(dir, 'rules.yml');
@@ -162,6 +166,31 @@ describe('rules in a running engine', () => {
     expect((await engine.app.inject({ method: 'DELETE', url: `/api/v2/silence/${id}` })).statusCode).toBe(200);
     expect((await get(`/api/v2/silence/${id}`)).status.state).toBe('expired');
     expect((await engine.app.inject({ method: 'DELETE', url: `/api/v2/silence/${id}` })).statusCode).toBe(404);
+  });
+
+  it("serves Alertmanager's own client: amtool adds, queries and expires a silence", async () => {
+    const amtool = requireBinary('prometheus-alertmanager', 'amtool');
+    const run = async (...args: string[]) => (await promisify(execFile)(amtool, [...args, `--alertmanager.url=${engine.url}`], { encoding: 'utf8' })).stdout;
+    const id = (await run('silence', 'add', 'alertname=Foo', 'instance=~"a.*"', '--comment=maint', '--author=amtool-user', '--duration=1h')).trim();
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    const listed = JSON.parse(await run('silence', 'query', '-o', 'json')) as { id: string; createdBy: string; matchers: unknown[] }[];
+    expect(listed.find((x) => x.id === id)).toMatchObject({ createdBy: 'amtool-user', matchers: [{ name: 'alertname', value: 'Foo', isRegex: false, isEqual: true }, { name: 'instance', value: 'a.*', isRegex: true, isEqual: true }] });
+    await run('silence', 'expire', id);
+    expect((await get(`/api/v2/silence/${id}`)).status.state).toBe('expired');
+  });
+
+  it('lets exactly one of two replicas sharing the store claim a notification', async () => {
+    const store = engine.ctx.store;
+    const now = Date.now();
+    const [a, b] = await Promise.all([
+      claimNotification(store, 'replica-a', 'default', 'hook/0', '{}:{alertname="X"}', 'slot-1', now),
+      claimNotification(store, 'replica-b', 'default', 'hook/0', '{}:{alertname="X"}', 'slot-1', now),
+    ]);
+    expect([a, b].filter(Boolean)).toHaveLength(1);
+    // A later claim of the same slot stands down; a new slot is free again; the winner may claim again (a retry).
+    expect(await claimNotification(store, 'replica-c', 'default', 'hook/0', '{}:{alertname="X"}', 'slot-1', now + 1000)).toBe(false);
+    expect(await claimNotification(store, 'replica-c', 'default', 'hook/0', '{}:{alertname="X"}', 'slot-2', now + 1000)).toBe(true);
+    expect(await claimNotification(store, a ? 'replica-a' : 'replica-b', 'default', 'hook/0', '{}:{alertname="X"}', 'slot-1', now + 2000)).toBe(true);
   });
 
   it('restores pending and firing alerts after a restart on the same store', async () => {

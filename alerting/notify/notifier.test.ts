@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../core/log.ts';
 import type { PostableAlert } from '../alertmanager.ts';
 import type { HistoryRow } from '../history.ts';
@@ -164,6 +164,7 @@ describe('the notifier', () => {
   });
 
   it('sends one summary instead of a flood past the rate', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const cfg = CONFIG;
     const h = harness(cfg);
     (h.notifier as unknown as { deps: { ratePerMinute: number } }).deps.ratePerMinute = 2;
@@ -171,6 +172,12 @@ describe('the notifier', () => {
     await h.notifier.flushAll();
     expect(h.posts.filter((p) => p.url.endsWith('/default'))).toHaveLength(2);
     expect(h.history.filter((r) => r.state === 'summarised')).toHaveLength(4);
+    // At the minute's end: one summary post counting what was held back.
+    await vi.advanceTimersByTimeAsync(60_000);
+    vi.useRealTimers();
+    const summary = h.posts.filter((p) => p.body.alerts[0]?.labels['alertname'] === 'TidemarkNotificationsSummarised');
+    expect(summary).toHaveLength(1);
+    expect(summary[0]!.body.alerts[0]!.annotations['summary']).toMatch(/^4 notification\(s\) about 4 alert\(s\) in 4 group\(s\) were held back: more than 2 a minute/);
     await h.notifier.close();
   });
 });
