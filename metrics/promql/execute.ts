@@ -10,7 +10,8 @@ import type { Sample, SeriesData } from './evaluate.ts';
 import { selectorSql, selectorSpans, type QueryTimes, type SqlQuery } from './plan.ts';
 import { PromQLError } from './errors.ts';
 import { regexProblem } from '../regex.ts';
-import { countSql, findPushdowns, pushdownSql } from './pushdown.ts';
+import { chunksFor, countSql, findPushdowns, mergePartials, pushdownSql, type Partial } from './pushdown.ts';
+import { labelsKey } from './evaluate.ts';
 
 export interface ReadStats {
   samplesRead: number;
@@ -60,7 +61,8 @@ export async function runQuery(store: Store, q: SqlQuery, opts: ReadOptions, for
       query_id: queryId,
       abort_signal: controller.signal,
       clickhouse_settings: {
-        max_execution_time: Math.max(1, Math.ceil(remaining / 1000)),
+        // Fractional seconds: embedded chDB cannot interrupt a running query, so this is what ends it there.
+        max_execution_time: Math.max(0.1, Math.round(remaining) / 1000),
         output_format_json_quote_64bit_integers: 0,
         output_format_json_quote_denormals: 1,
         cancel_http_readonly_queries_on_client_close: 1,
@@ -105,18 +107,44 @@ export async function readData(store: Store, ast: Expr, times: QueryTimes, stepM
       checkRegexes(vs);
       const lastStep = steps.startMs + (steps.count - 1) * steps.stepMs;
       const counted = await runQuery(store, countSql(table, opts.tenant, vs, steps.startMs - vs.offsetMs - p.matrix.rangeMs, lastStep - vs.offsetMs), opts, 'JSONEachRow');
-      opts.stats.samplesRead += counted ? (JSON.parse(counted.split('\n')[0]!) as { n: number }).n : 0;
+      const { n, s } = counted ? (JSON.parse(counted.split('\n')[0]!) as { n: number; s: number }) : { n: 0, s: 0 };
+      opts.stats.samplesRead += n;
       if (opts.stats.samplesRead > opts.maxSamples) throw tooManySamples();
-      const text = await runQuery(store, pushdownSql(p, table, opts.tenant, steps, times), opts, 'JSONCompactEachRow');
       const byStep = new Map<number, Sample[]>();
-      for (const line of text.split('\n')) {
-        if (!line) continue;
-        const [metric, points] = JSON.parse(line) as [Record<string, string>, [number, number | string][]];
-        for (const [k, value] of points) {
+      const partials = new Map<string, { metric: Record<string, string>; byK: Map<number, Partial[]> }>();
+      const of = chunksFor(s, steps.count);
+      for (let index = 0; index < of; index++) {
+        const text = await runQuery(store, pushdownSql(p, table, opts.tenant, steps, times, { index, of }), opts, 'JSONCompactEachRow');
+        for (const line of text.split('\n')) {
+          if (!line) continue;
+          if (!p.aggregation) {
+            const [metric, points] = JSON.parse(line) as [Record<string, string>, [number, number | string][]];
+            for (const [k, value] of points) {
+              const t = steps.startMs + k * steps.stepMs;
+              let list = byStep.get(t);
+              if (!list) byStep.set(t, (list = []));
+              list.push({ metric, value: num(value) });
+            }
+            continue;
+          }
+          const [metric, points] = JSON.parse(line) as [Record<string, string>, (number | string)[][]];
+          const key = labelsKey(metric);
+          let group = partials.get(key);
+          if (!group) partials.set(key, (group = { metric, byK: new Map() }));
+          for (const [k, ...rest] of points) {
+            const part = rest.map(num) as Partial;
+            const list = group.byK.get(Number(k));
+            if (list) list.push(part);
+            else group.byK.set(Number(k), [part]);
+          }
+        }
+      }
+      for (const { metric, byK } of partials.values()) {
+        for (const [k, parts] of byK) {
           const t = steps.startMs + k * steps.stepMs;
           let list = byStep.get(t);
           if (!list) byStep.set(t, (list = []));
-          list.push({ metric, value: typeof value === 'number' ? value : parseFloatCH(value) });
+          list.push({ metric, value: mergePartials(p.aggregation!.op, parts) });
         }
       }
       pushed.set(p.expr, byStep);
@@ -143,6 +171,10 @@ function checkRegexes(vs: VectorSelector): void {
       if (problem) throw new PromQLError('bad_data', problem);
     }
   }
+}
+
+function num(v: number | string): number {
+  return typeof v === 'number' ? v : parseFloatCH(v);
 }
 
 function parseFloatCH(s: string): number {

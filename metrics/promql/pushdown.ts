@@ -115,10 +115,13 @@ export interface PushdownSteps {
  * The SQL of one pushdown: JSON rows `[labels, [[k, value], …]]`, one per
  * output series (per group when aggregated), k the step index.
  */
-export function pushdownSql(p: Pushdown, table: (name: string) => string, tenant: string, steps: PushdownSteps, times: QueryTimes): SqlQuery {
+export function pushdownSql(p: Pushdown, table: (name: string) => string, tenant: string, steps: PushdownSteps, times: QueryTimes, chunk: Chunk = { index: 0, of: 1 }): SqlQuery {
   const params: Record<string, unknown> = {};
   const vs = p.matrix.vector;
-  const sel = seriesSelectionSql(table, tenant, vs.matchers, params);
+  // One chunk of the series (by id hash): the (series, step) groups of a chunk fit in memory.
+  const sel = chunk.of > 1 ? `SELECT * FROM (${seriesSelectionSql(table, tenant, vs.matchers, params)}) WHERE series_id % {chunkOf:UInt64} = {chunkIndex:UInt64}` : seriesSelectionSql(table, tenant, vs.matchers, params);
+  params['chunkOf'] = chunk.of;
+  params['chunkIndex'] = chunk.index;
   const r = p.matrix.rangeMs;
   const off = vs.offsetMs;
   const lastStep = steps.startMs + (steps.count - 1) * steps.stepMs;
@@ -165,16 +168,10 @@ export function pushdownSql(p: Pushdown, table: (name: string) => string, tenant
     const groupLabels = a.without
       ? `mapFilter((name, val) -> NOT has({grouping:Array(String)}, name), ${outLabels})`
       : `mapFilter((name, val) -> has({grouping:Array(String)}, name) AND val != '', ${outLabels})`;
-    const agg = {
-      sum: 'sum(value)',
-      avg: 'avg(value)',
-      count: 'toFloat64(count())',
-      group: '1.0',
-      min: 'if(countIf(NOT isNaN(value)) = 0, nan, minIf(value, NOT isNaN(value)))',
-      max: 'if(countIf(NOT isNaN(value)) = 0, nan, maxIf(value, NOT isNaN(value)))',
-    }[a.op];
-    body = `SELECT out_labels, arraySort(groupArray((k, value))) AS points FROM (
-        SELECT ${groupLabels} AS out_labels, k, ${agg} AS value
+    // Partial aggregates (sum, count, min and max ignoring NaN, non-NaN count) that chunks combine in mergePartials.
+    body = `SELECT out_labels, arraySort(groupArray((k, ps_sum, ps_count, ps_min, ps_max, ps_num))) AS points FROM (
+        SELECT ${groupLabels} AS out_labels, k, sum(value) AS ps_sum, count() AS ps_count,
+          minIf(value, NOT isNaN(value)) AS ps_min, maxIf(value, NOT isNaN(value)) AS ps_max, countIf(NOT isNaN(value)) AS ps_num
         FROM (${perSeries}) AS ps INNER JOIN sel USING series_id
         GROUP BY out_labels, k)
       GROUP BY out_labels`;
@@ -191,12 +188,60 @@ export function pushdownSql(p: Pushdown, table: (name: string) => string, tenant
   return { sql, params };
 }
 
+export interface Chunk {
+  index: number;
+  of: number;
+}
+
+/** (series, step) groups one statement may hold: about 200 bytes each, so a chunk stays near 200 MB. */
+export const GROUPS_PER_CHUNK = 1_000_000;
+
+/** How many chunks (by series id hash) a pushdown over `series` series and `steps` steps is split into. */
+export function chunksFor(series: number, steps: number): number {
+  return Math.max(1, Math.ceil((series * steps) / GROUPS_PER_CHUNK));
+}
+
+/** One group's partial aggregate at one step: [sum, count, min, max, non-NaN count]. */
+export type Partial = [number, number, number, number, number];
+
+/** The aggregation's value from the partials of every chunk (min/max ignore NaN unless all are NaN, as Prometheus does). */
+export function mergePartials(op: NonNullable<Pushdown['aggregation']>['op'], parts: readonly Partial[]): number {
+  let sum = 0;
+  let count = 0;
+  let min = NaN;
+  let max = NaN;
+  let num = 0;
+  for (const [s, c, lo, hi, n] of parts) {
+    sum += s;
+    count += c;
+    if (n > 0) {
+      min = num === 0 || lo < min ? lo : min;
+      max = num === 0 || hi > max ? hi : max;
+      num += n;
+    }
+  }
+  switch (op) {
+    case 'sum':
+      return sum;
+    case 'avg':
+      return sum / count;
+    case 'count':
+      return count;
+    case 'group':
+      return 1;
+    case 'min':
+      return num === 0 ? NaN : min;
+    case 'max':
+      return num === 0 ? NaN : max;
+  }
+}
+
 /** How many samples a selector's span holds (read before the work, to refuse over-budget queries early). */
 export function countSql(table: (name: string) => string, tenant: string, p: { matchers: Pushdown['matrix']['vector']['matchers'] }, minMs: number, maxMs: number): SqlQuery {
   const params: Record<string, unknown> = { minMs: Math.floor(minMs), maxMs: Math.ceil(maxMs) };
   const sel = seriesSelectionSql(table, tenant, p.matchers, params);
   return {
-    sql: `SELECT count() AS n FROM ${table('samples')} WHERE tenant = {tenant:String} AND series_id IN (SELECT series_id FROM (${sel}))
+    sql: `SELECT count() AS n, uniqExact(series_id) AS s FROM ${table('samples')} WHERE tenant = {tenant:String} AND series_id IN (SELECT series_id FROM (${sel}))
       AND ts >= fromUnixTimestamp64Milli({minMs:Int64}, 'UTC') AND ts <= fromUnixTimestamp64Milli({maxMs:Int64}, 'UTC')`,
     params,
   };
