@@ -15,6 +15,7 @@ import { alertsAnswer, rulesAnswer } from './api-shape.ts';
 import { RuleFileError, ruleFileErrorField } from './rule-file.ts';
 import { SilenceStore, gettableSilence, parsePostableSilence } from './silences.ts';
 import { searchHistory } from './history.ts';
+import { NotifierConfigError } from './notify/config.ts';
 
 const READ = { auth: { action: 'read' as const } };
 // Rules and silences change what pages whom: project administrators' writes (roles.ts).
@@ -55,6 +56,7 @@ export function parseLabelPairs(pairs: readonly string[], field: string): { name
 
 function refuseRuleFile(e: unknown): never {
   if (e instanceof RuleFileError) throw new HttpError(400, 'invalid_rules', e.message, ruleFileErrorField(e));
+  if (e instanceof NotifierConfigError) throw new HttpError(400, 'invalid_notifier', e.message, e.field);
   throw e;
 }
 

@@ -18,6 +18,7 @@ let am: Peer;
 let t: TestEngine;
 let downUrl = '';
 let cleanup = () => {};
+let notifierPath = '';
 
 const RULES = `groups:
 - name: peer
@@ -70,6 +71,7 @@ receivers:
   cleanup = () => rmSync(dir, { recursive: true, force: true });
   const rules = join(dir, 'rules.yml');
   const notifier = join(dir, 'notifier.yml');
+  notifierPath = notifier;
   writeFileSync(rules, RULES);
   writeFileSync(notifier, `route:
   receiver: hook
@@ -168,6 +170,18 @@ describe('alerts to a real Alertmanager and straight to a webhook', () => {
     expect(entries[0]!.detail).toMatch(/after 4 attempt\(s\)/);
     const sent = (await t.engine.app.inject({ url: '/api/v1/alerts/history?since=1h&state=sent&name=TidemarkPeerDown' })).json().data.entries;
     expect(sent.map((e: { receiver: string }) => e.receiver)).toContain('hook');
+  });
+
+  it('refuses a notifier file with an unknown receiver on reload, naming the field, and keeps the one it has', async () => {
+    const { readFileSync } = await import('node:fs');
+    const good = readFileSync(notifierPath, 'utf8');
+    writeFileSync(notifierPath, good.replace('  - receiver: down\n', '  - receiver: nobody\n'));
+    const res = await t.engine.app.inject({ method: 'POST', url: '/-/reload' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error: 'invalid_notifier', field: 'route.routes[0].receiver' });
+    expect(res.json().message).toContain('undefined receiver "nobody" used in route');
+    writeFileSync(notifierPath, good);
+    expect((await t.engine.app.inject({ method: 'POST', url: '/-/reload' })).statusCode).toBe(200);
   });
 
   it('resolves: both paths post the resolution', async () => {
