@@ -205,6 +205,10 @@ export class RuleService {
     for (const g of after) this.schedule(tenant, g);
   }
 
+  private readonly running = new Set<GroupRuntime>();
+  /** Evaluations skipped because the previous one of the group was still running (Prometheus' missed iterations). */
+  missed = 0;
+
   private schedule(tenant: string, group: GroupRuntime): void {
     if (this.closed) return;
     const id = `${tenant}\u0000${group.key}`;
@@ -212,11 +216,19 @@ export class RuleService {
     const timer = setTimeout(() => {
       // The group may have been replaced by a reload meanwhile: only the current runtime evaluates.
       if (!this.groups(tenant).includes(group)) return;
+      // The next one is due an interval on whatever this one takes; a round still running then makes it a missed iteration.
+      this.schedule(tenant, group);
+      if (this.running.has(group)) {
+        this.missed++;
+        this.log.warn({ tenant, group: group.key }, 'rule group evaluation still running at its next interval; iteration missed');
+        return;
+      }
+      this.running.add(group);
       const run = this.evaluate(tenant, group, at)
         .catch((e: unknown) => this.log.error({ tenant, group: group.key, err: (e as Error).message }, 'rule group evaluation failed'))
         .finally(() => {
           this.inflight.delete(run);
-          if (this.groups(tenant).includes(group)) this.schedule(tenant, group);
+          this.running.delete(group);
         });
       this.inflight.add(run);
     }, Math.max(0, at - this.now()));
@@ -246,8 +258,14 @@ export class RuleService {
     return { evalMs, notifyMs, sent: outcome.toSend.length };
   }
 
+  /**
+   * Delivery is per engine, not per tenant: the configured Alertmanagers and
+   * notifier file get the alerts of `rules.tenant` only. Another tenant's
+   * API-loaded rules evaluate, keep history and answer in /api/v1/alerts,
+   * but are not posted to receivers configured for someone else.
+   */
   private async send(tenant: string, alerts: OutgoingAlert[]): Promise<void> {
-    if (alerts.length === 0) return;
+    if (alerts.length === 0 || tenant !== this.config.rules.tenant) return;
     const postable = postableAlerts(alerts, this.config.alerting.externalLabels as Labels);
     for (const sink of this.sinks) sink.receive(tenant, postable, this.now());
     const outcomes = await sendToAlertmanagers(this.config.alerting.alertmanagers, postable, this.timeoutMs);

@@ -106,9 +106,14 @@ export class Notifier implements AlertSink {
     if (this.closed) return;
     clearTimeout(group.timer);
     group.timer = setTimeout(() => {
-      const run = this.flush(id, group).catch((e: unknown) => this.deps.log.error({ group: group.key, err: (e as Error).message }, 'notification flush failed'));
+      const run = this.flush(id, group)
+        .catch((e: unknown) => this.deps.log.error({ group: group.key, err: (e as Error).message }, 'notification flush failed; tried again at the next group_interval'))
+        // A flush that failed (the store away for the claim) must not end the group: the next one comes all the same.
+        .finally(() => {
+          this.inflight.delete(run);
+          if (this.groups.get(id) === group) this.schedule(id, group, group.route.groupIntervalMs);
+        });
       this.inflight.add(run);
-      void run.finally(() => this.inflight.delete(run));
     }, delayMs);
     group.timer.unref();
   }
@@ -181,9 +186,7 @@ export class Notifier implements AlertSink {
     if (group.alerts.size === 0) {
       this.groups.delete(id);
       clearTimeout(group.timer);
-      return;
     }
-    this.schedule(id, group, group.route.groupIntervalMs);
   }
 
   /** Posts every message; retries a failed one with back-off. Returns why it failed in the end, or null. */
