@@ -16,6 +16,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { claimNotification } from '../alerting/notify/notification-log.ts';
 import { requireBinary } from './helpers/peers.ts';
+import { alertsCommand, silenceCommand } from '../alerting/cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tidemark-alerting-engine-'));
 const rulesFile = join(dir, 'rules.yml');
@@ -177,6 +178,32 @@ describe('rules in a running engine', () => {
     expect(listed.find((x) => x.id === id)).toMatchObject({ createdBy: 'amtool-user', matchers: [{ name: 'alertname', value: 'Foo', isRegex: false, isEqual: true }, { name: 'instance', value: 'a.*', isRegex: true, isEqual: true }] });
     await run('silence', 'expire', id);
     expect((await get(`/api/v2/silence/${id}`)).status.state).toBe('expired');
+  });
+
+  it('answers tidemark alerts search and tidemark silence from a running engine', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    let code = 0;
+    const io = { write: (x: string) => void out.push(x), writeError: (x: string) => void err.push(x), exit: (c: number) => void (code = c) };
+    await alertsCommand(io).parseAsync(['search', '--name', 'AlertTestHigh', '--state', 'firing', '--match', 'instance=a', '--json', '--url', engine.url], { from: 'user' });
+    const entries = JSON.parse(out.join('')) as { alertname: string; state: string; labels: Record<string, string> }[];
+    expect(entries.length).toBeGreaterThan(0);
+    expect(entries.every((e) => e.alertname === 'AlertTestHigh' && e.state === 'firing' && e.labels['instance'] === 'a')).toBe(true);
+    out.length = 0;
+    await alertsCommand(io).parseAsync(['search', '--name', 'AlertTestHigh', '--url', engine.url], { from: 'user' });
+    expect(out.join('')).toMatch(/firing\s+AlertTestHigh\{instance="a", severity="page"\}/);
+    out.length = 0;
+    await silenceCommand(io).parseAsync(['add', 'instance="a"', '--comment', 'cli', '--duration', '10m', '--url', engine.url], { from: 'user' });
+    const id = out.join('').trim();
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    out.length = 0;
+    await silenceCommand(io).parseAsync(['list', '--url', engine.url], { from: 'user' });
+    expect(out.join('')).toContain(`${id}  active`);
+    await silenceCommand(io).parseAsync(['expire', id, '--url', engine.url], { from: 'user' });
+    expect((await get(`/api/v2/silence/${id}`)).status.state).toBe('expired');
+    await silenceCommand(io).parseAsync(['add', 'instance=~"("', '--comment', 'bad', '--url', engine.url], { from: 'user' });
+    expect(code).toBe(2);
+    expect(err.join('')).toMatch(/bad regular expression/);
   });
 
   it('lets exactly one of two replicas sharing the store claim a notification', async () => {
