@@ -41,7 +41,7 @@ const alert = (labels: Record<string, string>, resolvedAt?: number): PostableAle
   generatorURL: 'http://tm/graph',
 });
 
-function harness(config = CONFIG, status: () => number = () => 200) {
+function harness(config = CONFIG, status: () => number = () => 200, timeoutMs = 1000, hang: (url: string) => boolean = () => false) {
   const cfg = parseNotifierConfig(config, 'am.yml');
   let now = T0;
   const posts: { url: string; auth?: string; body: ReturnType<typeof webhookMessages>[number] }[] = [];
@@ -50,7 +50,7 @@ function harness(config = CONFIG, status: () => number = () => 200) {
   const notifier = new Notifier({
     config: cfg,
     externalURL: 'http://tm',
-    timeoutMs: 1000,
+    timeoutMs,
     ratePerMinute: 1000,
     log: silentLogger,
     silences: async () => [],
@@ -61,6 +61,10 @@ function harness(config = CONFIG, status: () => number = () => 200) {
     backoffMs: 1,
     fetch: (async (url: string, init: RequestInit) => {
       attempts++;
+      if (hang(url)) {
+        // A receiver that never answers: only the post's own timeout ends the wait.
+        await new Promise((_, reject) => init.signal!.addEventListener('abort', () => reject(init.signal!.reason)));
+      }
       const code = status();
       if (code === 0) throw new TypeError('fetch failed: connection refused');
       posts.push({ url, auth: (init.headers as Record<string, string>)['authorization'], body: JSON.parse(String(init.body)) });
@@ -161,6 +165,22 @@ describe('the notifier', () => {
     // Not marked as notified: the next flush tries again.
     await h.notifier.flushAll();
     expect(h.attempts()).toBe(6);
+  });
+
+  it('times out a receiver that hangs, retries it, and does not hold up the other receivers', async () => {
+    const h = harness(CONFIG, () => 200, 100, (url) => url.endsWith('/pager'));
+    const started = Date.now();
+    h.notifier.receive('t', [alert({ severity: 'page', team: 'db' })], h.at());
+    const flushing = h.notifier.flushAll();
+    // teams (the other route of the same alert) is posted while pager is still hanging.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(h.posts.map((p) => p.url)).toEqual(['http://127.0.0.1:1/teams']);
+    await flushing;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    const failed = h.history.filter((r) => r.state === 'failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ receiver: 'pager' });
+    expect(failed[0]!.detail).toMatch(/no answer in 100 ms after 3 attempt/);
   });
 
   it('sends one summary instead of a flood past the rate', async () => {
