@@ -10,7 +10,7 @@ import type { Sample, SeriesData } from './evaluate.ts';
 import { selectorSql, selectorSpans, type QueryTimes, type SqlQuery } from './plan.ts';
 import { PromQLError } from './errors.ts';
 import { regexProblem } from '../regex.ts';
-import { chunksFor, countSql, findPushdowns, mergePartials, pushdownSql, type Partial } from './pushdown.ts';
+import { chooseRollup, chunksFor, countSql, findPushdowns, mergePartials, pushdownSql, rollupNaNSql, type Partial } from './pushdown.ts';
 import { labelsKey } from './evaluate.ts';
 
 export interface ReadStats {
@@ -100,6 +100,8 @@ export async function readData(store: Store, ast: Expr, times: QueryTimes, stepM
   const pushed = new Map<Expr, Map<number, Sample[]>>();
   const table = (name: string) => store.table(name);
   const pushdowns = findPushdowns(ast);
+  const rollups: ('samples_1m' | 'samples_1h')[] = [];
+  let rawReads = 0;
   if (pushdowns.length > 0) {
     const steps = stepMs > 0 ? { startMs: times.startMs, stepMs, count: Math.floor((times.endMs - times.startMs) / stepMs) + 1 } : { startMs: times.startMs, stepMs: 1, count: 1 };
     for (const p of pushdowns) {
@@ -110,11 +112,18 @@ export async function readData(store: Store, ast: Expr, times: QueryTimes, stepM
       const { n, s } = counted ? (JSON.parse(counted.split('\n')[0]!) as { n: number; s: number }) : { n: 0, s: 0 };
       opts.stats.samplesRead += n;
       if (opts.stats.samplesRead > opts.maxSamples) throw tooManySamples();
+      let rollup = chooseRollup(p, steps);
+      if (rollup) {
+        const nan = await runQuery(store, rollupNaNSql(rollup, table, opts.tenant, p, steps.startMs - vs.offsetMs - p.matrix.rangeMs, lastStep - vs.offsetMs), opts, 'JSONEachRow');
+        if ((JSON.parse(nan.split('\n')[0]!) as { n: number }).n > 0) rollup = null;
+      }
+      if (rollup) rollups.push(rollup.table);
+      else rawReads++;
       const byStep = new Map<number, Sample[]>();
       const partials = new Map<string, { metric: Record<string, string>; byK: Map<number, Partial[]> }>();
       const of = chunksFor(s, steps.count);
       for (let index = 0; index < of; index++) {
-        const text = await runQuery(store, pushdownSql(p, table, opts.tenant, steps, times, { index, of }), opts, 'JSONCompactEachRow');
+        const text = await runQuery(store, pushdownSql(p, table, opts.tenant, steps, times, { index, of }, rollup), opts, 'JSONCompactEachRow');
         for (const line of text.split('\n')) {
           if (!line) continue;
           if (!p.aggregation) {
@@ -152,6 +161,7 @@ export async function readData(store: Store, ast: Expr, times: QueryTimes, stepM
   }
   for (const [vs, span] of selectorSpans(ast, times, new Set(pushdowns.map((p) => p.expr)))) {
     checkRegexes(vs);
+    rawReads++;
     const budget = opts.maxSamples - opts.stats.samplesRead;
     const text = await runQuery(store, selectorSql(table, opts.tenant, vs.matchers, span, budget + 1), opts, 'JSONCompactEachRow');
     const series = parseSeries(text);
@@ -161,6 +171,8 @@ export async function readData(store: Store, ast: Expr, times: QueryTimes, stepM
     if (opts.stats.samplesRead > opts.maxSamples) throw tooManySamples();
     data.set(vs, series);
   }
+  // The table reported: a rollup when every read was one (the finer of them), else the raw table.
+  if (rawReads === 0 && rollups.length > 0) opts.stats.table = rollups.includes('samples_1m') ? 'samples_1m' : 'samples_1h';
   return { data, pushed };
 }
 

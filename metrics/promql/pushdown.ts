@@ -115,7 +115,7 @@ export interface PushdownSteps {
  * The SQL of one pushdown: JSON rows `[labels, [[k, value], …]]`, one per
  * output series (per group when aggregated), k the step index.
  */
-export function pushdownSql(p: Pushdown, table: (name: string) => string, tenant: string, steps: PushdownSteps, times: QueryTimes, chunk: Chunk = { index: 0, of: 1 }): SqlQuery {
+export function pushdownSql(p: Pushdown, table: (name: string) => string, tenant: string, steps: PushdownSteps, times: QueryTimes, chunk: Chunk = { index: 0, of: 1 }, rollup: Rollup | null = null): SqlQuery {
   const params: Record<string, unknown> = {};
   const vs = p.matrix.vector;
   // One chunk of the series (by id hash): the (series, step) groups of a chunk fit in memory.
@@ -143,7 +143,7 @@ export function pushdownSql(p: Pushdown, table: (name: string) => string, tenant
            lagInFrame(t, 1, toInt64(-9000000000000000000)) OVER w AS prev_t
          FROM pts WINDOW w AS (PARTITION BY series_id ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW))`
     : 'SELECT series_id, t, v, 0.0 AS rc, toInt64(0) AS prev_t FROM pts';
-  const perStep = `SELECT series_id, k, {startMs:Int64} + k * {stepMs:Int64} - {off:Int64} AS te, toFloat64({r:Int64}) AS r,
+  const perStep = rollup ? rollupPerStepSql(rollup, table) : `SELECT series_id, k, {startMs:Int64} + k * {stepMs:Int64} - {off:Int64} AS te, toFloat64({r:Int64}) AS r,
         count() AS n, countIf(NOT isNaN(v)) AS n_num, min(t) AS t1, max(t) AS tn,
         argMin(v, t) AS v1, argMax(v, t) AS vn, sum(if(prev_t >= te - {r:Int64}, rc, 0)) AS reset_sum,
         sum(v) AS s, minIf(v, NOT isNaN(v)) AS lo, maxIf(v, NOT isNaN(v)) AS hi
@@ -181,7 +181,8 @@ export function pushdownSql(p: Pushdown, table: (name: string) => string, tenant
         SELECT series_id, t, v FROM (
           SELECT series_id, toUnixTimestamp64Milli(ts) AS t, any(value) AS v FROM ${table('samples')}
           WHERE tenant = {tenant:String} AND series_id IN (SELECT series_id FROM sel)
-            AND ts >= fromUnixTimestamp64Milli({minMs:Int64}, 'UTC') AND ts <= fromUnixTimestamp64Milli({maxMs:Int64}, 'UTC')
+            AND ts >= fromUnixTimestamp64Milli({minMs:Int64}, 'UTC') AND ts <= fromUnixTimestamp64Milli({maxMs:Int64}, 'UTC')${rollup ? `
+            AND (toUnixTimestamp64Milli(ts) + {off:Int64} - {startMs:Int64}) % {stepMs:Int64} = 0` : ''}
           GROUP BY series_id, ts)
         WHERE reinterpretAsUInt64(v) != ${STALE_BITS_SQL})
     ${body}`;
@@ -234,6 +235,61 @@ export function mergePartials(op: NonNullable<Pushdown['aggregation']>['op'], pa
     case 'max':
       return num === 0 ? NaN : max;
   }
+}
+
+/** A rollup that gives the raw table's answer for a pushdown: its table and bucket. */
+export interface Rollup {
+  table: 'samples_1m' | 'samples_1h';
+  bucketMs: number;
+}
+
+/**
+ * The coarsest rollup that answers exactly, or null to read raw. Only
+ * min_over_time and max_over_time qualify: min and max are idempotent, so
+ * a sample stored twice before a merge does not change them (rollup sums
+ * and counts would count it twice), and staleness markers are absent from
+ * rollups as from range windows. The window and every step's end must lie
+ * on bucket boundaries: 2.42's windows [te − r, te] are then the whole
+ * buckets in [te − r, te) plus the samples exactly at te, read raw. A
+ * bucket holding NaN makes ClickHouse's min/max order-dependent: the
+ * executor checks for one (isNaN(sum)) and reads raw instead.
+ */
+export function chooseRollup(p: Pushdown, steps: PushdownSteps): Rollup | null {
+  if (p.fn !== 'min_over_time' && p.fn !== 'max_over_time') return null;
+  const off = p.matrix.vector.offsetMs;
+  const r = p.matrix.rangeMs;
+  for (const [table, bucketMs] of [['samples_1h', 3_600_000], ['samples_1m', 60_000]] as const) {
+    const aligned = r % bucketMs === 0 && (steps.count === 1 || steps.stepMs % bucketMs === 0) && (((steps.startMs - off) % bucketMs) + bucketMs) % bucketMs === 0;
+    if (aligned) return { table, bucketMs };
+  }
+  return null;
+}
+
+/** Per (series, step) from whole rollup buckets inside [te − r, te) and the raw samples exactly at te. */
+function rollupPerStepSql(rollup: Rollup, table: (name: string) => string): string {
+  return `SELECT series_id, k, count() AS n, sum(part_num) AS n_num, minIf(part_lo, part_num > 0) AS lo, maxIf(part_hi, part_num > 0) AS hi FROM (
+      SELECT series_id, b_lo AS part_lo, b_hi AS part_hi, toUInt64(1) AS part_num,
+        arrayJoin(range(greatest(toInt64(ceil((b + ${rollup.bucketMs} + {off:Int64} - {startMs:Int64}) / {stepMs:Int64})), 0),
+                        least(toInt64(floor((b + {off:Int64} + {r:Int64} - {startMs:Int64}) / {stepMs:Int64})), {lastK:Int64}) + 1)) AS k
+      FROM (SELECT series_id, toInt64(toUnixTimestamp(ts)) * 1000 AS b, min(min) AS b_lo, max(max) AS b_hi FROM ${table(rollup.table)}
+        WHERE tenant = {tenant:String} AND series_id IN (SELECT series_id FROM sel)
+          AND ts >= toDateTime(intDiv({minMs:Int64}, 1000), 'UTC') AND ts < toDateTime(intDiv({maxMs:Int64}, 1000), 'UTC')
+        GROUP BY series_id, ts)
+      UNION ALL
+      SELECT series_id, v AS part_lo, v AS part_hi, toUInt64(NOT isNaN(v)) AS part_num, intDiv(t + {off:Int64} - {startMs:Int64}, {stepMs:Int64}) AS k
+      FROM pts WHERE (t + {off:Int64} - {startMs:Int64}) % {stepMs:Int64} = 0 AND t + {off:Int64} >= {startMs:Int64})
+    GROUP BY series_id, k`;
+}
+
+/** Whether the rollup buckets a pushdown would read hold a NaN (or +Inf and −Inf together): then it reads raw. */
+export function rollupNaNSql(rollup: Rollup, table: (name: string) => string, tenant: string, p: Pushdown, minMs: number, maxMs: number): SqlQuery {
+  const params: Record<string, unknown> = { minMs: Math.floor(minMs), maxMs: Math.ceil(maxMs) };
+  const sel = seriesSelectionSql(table, tenant, p.matrix.vector.matchers, params);
+  return {
+    sql: `SELECT count() AS n FROM ${table(rollup.table)} WHERE tenant = {tenant:String} AND series_id IN (SELECT series_id FROM (${sel}))
+      AND ts >= toDateTime(intDiv({minMs:Int64}, 1000), 'UTC') AND ts < toDateTime(intDiv({maxMs:Int64}, 1000), 'UTC') AND isNaN(sum)`,
+    params,
+  };
 }
 
 /** How many samples a selector's span holds (read before the work, to refuse over-budget queries early). */
