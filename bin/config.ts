@@ -6,6 +6,7 @@ import { ingesterSection } from '../metrics/config.ts';
 import { collectorSection } from '../collector/config.ts';
 import { settleSlaDefaults, slaSection } from '../sla/config.ts';
 import { autoscalerSection } from '../autoscaler/config.ts';
+import { alertingSection, rulesSection } from '../alerting/config.ts';
 
 export const configSchema = coreConfigSchema
   .extend({
@@ -13,6 +14,8 @@ export const configSchema = coreConfigSchema
     collector: collectorSection,
     sla: slaSection,
     autoscaler: autoscalerSection,
+    rules: rulesSection,
+    alerting: alertingSection,
   })
   .transform((c) => settleSlaDefaults(settleDefaults(c)));
 

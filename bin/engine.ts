@@ -27,6 +27,9 @@ import { autoscalerRoutes } from '../autoscaler/routes.ts';
 import { startAutoscaling } from '../autoscaler/service.ts';
 import { authMigrations } from '../core/auth/schema.ts';
 import { createAuth } from '../core/auth/service.ts';
+import { alertingMigrations } from '../alerting/schema.ts';
+import { alertingRoutes } from '../alerting/routes.ts';
+import { startAlerting } from '../alerting/service.ts';
 
 export interface Engine {
   readonly app: FastifyInstance;
@@ -36,7 +39,7 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-const MIGRATIONS: Migration[] = [...metricsMigrations, ...slaMigrations, ...autoscalerMigrations, ...authMigrations];
+const MIGRATIONS: Migration[] = [...metricsMigrations, ...slaMigrations, ...autoscalerMigrations, ...authMigrations, ...alertingMigrations];
 
 function createBus(config: Config, registry: Registry, log: Logger): Bus {
   if (config.bus.kind === 'memory') {
@@ -92,7 +95,7 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   const app = createHttpServer({ bodyLimit: config.server.bodyLimit, log, tls: config.server.tls, auth: auth.setup });
   const routes: RouteModule<Config>[] = [];
   if (role === 'all' || role === 'collector') routes.push(collectorRoutes);
-  if (role === 'all' || role === 'api') routes.push(metricsRoutes, slaRoutes, autoscalerRoutes, auth.routes);
+  if (role === 'all' || role === 'api') routes.push(metricsRoutes, slaRoutes, autoscalerRoutes, alertingRoutes, auth.routes);
   for (const r of routes) await r(app, ctx);
 
   healthRoutes(app, {
@@ -110,6 +113,8 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   await startSla(ctx);
   // The loop reads the store and answers to the API role; collectors and ingesters scale nothing.
   if (role === 'all' || role === 'api') await startAutoscaling(ctx);
+  // Rules read the store and write back through the bus: the API role evaluates them.
+  if (role === 'all' || role === 'api') await startAlerting(ctx);
 
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   log.info({ address, role, bus: bus.kind, store: store.embedded ? `embedded ${config.store.dataPath}` : config.store.url }, 'tidemark is up');

@@ -3,6 +3,7 @@ import { createMaterializedView, createTable, shardingKey, type SchemaContext } 
 import { metricsMigrations } from '../metrics/schema.ts';
 import { slaMigrations } from '../sla/schema.ts';
 import { autoscalerMigrations } from '../autoscaler/decision-log.ts';
+import { alertingMigrations } from '../alerting/schema.ts';
 
 const single: SchemaContext = { database: 'tm', rawRetentionDays: 15, rollupRetentionDays: 400 };
 const cluster: SchemaContext = { ...single, cluster: 'prod' };
@@ -73,7 +74,7 @@ function distributedKeys(sql: readonly string[]): Map<string, string> {
 }
 
 describe('cluster sharding', () => {
-  const all = [...metricsMigrations, ...slaMigrations, ...autoscalerMigrations].flatMap((m) => m.statements(cluster));
+  const all = [...metricsMigrations, ...slaMigrations, ...autoscalerMigrations, ...alertingMigrations].flatMap((m) => m.statements(cluster));
 
   it('never shards at random', () => {
     expect(all.filter((s) => s.includes('Distributed(')).length).toBeGreaterThanOrEqual(11);
@@ -95,6 +96,10 @@ describe('cluster sharding', () => {
       sla_report_announcements: 'cityHash64(tenant, month, version)',
       sla_probe_clusters: 'cityHash64(tenant, month, cluster)',
       autoscaler_decisions: 'cityHash64(tenant, policy_kind, namespace, name)',
+      alert_history: 'cityHash64(tenant, alertname)',
+      alert_notification_log: 'cityHash64(tenant, receiver, group_key, slot)',
+      alert_silences: 'cityHash64(tenant, id)',
+      alert_rule_files: 'cityHash64(tenant, name)',
     });
   });
 

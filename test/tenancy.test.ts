@@ -34,9 +34,10 @@ let t: TestEngine;
 let app: FastifyInstance;
 const tokens: Record<string, Record<Role, string>> = { [A]: {} as Record<Role, string>, [B]: {} as Record<Role, string> };
 let bUserTokenId = '';
+let bSilenceId = '';
 
 interface Call {
-  method?: 'GET' | 'POST' | 'DELETE';
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
   url: string;
   body?: string | Buffer | object;
   type?: string;
@@ -137,6 +138,13 @@ beforeAll(async () => {
   const decisions = new StoreDecisionLog(t.engine.ctx.store, B);
   await decisions.record({ policy: { kind: 'PodAutoscalingPolicy', namespace: 'shop', name: 'web' }, time: iso(NOW - 1000), action: 'none', reason: 'globex-decision', conditions: [] });
   await decisions.flush();
+  // B's alerting: a rule file and a silence (A may neither see nor remove them).
+  const bRules = { content: 'groups:\n- name: globex-group\n  rules:\n  - alert: GlobexAlert\n    expr: globex_only > 1e12\n' };
+  expect((await call({ method: 'PUT', url: '/api/v1/rules/files/globex-rules', body: bRules }, bAdmin)).statusCode).toBe(201);
+  const silence = { matchers: [{ name: 'owner', value: 'globex', isRegex: false }], startsAt: iso(NOW), endsAt: iso(NOW + 3_600_000), createdBy: 'globex-ops', comment: 'globex-silence' };
+  const silenced = await call({ method: 'POST', url: '/api/v2/silences', body: silence }, bAdmin);
+  expect(silenced.statusCode, silenced.body).toBe(200);
+  bSilenceId = silenced.json().silenceID;
 
   for (const metric of ['shared_metric', 'shared_rw', 'globex_only', 'globex_rw', 'globex_import']) await waitFor(`${metric} under ${B}`, async () => (await seriesOf(B, metric)).length > 0);
   bRowsBefore = await rowsOf(B);
@@ -193,11 +201,29 @@ const ROWS: Record<string, { call: Call; allowed: number }> = {
   // B's user token: to A it does not exist (the id is filled in once B's tokens are minted).
   'DELETE /api/v1/tokens/:id': { call: { method: 'DELETE', url: '/api/v1/tokens/:id' }, allowed: 404 },
   'GET /api/v1/audit': { call: { url: '/api/v1/audit' }, allowed: 200 },
+  'GET /api/v1/rules': { call: { url: '/api/v1/rules' }, allowed: 200 },
+  'GET /api/v1/alerts': { call: { url: '/api/v1/alerts' }, allowed: 200 },
+  'GET /api/v1/alerts/history': { call: { url: '/api/v1/alerts/history?since=1h' }, allowed: 200 },
+  // The engine's own rule files: cloud administrators only, so every role of A gets 403.
+  'POST /-/reload': { call: { method: 'POST', url: '/-/reload' }, allowed: 200 },
+  'PUT /api/v1/rules/files/:name': { call: { method: 'PUT', url: '/api/v1/rules/files/acme-rules', body: { content: 'groups:\n- name: acme-group\n  rules:\n  - alert: AcmeAlert\n    expr: acme_metric > 1e12\n' } }, allowed: 201 },
+  // B's rule file: to A it does not exist.
+  'DELETE /api/v1/rules/files/:name': { call: { method: 'DELETE', url: '/api/v1/rules/files/globex-rules' }, allowed: 404 },
+  'GET /api/v2/silences': { call: { url: '/api/v2/silences' }, allowed: 200 },
+  'POST /api/v2/silences': {
+    call: { method: 'POST', url: '/api/v2/silences', body: { matchers: [{ name: 'owner', value: 'acme', isRegex: false }], startsAt: iso(NOW), endsAt: iso(NOW + 3_600_000), createdBy: 'acme-ops', comment: 'acme' } },
+    allowed: 200,
+  },
+  // B's silence (its id filled in once made): to A it does not exist.
+  'GET /api/v2/silence/:id': { call: { url: '/api/v2/silence/:id' }, allowed: 404 },
+  'DELETE /api/v2/silence/:id': { call: { method: 'DELETE', url: '/api/v2/silence/:id' }, allowed: 404 },
 };
 
 const rowCall = (key: string): Call => {
   const c = ROWS[key]!.call;
-  return key === 'DELETE /api/v1/tokens/:id' ? { ...c, url: `/api/v1/tokens/${bUserTokenId}` } : c;
+  if (key === 'DELETE /api/v1/tokens/:id') return { ...c, url: `/api/v1/tokens/${bUserTokenId}` };
+  if (key.endsWith('/api/v2/silence/:id')) return { ...c, url: `/api/v2/silence/${bSilenceId}` };
+  return c;
 };
 
 function routeAuth(key: string) {
@@ -227,6 +253,9 @@ describe('the cross-tenant table', () => {
       expect((await call({ url: '/api/v1/autoscale/decisions?policy=shop/web' }, token, asB)).json().decision.reason).toBe('globex-decision');
       const range = await call({ url: '/api/v1/range?metric=shared_metric&since=1h' }, token, asB);
       expect(range.body).toMatch(/666\.25/);
+      expect((await call({ url: '/api/v2/silences' }, token, asB)).json().map((x: { comment: string }) => x.comment)).toContain('globex-silence');
+      expect((await call({ url: `/api/v2/silence/${bSilenceId}` }, token, asB)).statusCode).toBe(200);
+      expect((await call({ url: '/api/v1/rules' }, token, asB)).json().data.groups.map((g: { name: string }) => g.name)).toEqual(['globex-group']);
       const availability = (await call({ url: '/api/v1/sla/availability' }, token, asB)).json();
       expect(availability.clusters.map((c: { id: string }) => c.id)).toContain('globex-cluster');
     }

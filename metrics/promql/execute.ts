@@ -1,0 +1,244 @@
+// Running the planner's SQL against the store: every query carries a
+// query_id and max_execution_time, is aborted with the caller's signal or
+// the deadline, and on a server is killed (KILL QUERY) so that it is gone
+// from system.processes; the sample budget is enforced by the LIMIT the
+// planner puts on each read. Turns the rows into SeriesData for evaluate.ts.
+import { randomUUID } from 'node:crypto';
+import type { Store } from '../../core/store.ts';
+import type { Expr, VectorSelector } from './ast.ts';
+import type { Sample, SeriesData } from './evaluate.ts';
+import { selectorSql, selectorSpans, type QueryTimes, type SqlQuery } from './plan.ts';
+import { PromQLError } from './errors.ts';
+import { regexProblem } from '../regex.ts';
+import { chooseRollup, chunksFor, countSql, findPushdowns, mergePartials, pushdownSql, rollupNaNSql, type Partial } from './pushdown.ts';
+import { labelsKey } from './evaluate.ts';
+
+export interface ReadStats {
+  samplesRead: number;
+  table: 'samples' | 'samples_1m' | 'samples_1h';
+}
+
+export interface ReadOptions {
+  tenant: string;
+  maxSamples: number;
+  deadline: number;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  stats: ReadStats;
+}
+
+export interface ReadData {
+  data: Map<VectorSelector, SeriesData[]>;
+  pushed: Map<Expr, Map<number, Sample[]>>;
+}
+
+export function tooManySamples(): PromQLError {
+  return new PromQLError('execution', 'query processing would load too many samples into memory in query execution');
+}
+
+/** Runs one SELECT under the query's deadline and signal; returns its text in the given format. */
+export async function runQuery(store: Store, q: SqlQuery, opts: ReadOptions, format: 'JSONEachRow' | 'JSONCompactEachRow'): Promise<string> {
+  const remaining = opts.deadline - Date.now();
+  if (opts.signal?.aborted) throw new PromQLError('canceled', 'query was canceled');
+  if (remaining <= 0) throw new PromQLError('timeout', `query timed out in query execution (${opts.timeoutMs} ms)`);
+  const queryId = `promql-${randomUUID()}`;
+  const controller = new AbortController();
+  let reason: 'timeout' | 'canceled' | null = null;
+  const onAbort = () => {
+    reason ??= 'canceled';
+    controller.abort();
+  };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(() => {
+    reason ??= 'timeout';
+    controller.abort();
+  }, remaining);
+  try {
+    const result = await store.client.query({
+      query: q.sql,
+      query_params: q.params,
+      format,
+      query_id: queryId,
+      abort_signal: controller.signal,
+      clickhouse_settings: {
+        // Fractional seconds: embedded chDB cannot interrupt a running query, so this is what ends it there.
+        max_execution_time: Math.max(0.1, Math.round(remaining) / 1000),
+        output_format_json_quote_64bit_integers: 0,
+        output_format_json_quote_denormals: 1,
+        cancel_http_readonly_queries_on_client_close: 1,
+      },
+    });
+    return await result.text();
+  } catch (e) {
+    const message = (e as Error).message ?? '';
+    if (reason !== null || /TIMEOUT_EXCEEDED|Timeout exceeded/i.test(message)) {
+      await killQuery(store, queryId);
+      if (reason === 'canceled') throw new PromQLError('canceled', 'query was canceled');
+      throw new PromQLError('timeout', `query timed out in query execution (${opts.timeoutMs} ms)`);
+    }
+    if (/cannot compile re2|CANNOT_COMPILE_REGEXP/i.test(message)) throw new PromQLError('bad_data', `invalid regular expression: ${/error: ([^.]*)/.exec(message)?.[1] ?? 'RE2 cannot compile it'}`);
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** A server keeps running a query whose client went away unless told; embedded chDB ends it by max_execution_time. */
+async function killQuery(store: Store, queryId: string): Promise<void> {
+  if (store.embedded) return;
+  try {
+    await store.command('KILL QUERY WHERE query_id = {id:String} SYNC', { id: queryId });
+  } catch {
+    // Already finished: nothing to kill.
+  }
+}
+
+/** Reads every selector's series and samples over the span its evaluations reach. */
+export async function readData(store: Store, ast: Expr, times: QueryTimes, stepMs: number, opts: ReadOptions): Promise<ReadData> {
+  const data = new Map<VectorSelector, SeriesData[]>();
+  const pushed = new Map<Expr, Map<number, Sample[]>>();
+  const table = (name: string) => store.table(name);
+  const pushdowns = findPushdowns(ast);
+  const rollups: ('samples_1m' | 'samples_1h')[] = [];
+  let rawReads = 0;
+  if (pushdowns.length > 0) {
+    const steps = stepMs > 0 ? { startMs: times.startMs, stepMs, count: Math.floor((times.endMs - times.startMs) / stepMs) + 1 } : { startMs: times.startMs, stepMs: 1, count: 1 };
+    for (const p of pushdowns) {
+      const vs = p.matrix.vector;
+      checkRegexes(vs);
+      const lastStep = steps.startMs + (steps.count - 1) * steps.stepMs;
+      const counted = await runQuery(store, countSql(table, opts.tenant, vs, steps.startMs - vs.offsetMs - p.matrix.rangeMs, lastStep - vs.offsetMs), opts, 'JSONEachRow');
+      const { n, s } = counted ? (JSON.parse(counted.split('\n')[0]!) as { n: number; s: number }) : { n: 0, s: 0 };
+      opts.stats.samplesRead += n;
+      if (opts.stats.samplesRead > opts.maxSamples) throw tooManySamples();
+      let rollup = chooseRollup(p, steps);
+      if (rollup) {
+        const nan = await runQuery(store, rollupNaNSql(rollup, table, opts.tenant, p, steps.startMs - vs.offsetMs - p.matrix.rangeMs, lastStep - vs.offsetMs), opts, 'JSONEachRow');
+        if ((JSON.parse(nan.split('\n')[0]!) as { n: number }).n > 0) rollup = null;
+      }
+      if (rollup) rollups.push(rollup.table);
+      else rawReads++;
+      const byStep = new Map<number, Sample[]>();
+      const partials = new Map<string, { metric: Record<string, string>; byK: Map<number, Partial[]> }>();
+      const of = chunksFor(s, steps.count);
+      for (let index = 0; index < of; index++) {
+        const text = await runQuery(store, pushdownSql(p, table, opts.tenant, steps, times, { index, of }, rollup), opts, 'JSONCompactEachRow');
+        for (const line of text.split('\n')) {
+          if (!line) continue;
+          if (!p.aggregation) {
+            const [metric, points] = JSON.parse(line) as [Record<string, string>, [number, number | string][]];
+            for (const [k, value] of points) {
+              const t = steps.startMs + k * steps.stepMs;
+              let list = byStep.get(t);
+              if (!list) byStep.set(t, (list = []));
+              list.push({ metric, value: num(value) });
+            }
+            continue;
+          }
+          const [metric, points] = JSON.parse(line) as [Record<string, string>, (number | string)[][]];
+          const key = labelsKey(metric);
+          let group = partials.get(key);
+          if (!group) partials.set(key, (group = { metric, byK: new Map() }));
+          for (const [k, ...rest] of points) {
+            const part = rest.map(num) as Partial;
+            const list = group.byK.get(Number(k));
+            if (list) list.push(part);
+            else group.byK.set(Number(k), [part]);
+          }
+        }
+      }
+      for (const { metric, byK } of partials.values()) {
+        for (const [k, parts] of byK) {
+          const t = steps.startMs + k * steps.stepMs;
+          let list = byStep.get(t);
+          if (!list) byStep.set(t, (list = []));
+          list.push({ metric, value: mergePartials(p.aggregation!.op, parts) });
+        }
+      }
+      pushed.set(p.expr, byStep);
+    }
+  }
+  for (const [vs, span] of selectorSpans(ast, times, new Set(pushdowns.map((p) => p.expr)))) {
+    checkRegexes(vs);
+    rawReads++;
+    const budget = opts.maxSamples - opts.stats.samplesRead;
+    const text = await runQuery(store, selectorSql(table, opts.tenant, vs.matchers, span, budget + 1), opts, 'JSONCompactEachRow');
+    const series = parseSeries(text);
+    let n = 0;
+    for (const s of series) n += s.t.length;
+    opts.stats.samplesRead += n;
+    if (opts.stats.samplesRead > opts.maxSamples) throw tooManySamples();
+    data.set(vs, series);
+  }
+  // The table reported: a rollup when every read was one (the finer of them), else the raw table.
+  if (rawReads === 0 && rollups.length > 0) opts.stats.table = rollups.includes('samples_1m') ? 'samples_1m' : 'samples_1h';
+  return { data, pushed };
+}
+
+function checkRegexes(vs: VectorSelector): void {
+  for (const m of vs.matchers) {
+    if (m.op === '=~' || m.op === '!~') {
+      const problem = regexProblem(m.value);
+      if (problem) throw new PromQLError('bad_data', problem);
+    }
+  }
+}
+
+function num(v: number | string): number {
+  return typeof v === 'number' ? v : parseFloatCH(v);
+}
+
+function parseFloatCH(s: string): number {
+  switch (s) {
+    case 'nan':
+    case '-nan':
+      return NaN;
+    case 'inf':
+    case '+inf':
+      return Infinity;
+    case '-inf':
+      return -Infinity;
+    default:
+      return Number(s);
+  }
+}
+
+type Point = [number, number | string, number | boolean];
+
+/** JSON rows `[id, labels, [[ms, value, stale], …]]` into one SeriesData per series. */
+export function parseSeries(text: string): SeriesData[] {
+  const out: SeriesData[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const [, metric, points] = JSON.parse(line) as [string, Record<string, string>, Point[]];
+    const n = points.length;
+    const t = new Float64Array(n);
+    const v = new Float64Array(n);
+    const stale = new Uint8Array(n);
+    let staleCount = 0;
+    for (let i = 0; i < n; i++) {
+      const p = points[i]!;
+      t[i] = p[0];
+      v[i] = typeof p[1] === 'number' ? p[1] : parseFloatCH(p[1]);
+      if (p[2] === 1 || p[2] === true) {
+        stale[i] = 1;
+        staleCount++;
+      }
+    }
+    let clean = { t, v };
+    if (staleCount > 0) {
+      const ct = new Float64Array(n - staleCount);
+      const cv = new Float64Array(n - staleCount);
+      let j = 0;
+      for (let i = 0; i < n; i++) {
+        if (stale[i]) continue;
+        ct[j] = t[i]!;
+        cv[j++] = v[i]!;
+      }
+      clean = { t: ct, v: cv };
+    }
+    out.push({ metric, t, v, stale, clean });
+  }
+  return out;
+}
