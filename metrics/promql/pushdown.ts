@@ -24,10 +24,11 @@ export interface Pushdown {
   readonly aggregation: { op: PushdownAggregation; grouping: readonly string[]; without: boolean } | null;
 }
 
-function pushableCall(e: Expr): { call: Call; fn: PushdownFunction; matrix: MatrixSelector } | null {
+function pushableCall(e: Expr, stepMs: number): { call: Call; fn: PushdownFunction; matrix: MatrixSelector } | null {
   if (e.kind !== 'call' || !(PUSHDOWN_FUNCTIONS as readonly string[]).includes(e.fn)) return null;
   const arg = e.args[0];
   if (!arg || arg.kind !== 'matrix') return null;
+  if (stepMs > 0 && arg.rangeMs / stepMs + 1 > MAX_FANOUT) return null;
   const vs = arg.vector;
   // A selector across metric names could collide once __name__ is dropped (an error in Prometheus): Node checks that.
   if (vs.at || !vs.matchers.some((m) => m.name === '__name__' && m.op === '=')) return null;
@@ -35,22 +36,31 @@ function pushableCall(e: Expr): { call: Call; fn: PushdownFunction; matrix: Matr
 }
 
 /**
+ * Most steps one sample may fan out to. Beyond it (e.g. a 1 h window at 1 s
+ * steps: 3,600 rows per sample) the statement's work is all after its reads,
+ * where neither max_execution_time nor (embedded) an abort can stop it; the
+ * Node evaluator, which checks the deadline as it goes, takes those.
+ */
+export const MAX_FANOUT = 100;
+
+/**
  * The sub-expressions to push down: the largest pushable node on each path
  * from the root, never inside a subquery (whose steps are not the query's).
+ * `stepMs` 0 is an instant query (one step).
  */
-export function findPushdowns(root: Expr): Pushdown[] {
+export function findPushdowns(root: Expr, stepMs = 0): Pushdown[] {
   const out: Pushdown[] = [];
   const walk = (e: Expr): void => {
     if (e.kind === 'subquery') return;
     if (e.kind === 'aggregate' && (PUSHDOWN_AGGREGATIONS as readonly string[]).includes(e.op)) {
-      const inner = pushableCall(e.expr);
+      const inner = pushableCall(e.expr, stepMs);
       if (inner) {
         const a = e as Aggregate;
         out.push({ expr: e, fn: inner.fn, matrix: inner.matrix, aggregation: { op: a.op as PushdownAggregation, grouping: a.grouping, without: a.without } });
         return;
       }
     }
-    const call = pushableCall(e);
+    const call = pushableCall(e, stepMs);
     if (call) {
       out.push({ expr: e, fn: call.fn, matrix: call.matrix, aggregation: null });
       return;
