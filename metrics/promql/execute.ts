@@ -99,7 +99,7 @@ export async function readData(store: Store, ast: Expr, times: QueryTimes, stepM
   const data = new Map<VectorSelector, SeriesData[]>();
   const pushed = new Map<Expr, Map<number, Sample[]>>();
   const table = (name: string) => store.table(name);
-  const pushdowns = findPushdowns(ast);
+  const pushdowns = findPushdowns(ast, stepMs);
   const rollups: ('samples_1m' | 'samples_1h')[] = [];
   let rawReads = 0;
   if (pushdowns.length > 0) {

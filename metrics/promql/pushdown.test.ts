@@ -17,6 +17,12 @@ describe('findPushdowns', () => {
     expect(findPushdowns(parsePromQL('topk(3, rate(a[5m]))')).map((p) => [p.fn, p.aggregation])).toEqual([['rate', null]]);
   });
 
+  it('leaves to Node a window that would fan each sample out to more than MAX_FANOUT steps', () => {
+    expect(findPushdowns(parsePromQL('sum(rate(a[1h]))'), 1000)).toEqual([]);
+    expect(findPushdowns(parsePromQL('sum(rate(a[1h]))'), 60_000)).toHaveLength(1);
+    expect(findPushdowns(parsePromQL('sum(rate(a[1h]))'))).toHaveLength(1);
+  });
+
   it('leaves to Node what ClickHouse does not compute exactly here', () => {
     for (const src of ['rate({__name__=~"a|b"}[5m])', 'irate(a[5m])', 'max_over_time(rate(a[5m])[10m:1m])', 'rate(a[5m] @ 100)', 'quantile_over_time(0.5, a[5m])', 'a']) {
       expect(findPushdowns(parsePromQL(src))).toEqual([]);
