@@ -115,11 +115,19 @@ export class Store {
   }
 
   /** The result as text in the given format (e.g. JSONEachRow lines), for answers passed on without parsing. */
-  async queryText(sql: string, params?: QueryParams, settings?: ClickHouseSettings, format: 'JSONEachRow' | 'JSONCompactEachRow' | 'CSV' | 'TabSeparated' = 'JSONEachRow'): Promise<string> {
+  async queryText(
+    sql: string,
+    params?: QueryParams,
+    settings?: ClickHouseSettings,
+    format: 'JSONEachRow' | 'JSONCompactEachRow' | 'CSV' | 'TabSeparated' = 'JSONEachRow',
+    control: { queryId?: string; signal?: AbortSignal } = {},
+  ): Promise<string> {
     const result = await this.client.query({
       query: sql,
       query_params: params,
       format,
+      query_id: control.queryId,
+      abort_signal: control.signal,
       clickhouse_settings: this.scoped({ output_format_json_quote_64bit_integers: 0, ...settings }),
     });
     return result.text();

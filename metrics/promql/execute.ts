@@ -54,21 +54,18 @@ export async function runQuery(store: Store, q: SqlQuery, opts: ReadOptions, for
     controller.abort();
   }, remaining);
   try {
-    const result = await store.client.query({
-      query: q.sql,
-      query_params: q.params,
-      format,
-      query_id: queryId,
-      abort_signal: controller.signal,
-      clickhouse_settings: {
+    return await store.queryText(
+      q.sql,
+      q.params,
+      {
         // Fractional seconds: embedded chDB cannot interrupt a running query, so this is what ends it there.
         max_execution_time: Math.max(0.1, Math.round(remaining) / 1000),
-        output_format_json_quote_64bit_integers: 0,
         output_format_json_quote_denormals: 1,
         cancel_http_readonly_queries_on_client_close: 1,
       },
-    });
-    return await result.text();
+      format,
+      { queryId, signal: controller.signal },
+    );
   } catch (e) {
     const message = (e as Error).message ?? '';
     if (reason !== null || /TIMEOUT_EXCEEDED|Timeout exceeded/i.test(message)) {
