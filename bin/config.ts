@@ -6,6 +6,7 @@ import { ingesterSection } from '../metrics/config.ts';
 import { collectorSection } from '../collector/config.ts';
 import { settleSlaDefaults, slaSection } from '../sla/config.ts';
 import { autoscalerSection } from '../autoscaler/config.ts';
+import { logsSection } from '../logs/config.ts';
 
 export const configSchema = coreConfigSchema
   .extend({
@@ -13,6 +14,7 @@ export const configSchema = coreConfigSchema
     collector: collectorSection,
     sla: slaSection,
     autoscaler: autoscalerSection,
+    logs: logsSection,
   })
   .transform((c) => settleSlaDefaults(settleDefaults(c)));
 

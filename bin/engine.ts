@@ -27,6 +27,8 @@ import { autoscalerRoutes } from '../autoscaler/routes.ts';
 import { startAutoscaling } from '../autoscaler/service.ts';
 import { authMigrations } from '../core/auth/schema.ts';
 import { createAuth } from '../core/auth/service.ts';
+import { logsMigrations } from '../logs/schema.ts';
+import { logsRetentionDays } from '../logs/config.ts';
 
 export interface Engine {
   readonly app: FastifyInstance;
@@ -73,7 +75,7 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   collectDefaultMetrics({ register: registry, prefix: 'tidemark_process_' });
   const store = await Store.open({ ...config.store });
   closers.push(() => store.close());
-  const applied = await migrate(store, schemaContext(store, config.store), MIGRATIONS);
+  const applied = await migrate(store, schemaContext(store, config.store), [...MIGRATIONS, ...logsMigrations(logsRetentionDays(config.logs))]);
   if (applied.length > 0) log.info({ migrations: applied.map((m) => `${m.component}/${m.version}`) }, 'schema migrated');
   const bus = createBus(config, registry, log);
   closers.unshift(() => bus.close());

@@ -1,0 +1,64 @@
+// The logs table and its one insert path: labels as a map, nanosecond
+// timestamps kept exactly, tenant on every row, and a replayed insert (same
+// token) stored once.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Store } from '../core/store.ts';
+import { migrate, schemaContext } from '../core/migrations.ts';
+import { logsMigrations } from '../logs/schema.ts';
+import { insertLogLines, streamId, type LogLine } from '../logs/store.ts';
+
+let store: Store;
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tidemark-logs-store-'));
+  store = await Store.open({ dataPath: dir, database: 'logs_store_test' });
+  await migrate(store, schemaContext(store, { rawRetentionDays: 15, rollupRetentionDays: 400 }), logsMigrations(30));
+});
+
+afterAll(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const now = BigInt(Date.now()) * 1_000_000n;
+const labels = { cluster: 'c1', namespace: 'shop', pod: 'web-7d9f8b6c5d-x2x9z', container: 'app' };
+
+describe('insertLogLines', () => {
+  it('stores labels as a map, the exact nanosecond time, the stream id and the tenant', async () => {
+    const rows: LogLine[] = [
+      { tenant: 'a', tsNs: now + 123n, labels, line: 'GET /checkout 200 order=A-1001' },
+      { tenant: 'b', tsNs: now + 456n, labels: { ...labels, cluster: 'c2' }, line: 'other tenant' },
+    ];
+    await insertLogLines(store, rows, 'test/1');
+    const got = await store.query<{ ts: string; stream_id: string; ns: string; line: string }>(
+      `SELECT toString(toUnixTimestamp64Nano(ts)) AS ts, toString(stream_id) AS stream_id, labels['namespace'] AS ns, line FROM ${store.table('logs')} WHERE tenant = 'a'`,
+    );
+    expect(got).toEqual([{ ts: String(now + 123n), stream_id: String(streamId(labels)), ns: 'shop', line: 'GET /checkout 200 order=A-1001' }]);
+  });
+
+  it('drops a replayed insert with the same token, keeps a different one', async () => {
+    const rows: LogLine[] = [{ tenant: 'r', tsNs: now, labels, line: 'once' }];
+    await insertLogLines(store, rows, 'test/replay');
+    await insertLogLines(store, rows, 'test/replay');
+    await insertLogLines(store, rows, 'test/other');
+    const [row] = await store.query<{ n: number }>(`SELECT count() AS n FROM ${store.table('logs')} WHERE tenant = 'r'`);
+    expect(row!.n).toBe(2);
+  });
+
+  it('keeps two equal pushes without a token', async () => {
+    const rows: LogLine[] = [{ tenant: 'u', tsNs: now, labels, line: 'twice' }];
+    await insertLogLines(store, rows);
+    await insertLogLines(store, rows);
+    const [row] = await store.query<{ n: number }>(`SELECT count() AS n FROM ${store.table('logs')} WHERE tenant = 'u'`);
+    expect(row!.n).toBe(2);
+  });
+
+  it('finds a token through the text index', async () => {
+    const [row] = await store.query<{ n: number }>(`SELECT count() AS n FROM ${store.table('logs')} WHERE tenant = 'a' AND hasToken(line, 'checkout')`);
+    expect(row!.n).toBe(1);
+  });
+});
