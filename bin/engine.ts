@@ -29,6 +29,7 @@ import { authMigrations } from '../core/auth/schema.ts';
 import { createAuth } from '../core/auth/service.ts';
 import { logsMigrations } from '../logs/schema.ts';
 import { logsRetentionDays } from '../logs/config.ts';
+import { lokiQueryRoutes } from '../logs/logql/routes.ts';
 
 export interface Engine {
   readonly app: FastifyInstance;
@@ -94,7 +95,7 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   const app = createHttpServer({ bodyLimit: config.server.bodyLimit, log, tls: config.server.tls, auth: auth.setup });
   const routes: RouteModule<Config>[] = [];
   if (role === 'all' || role === 'collector') routes.push(collectorRoutes);
-  if (role === 'all' || role === 'api') routes.push(metricsRoutes, slaRoutes, autoscalerRoutes, auth.routes);
+  if (role === 'all' || role === 'api') routes.push(metricsRoutes, slaRoutes, autoscalerRoutes, auth.routes, lokiQueryRoutes);
   for (const r of routes) await r(app, ctx);
 
   healthRoutes(app, {

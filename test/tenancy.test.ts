@@ -16,6 +16,7 @@ import { mayAct, type Role } from '../core/auth/roles.ts';
 import { encodeWriteRequest } from '../collector/remote-write-encode.ts';
 import { StoreDecisionLog } from '../autoscaler/decision-log.ts';
 import { monthOf } from '../sla/period.ts';
+import { insertLogLines } from '../logs/store.ts';
 
 const A = 'acme';
 const B = 'globex';
@@ -137,6 +138,8 @@ beforeAll(async () => {
   const decisions = new StoreDecisionLog(t.engine.ctx.store, B);
   await decisions.record({ policy: { kind: 'PodAutoscalingPolicy', namespace: 'shop', name: 'web' }, time: iso(NOW - 1000), action: 'none', reason: 'globex-decision', conditions: [] });
   await decisions.flush();
+  // B's log lines: what the Loki query API must never show A.
+  await insertLogLines(t.engine.ctx.store, [{ tenant: B, tsNs: BigInt(NOW) * 1_000_000n, labels: { app: 'shop', owner: 'globex' }, line: 'globex-secret-log 10.6.6.6' }]);
 
   for (const metric of ['shared_metric', 'shared_rw', 'globex_only', 'globex_rw', 'globex_import']) await waitFor(`${metric} under ${B}`, async () => (await seriesOf(B, metric)).length > 0);
   bRowsBefore = await rowsOf(B);
@@ -193,6 +196,15 @@ const ROWS: Record<string, { call: Call; allowed: number }> = {
   // B's user token: to A it does not exist (the id is filled in once B's tokens are minted).
   'DELETE /api/v1/tokens/:id': { call: { method: 'DELETE', url: '/api/v1/tokens/:id' }, allowed: 404 },
   'GET /api/v1/audit': { call: { url: '/api/v1/audit' }, allowed: 200 },
+  // The Loki query API, asked for B's stream and B's needle: A's answers are empty.
+  'GET /loki/api/v1/query_range': { call: { url: `/loki/api/v1/query_range?${new URLSearchParams({ query: '{owner="globex"}', start: String(BigInt(NOW - 3_600_000) * 1_000_000n) })}` }, allowed: 200 },
+  'GET /loki/api/v1/query': { call: { url: `/loki/api/v1/query?${new URLSearchParams({ query: 'sum(count_over_time({__search__="10.6.6.6"}[1h]))' })}` }, allowed: 200 },
+  'GET /loki/api/v1/labels': { call: { url: '/loki/api/v1/labels' }, allowed: 200 },
+  'GET /loki/api/v1/label/:name/values': { call: { url: '/loki/api/v1/label/owner/values' }, allowed: 200 },
+  'GET /loki/api/v1/series': { call: { url: `/loki/api/v1/series?${new URLSearchParams({ 'match[]': '{app="shop"}' })}` }, allowed: 200 },
+  'GET /loki/api/v1/index/stats': { call: { url: `/loki/api/v1/index/stats?${new URLSearchParams({ query: '{owner="globex"}' })}` }, allowed: 200 },
+  // A plain GET (no websocket upgrade) is refused after auth and the query check: 400, tenant-blind.
+  'GET /loki/api/v1/tail': { call: { url: `/loki/api/v1/tail?${new URLSearchParams({ query: '{owner="globex"}' })}` }, allowed: 400 },
 };
 
 const rowCall = (key: string): Call => {

@@ -19,6 +19,27 @@ export const MAX_METRIC_LINES = 500_000;
 /** Label names, values and series answered at most. */
 export const MAX_LABEL_ANSWERS = 10_000;
 
+/**
+ * Runs a store query, turning refusals that the query (not the store) causes
+ * into 400s: a regex re2js accepts but the store's RE2 will not compile (its
+ * program-size budget, `\\pL{1000}`), and a query over one query's memory.
+ */
+async function query<T>(store: Store, sql: string, params: Record<string, unknown>): Promise<T[]> {
+  try {
+    return await store.query<T>(sql, params);
+  } catch (e) {
+    const message = (e as Error).message ?? '';
+    if (/cannot compile re2|CANNOT_COMPILE_REGEXP/i.test(message)) {
+      const reason = /error: ([^.]*)/.exec(message)?.[1] ?? 'RE2 cannot compile it';
+      throw new InputError('query', `a regular expression in the query is not one the store's RE2 compiles: ${reason}`);
+    }
+    if (/MEMORY_LIMIT_EXCEEDED|memory limit exceeded/i.test(message) && !/total memory/i.test(message)) {
+      throw new InputError('query', 'the query needs more memory than one query may use; narrow the selector or shorten the range', 'query_too_large');
+    }
+    throw e;
+  }
+}
+
 interface LineRow {
   ts_ns: string;
   stream: string;
@@ -63,7 +84,7 @@ export async function selectLines(store: Store, tenant: string, q: LogQuery, ran
   const kept: { tsNs: string; labels: Labels; line: string }[] = [];
   if (!pipeline) {
     const plan = planLines(table, tenant, q, range, direction, limit);
-    const rows = await store.query<LineRow>(plan.sql, plan.params);
+    const rows = await query<LineRow>(store, plan.sql, plan.params);
     for (const r of rows) {
       counts.linesProcessed++;
       counts.bytesProcessed += Buffer.byteLength(r.line);
@@ -74,7 +95,7 @@ export async function selectLines(store: Store, tenant: string, q: LogQuery, ran
     const page = Math.min(Math.max(limit * 4, 1000), 20_000);
     for (let offset = 0; kept.length < limit && offset < MAX_SCANNED_LINES; offset += page) {
       const plan = planLines(table, tenant, q, range, direction, page, offset);
-      const rows = await store.query<LineRow>(plan.sql, plan.params);
+      const rows = await query<LineRow>(store, plan.sql, plan.params);
       for (const r of rows) {
         counts.linesProcessed++;
         counts.bytesProcessed += Buffer.byteLength(r.line);
@@ -120,7 +141,7 @@ export async function evaluateMetricQuery(store: Store, tenant: string, q: Metri
   const buckets: BucketRow[] = [];
   if (!pipeline) {
     const plan = planBuckets(table, tenant, range.log, g, sqlGrouping(q));
-    const rows = await store.query<BucketSqlRow>(plan.sql, plan.params);
+    const rows = await query<BucketSqlRow>(store, plan.sql, plan.params);
     for (const r of rows) {
       const lines = Number(r.lines);
       const bytes = Number(r.bytes);
@@ -130,7 +151,7 @@ export async function evaluateMetricQuery(store: Store, tenant: string, q: Metri
     }
   } else {
     const plan = planMetricLines(table, tenant, range.log, g, MAX_METRIC_LINES + 1);
-    const rows = await store.query<LineRow>(plan.sql, plan.params);
+    const rows = await query<LineRow>(store, plan.sql, plan.params);
     if (rows.length > MAX_METRIC_LINES) {
       throw new InputError('query', `the pipeline would run over more than ${MAX_METRIC_LINES} lines; narrow the selector, add a line filter before the parser, or shorten the range`, 'query_too_large');
     }
@@ -156,7 +177,8 @@ function optionalWhere(b: SqlBuilder, tenant: string, range: NsRange, selectors:
 export async function labelNames(store: Store, tenant: string, range: NsRange, selector: Selector | null): Promise<string[]> {
   const b = new SqlBuilder();
   const where = optionalWhere(b, tenant, range, selector ? [selector] : []);
-  const rows = await store.query<{ name: string }>(
+  const rows = await query<{ name: string }>(
+    store,
     `SELECT DISTINCT arrayJoin(mapKeys(labels)) AS name FROM ${store.table(LOGS_TABLE)} WHERE ${where} ORDER BY name LIMIT ${MAX_LABEL_ANSWERS}`,
     b.params,
   );
@@ -168,7 +190,8 @@ export async function labelValues(store: Store, tenant: string, name: string, ra
   const b = new SqlBuilder();
   const where = optionalWhere(b, tenant, range, selector ? [selector] : []);
   const key = b.param(name, 'String');
-  const rows = await store.query<{ value: string }>(
+  const rows = await query<{ value: string }>(
+    store,
     `SELECT DISTINCT labels[${key}] AS value FROM ${store.table(LOGS_TABLE)} WHERE ${where} AND mapContains(labels, ${key}) ORDER BY value LIMIT ${MAX_LABEL_ANSWERS}`,
     b.params,
   );
@@ -179,11 +202,13 @@ export async function labelValues(store: Store, tenant: string, name: string, ra
 export async function seriesOf(store: Store, tenant: string, range: NsRange, selectors: readonly Selector[]): Promise<Labels[]> {
   const b = new SqlBuilder();
   const where = optionalWhere(b, tenant, range, selectors);
-  const rows = await store.query<{ labels: Record<string, string> }>(
-    `SELECT any(labels) AS labels FROM ${store.table(LOGS_TABLE)} WHERE ${where} GROUP BY stream_id ORDER BY stream_id LIMIT ${MAX_LABEL_ANSWERS}`,
+  // Not `AS labels`: ClickHouse would read the alias in the WHERE clause too.
+  const rows = await query<{ stream_labels: Record<string, string> }>(
+    store,
+    `SELECT any(labels) AS stream_labels FROM ${store.table(LOGS_TABLE)} WHERE ${where} GROUP BY stream_id ORDER BY stream_id LIMIT ${MAX_LABEL_ANSWERS}`,
     b.params,
   );
-  return rows.map((r) => r.labels);
+  return rows.map((r) => r.stream_labels);
 }
 
 /** Loki's index stats: streams, chunks, entries and bytes a selector covers in the range. */
@@ -191,7 +216,8 @@ export async function indexStats(store: Store, tenant: string, q: LogQuery, rang
   const b = new SqlBuilder();
   const { pushed } = splitPipeline(q.pipeline);
   const where = whereSql(b, tenant, q.selector, pushed, range);
-  const [row] = await store.query<{ streams: number | string; chunks: number | string; entries: number | string; bytes: number | string }>(
+  const [row] = await query<{ streams: number | string; chunks: number | string; entries: number | string; bytes: number | string }>(
+    store,
     // A chunk is a stream's day here (its lines in one partition), the nearest thing to Loki's chunks.
     `SELECT uniqExact(stream_id) AS streams, uniqExact(stream_id, toDate(ts)) AS chunks, count() AS entries, sum(length(line)) AS bytes FROM ${store.table(LOGS_TABLE)} WHERE ${where}`,
     b.params,

@@ -279,7 +279,51 @@ export const decisionsRequest: fc.Arbitrary<FuzzRequest> = fc
   .map((parts) => ({ endpoint: 'autoscale_decisions', method: 'GET' as const, url: `/api/v1/autoscale/decisions?${queryString(parts.flat())}`, headers: {} }));
 
 /** Every edge at once, for the benchmark. */
-export const anyRequest: fc.Arbitrary<FuzzRequest> = fc.oneof(remoteWriteRequest, pushRequest, importRequest, rangeGetRequest, rangePostRequest, seriesRequest, utilisationRequest, slaRequest, decisionsRequest);
+// ---------------------------------------------------------------------------
+// Loki query API (logs/logql/routes.ts): LogQL assembled from real fragments
+// and edge strings, and every time, step, limit and direction parameter.
+
+const logqlSelector = fc.oneof(
+  fc.constantFrom('{app="web"}', '{namespace=~"shop|db"}', '{}', '{ }', '{app!="x", pod!~"a.*"}', '{__search__="10.1.2.3"}'),
+  fc.tuple(labelName, fc.constantFrom('=', '!=', '=~', '!~'), edgeString).map(([n, op, v]) => `{${n}${op}${JSON.stringify(v)}}`),
+  edgeString,
+);
+const logqlStage = fc.oneof(
+  fc.tuple(fc.constantFrom('|=', '!=', '|~', '!~'), edgeString).map(([op, v]) => `${op} ${JSON.stringify(v)}`),
+  fc.constantFrom('| json', '| logfmt', '| status >= 500', '| level="error"', '| took > 10ms', '| size < 1KB', '| line_format "{{.msg}}"', '| __error__=""', '| json a="b.c"', '|= "x" or "y"', '| pattern "<x>"', '| unwrap x'),
+  fc.tuple(labelName, fc.constantFrom('=', '!=', '=~', '!~', '>', '<=', '=='), fc.oneof(edgeString.map((v) => JSON.stringify(v)), edgeNumber.map(String))).map(([n, op, v]) => `| ${n} ${op} ${v}`),
+  edgeString.map((v) => `| line_format ${JSON.stringify(v)}`),
+  edgeString,
+);
+const logqlLog = fc.tuple(logqlSelector, fc.array(logqlStage, { maxLength: 4 })).map(([sel, stages]) => [sel, ...stages].join(' '));
+const logqlRange = fc.oneof(fc.constantFrom('1m', '5m', '1h', '24h', '0s', '1ms', '999999999w', '1.5m'), edgeString);
+const logqlQuery = fc.oneof(
+  logqlLog,
+  fc.tuple(fc.constantFrom('count_over_time', 'rate', 'bytes_over_time', 'bytes_rate', 'sum_over_time', 'absent_over_time'), logqlLog, logqlRange).map(([fn, log, r]) => `${fn}(${log} [${r}])`),
+  fc
+    .tuple(fc.constantFrom('sum', 'avg', 'max', 'count', 'topk(2,', 'bottomk(0,', 'stddev'), fc.constantFrom('', ' by (app)', ' without (pod)', ' by ()'), logqlLog, logqlRange)
+    .map(([op, g, log, r]) => (op.endsWith(',') ? `${op} count_over_time(${log}[${r}]))${g}` : `${op}${g} (rate(${log}[${r}]))`)),
+  fc.constantFrom('"needle"', '"a phrase" `raw`', '', ' ', '{', 'sum(', 'rate({a="b"}[1m]) > 1', '{a="b"} |= ip("1.2.3.4")'),
+  edgeString,
+);
+const lokiTime = fc.oneof(edgeNumber.map(String), edgeString, fc.constantFrom(String(NOW_S), `${NOW_S}000000000`, `${NOW_S}.5`, new Date(NOW_S * 1000).toISOString()));
+
+export const lokiQueryRequest: fc.Arbitrary<FuzzRequest> = fc
+  .tuple(
+    fc.constantFrom('query_range', 'query', 'labels', 'label/app/values', 'label/bad-name/values', 'series', 'index/stats', 'tail'),
+    optionalParam('query', logqlQuery),
+    fc.array(logqlSelector, { maxLength: 2 }).map((ms) => ms.map((m) => ['match[]', m] as [string, string])),
+    optionalParam('start', lokiTime),
+    optionalParam('end', lokiTime),
+    optionalParam('time', lokiTime),
+    optionalParam('since', fc.oneof(fc.constantFrom('5m', '1h'), edgeString)),
+    optionalParam('step', fc.oneof(fc.constantFrom('15s', '60', '0.5', '0', '-1'), edgeString, edgeNumber.map(String))),
+    optionalParam('limit', fc.oneof(edgeNumber.map(String), edgeString)),
+    optionalParam('direction', fc.oneof(fc.constantFrom('forward', 'backward', 'FORWARD'), edgeString)),
+  )
+  .map(([path, ...parts]) => ({ endpoint: 'loki_query', method: 'GET' as const, url: `/loki/api/v1/${path}?${queryString(parts.flat())}`, headers: {} }));
+
+export const anyRequest: fc.Arbitrary<FuzzRequest> = fc.oneof(remoteWriteRequest, pushRequest, importRequest, rangeGetRequest, rangePostRequest, seriesRequest, utilisationRequest, slaRequest, decisionsRequest, lokiQueryRequest);
 
 /** What a client may rely on for any answer: no 5xx, and a JSON error with `error` and `message` on a 4xx. Returns the problem, or null. */
 export function answerProblem(status: number, contentType: string | undefined, body: string): string | null {
