@@ -62,6 +62,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     description: 'Create, list and revoke API tokens on a running engine',
     load: async () => (await import('../core/auth/cli.ts')).tokensCommand(),
   },
+  {
+    name: 'logs',
+    term: 'logs',
+    description: 'Push log lines to a running engine and search its logs',
+    load: async () => (await import('../logs/cli.ts')).logsCommand(),
+  },
 ];
 
 /**

@@ -29,6 +29,9 @@ import { authMigrations } from '../core/auth/schema.ts';
 import { createAuth } from '../core/auth/service.ts';
 import { logsMigrations } from '../logs/schema.ts';
 import { logsRetentionDays } from '../logs/config.ts';
+import { LogsConsumer } from '../logs/consumer.ts';
+import { logsIngestRoutes, logsSearchRoutes } from '../logs/routes.ts';
+import { startLogFiles } from '../logs/files.ts';
 import { lokiQueryRoutes } from '../logs/logql/routes.ts';
 
 export interface Engine {
@@ -87,6 +90,7 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   if (role === 'all' || role === 'ingester') {
     ingester = new Ingester(store, ingesterMetrics(registry, bus), log);
     await ingester.start(bus);
+    await new LogsConsumer(store, registry, log).start(bus);
   }
   const rate = ingestRateMeter(() => ingester?.stored ?? 0);
   closers.unshift(() => rate.stop());
@@ -94,8 +98,8 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   const auth = createAuth(config, store, log);
   const app = createHttpServer({ bodyLimit: config.server.bodyLimit, log, tls: config.server.tls, auth: auth.setup });
   const routes: RouteModule<Config>[] = [];
-  if (role === 'all' || role === 'collector') routes.push(collectorRoutes);
-  if (role === 'all' || role === 'api') routes.push(metricsRoutes, slaRoutes, autoscalerRoutes, auth.routes, lokiQueryRoutes);
+  if (role === 'all' || role === 'collector') routes.push(collectorRoutes, logsIngestRoutes);
+  if (role === 'all' || role === 'api') routes.push(metricsRoutes, slaRoutes, autoscalerRoutes, auth.routes, logsSearchRoutes, lokiQueryRoutes);
   for (const r of routes) await r(app, ctx);
 
   healthRoutes(app, {
@@ -110,6 +114,7 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   });
 
   await startCollectors(ctx);
+  if (role === 'all' || role === 'collector') await startLogFiles(ctx);
   await startSla(ctx);
   // The loop reads the store and answers to the API role; collectors and ingesters scale nothing.
   if (role === 'all' || role === 'api') await startAutoscaling(ctx);

@@ -84,7 +84,7 @@ describe('logs migrations', () => {
       expect(ddl[0]).toMatch(/ORDER BY \(tenant, stream_id, ts\)/);
       expect(ddl[0]).toContain('PARTITION BY toDate(ts)');
       expect(ddl[0]).toContain('TTL toDateTime(ts) + INTERVAL 7 DAY');
-      expect(ddl[0]).toMatch(/INDEX line_text line TYPE text\(/);
+      expect(ddl[0]).toMatch(/INDEX line_text lower\(line\) TYPE text\(/);
     }
   });
 });

@@ -30,7 +30,8 @@ export function logsMigrations(retentionDays: number): Migration[] {
             // cluster, namespace, workload, pod, container, source … where known.
             'labels Map(LowCardinality(String), String)',
             'line String CODEC(ZSTD(1))',
-            `INDEX line_text line TYPE text(tokenizer = '${LINE_TOKENIZER}') GRANULARITY 1`,
+            // On the lowercased line: keyword search is case-insensitive and still answered from the index.
+            `INDEX line_text lower(line) TYPE text(tokenizer = '${LINE_TOKENIZER}') GRANULARITY 1`,
           ],
           engine: 'MergeTree',
           orderBy: '(tenant, stream_id, ts)',

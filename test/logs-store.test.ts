@@ -9,6 +9,10 @@ import { Store } from '../core/store.ts';
 import { migrate, schemaContext } from '../core/migrations.ts';
 import { logsMigrations } from '../logs/schema.ts';
 import { insertLogLines, streamId, type LogLine } from '../logs/store.ts';
+import { LogsConsumer, logLineOf } from '../logs/consumer.ts';
+import { Registry } from 'prom-client';
+import { silentLogger } from '../core/log.ts';
+import type { LogRecord } from '../core/bus/records.ts';
 
 let store: Store;
 let dir: string;
@@ -60,5 +64,25 @@ describe('insertLogLines', () => {
   it('finds a token through the text index', async () => {
     const [row] = await store.query<{ n: number }>(`SELECT count() AS n FROM ${store.table('logs')} WHERE tenant = 'a' AND hasToken(line, 'checkout')`);
     expect(row!.n).toBe(1);
+  });
+});
+
+describe('the logs consumer', () => {
+  const record: LogRecord = { tenant: 'c', timestamp: Date.now(), cluster: 'c1', namespace: 'ns', workload: '', pod: 'api-0', container: 'x', stream: 'stdout', message: 'redelivered line' };
+
+  it('stores a redelivered delivery (same token) once', async () => {
+    const consumer = new LogsConsumer(store, new Registry(), silentLogger);
+    const delivery = { topic: 'logs' as const, payloads: [[record], [{ ...record, message: 'second payload' }]], token: 'kafka/tidemark.logs/0/100-101' };
+    await consumer.handle(delivery);
+    await consumer.handle(delivery);
+    const rows = await store.query<{ line: string }>(`SELECT line FROM ${store.table('logs')} WHERE tenant = 'c' ORDER BY line`);
+    expect(rows.map((r) => r.line)).toEqual(['redelivered line', 'second payload']);
+  });
+
+  it('labels a plain record by its non-empty fields, and keeps a Loki record\'s own labels and nanoseconds', () => {
+    expect(logLineOf(record).labels).toEqual({ cluster: 'c1', namespace: 'ns', pod: 'api-0', container: 'x', stream: 'stdout' });
+    expect(logLineOf(record).tsNs).toBe(BigInt(record.timestamp) * 1_000_000n);
+    const loki = logLineOf({ ...record, labels: { job: 'j' }, timestampNs: '1700000000000000001' });
+    expect(loki).toMatchObject({ labels: { job: 'j' }, tsNs: 1700000000000000001n });
   });
 });

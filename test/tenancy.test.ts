@@ -62,6 +62,8 @@ const remoteWrite = (labels: Record<string, string>, value: number): Call => ({
   type: 'application/x-protobuf',
   headers: REMOTE_WRITE,
 });
+const NOW_NS = String(BigInt(NOW) * 1_000_000n);
+const lokiPush = (labels: Record<string, string>, line: string): Call => ({ method: 'POST', url: '/loki/api/v1/push', body: { streams: [{ stream: labels, values: [[NOW_NS, line]] }] } });
 const importText = (text: string): Call => ({ method: 'POST', url: '/api/v1/import/prometheus', body: text, type: 'text/plain' });
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -123,6 +125,7 @@ beforeAll(async () => {
     push({ __name__: 'globex_only', owner: 'globex' }, 666.25),
     remoteWrite({ __name__: 'globex_rw', owner: 'globex' }, 666.25),
     importText('globex_import{owner="globex"} 666.25\n'),
+    lokiPush({ owner: 'globex' }, 'globex-secret-line 666.25'),
   ]) {
     const res = await call(c, bIngest);
     expect(res.statusCode, `${c.url} ${res.body}`).toBe(204);
@@ -196,6 +199,12 @@ const ROWS: Record<string, { call: Call; allowed: number }> = {
   // B's user token: to A it does not exist (the id is filled in once B's tokens are minted).
   'DELETE /api/v1/tokens/:id': { call: { method: 'DELETE', url: '/api/v1/tokens/:id' }, allowed: 404 },
   'GET /api/v1/audit': { call: { url: '/api/v1/audit' }, allowed: 200 },
+  'POST /loki/api/v1/push': { call: lokiPush({ owner: 'acme' }, 'acme line'), allowed: 204 },
+  'POST /api/v1/logs/audit': { call: { method: 'POST', url: '/api/v1/logs/audit', body: { kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [] } }, allowed: 200 },
+  'POST /collect/faro': { call: { method: 'POST', url: '/collect/faro', body: { meta: { app: { name: 'acme-app' } }, logs: [{ level: 'info', message: 'acme faro', timestamp: iso(NOW) }] } }, allowed: 202 },
+  'POST /collect/:appKey': { call: { method: 'POST', url: '/collect/acme-key', body: { meta: {}, logs: [{ level: 'info', message: 'acme keyed', timestamp: iso(NOW) }] } }, allowed: 202 },
+  // B's line holds "globex": A's search for it finds nothing.
+  'GET /api/v1/logs/search': { call: { url: '/api/v1/logs/search?q=globex&since=1h' }, allowed: 200 },
   // The Loki query API, asked for B's stream and B's needle: A's answers are empty.
   'GET /loki/api/v1/query_range': { call: { url: `/loki/api/v1/query_range?${new URLSearchParams({ query: '{owner="globex"}', start: String(BigInt(NOW - 3_600_000) * 1_000_000n) })}` }, allowed: 200 },
   'GET /loki/api/v1/query': { call: { url: `/loki/api/v1/query?${new URLSearchParams({ query: 'sum(count_over_time({__search__="10.6.6.6"}[1h]))' })}` }, allowed: 200 },
@@ -239,6 +248,7 @@ describe('the cross-tenant table', () => {
       expect((await call({ url: '/api/v1/autoscale/decisions?policy=shop/web' }, token, asB)).json().decision.reason).toBe('globex-decision');
       const range = await call({ url: '/api/v1/range?metric=shared_metric&since=1h' }, token, asB);
       expect(range.body).toMatch(/666\.25/);
+      expect((await call({ url: '/api/v1/logs/search?q=globex&since=1h' }, token, asB)).json().lines).toHaveLength(1);
       const availability = (await call({ url: '/api/v1/sla/availability' }, token, asB)).json();
       expect(availability.clusters.map((c: { id: string }) => c.id)).toContain('globex-cluster');
     }
