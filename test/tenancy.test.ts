@@ -142,7 +142,7 @@ beforeAll(async () => {
   await decisions.record({ policy: { kind: 'PodAutoscalingPolicy', namespace: 'shop', name: 'web' }, time: iso(NOW - 1000), action: 'none', reason: 'globex-decision', conditions: [] });
   await decisions.flush();
   // B's log lines: what the Loki query API must never show A.
-  await insertLogLines(t.engine.ctx.store, [{ tenant: B, tsNs: BigInt(NOW) * 1_000_000n, labels: { app: 'shop', owner: 'globex' }, line: 'globex-secret-log 10.6.6.6' }]);
+  await insertLogLines(t.engine.ctx.store, [{ tenant: B, tsNs: BigInt(NOW) * 1_000_000n, labels: { app: 'shop', owner: 'globex' }, line: 'b-secret-log 666.25 10.6.6.6' }]);
 
   for (const metric of ['shared_metric', 'shared_rw', 'globex_only', 'globex_rw', 'globex_import']) await waitFor(`${metric} under ${B}`, async () => (await seriesOf(B, metric)).length > 0);
   bRowsBefore = await rowsOf(B);

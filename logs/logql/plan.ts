@@ -38,6 +38,11 @@ export function tokensOf(term: string): string[] {
   return term.split(/[^A-Za-z0-9\u0080-\uffff]+/).filter((t) => t !== '');
 }
 
+/** ClickHouse's lower(): ASCII letters only (lowerUTF8 is the Unicode one), which the index is built with. */
+export function asciiLower(text: string): string {
+  return text.replace(/[A-Z]/g, (c) => c.toLowerCase());
+}
+
 function matcherSql(b: SqlBuilder, m: LabelMatcher): string {
   // A label a stream does not have reads as '' from the map, which is Loki's meaning of an absent label.
   const value = `labels[${b.param(m.name, 'String')}]`;
@@ -54,29 +59,49 @@ function matcherSql(b: SqlBuilder, m: LabelMatcher): string {
 }
 
 /**
- * A token search: every token of the term as a whole token (hasToken, which
- * the full-text index answers), and a term of several tokens also as written,
- * with token boundaries at its ends (the phrase semantics of VictoriaLogs).
+ * A token search: every token of the term as a whole token, case-insensitive
+ * (hasToken over lower(line): the expression the text index of
+ * logs/schema.ts indexes, so ClickHouse reads the index, not the lines), and
+ * a term of several tokens also as written, with token boundaries at its
+ * ends (the phrase semantics of VictoriaLogs), checked on the granules the
+ * index kept.
  */
 export function searchSql(b: SqlBuilder, term: string): string {
   const tokens = tokensOf(term);
-  const parts = tokens.map((t) => `hasToken(line, ${b.param(t, 'String')})`);
+  const parts = tokens.map((t) => `hasToken(lower(line), ${b.param(asciiLower(t), 'String')})`);
   const single = tokens.length === 1 && tokens[0] === term;
   if (!single) {
     const edge = '[^A-Za-z0-9\\x{80}-\\x{10FFFF}]';
     const before = TOKEN_CHAR.test(term[0] ?? '') ? `(?:^|${edge})` : '';
     const after = TOKEN_CHAR.test(term[term.length - 1] ?? '') ? `(?:$|${edge})` : '';
-    parts.push(`match(line, ${b.param(`${before}${quoteRegex(term)}${after}`, 'String')})`);
+    parts.push(`match(line, ${b.param(`(?i)${before}${quoteRegex(term)}${after}`, 'String')})`);
   }
   return parts.length === 1 ? parts[0]! : `(${parts.join(' AND ')})`;
+}
+
+/**
+ * The tokens a line holding `needle` anywhere must hold whole: those inside
+ * it, bounded by separators on both sides (an edge token may be part of a
+ * longer one in the line: "rror" in "error"). "10.1.2.3" gives 1 and 2.
+ */
+export function innerTokens(needle: string): string[] {
+  const tokens = tokensOf(needle);
+  if (tokens.length > 0 && TOKEN_CHAR.test(needle[0] ?? '')) tokens.shift();
+  if (tokens.length > 0 && TOKEN_CHAR.test(needle[needle.length - 1] ?? '')) tokens.pop();
+  return tokens;
 }
 
 function lineFilterSql(b: SqlBuilder, f: LineFilter): string {
   const any = (fn: (v: string) => string): string => (f.values.length === 1 ? fn(f.values[0]!) : `(${f.values.map(fn).join(' OR ')})`);
   switch (f.op) {
-    // LIKE rather than position(): the token bloom filter and the text index both read a LIKE pattern's inner tokens.
+    // Loki's substring semantics, exactly (case-sensitive); the needle's inner tokens, which any
+    // matching line holds whole, go to the text index first (hasToken over lower(line)).
     case '|=':
-      return any((v) => `like(line, ${b.param(`%${likeLiteral(v)}%`, 'String')})`);
+      return any((v) => {
+        const exact = `like(line, ${b.param(`%${likeLiteral(v)}%`, 'String')})`;
+        const inner = [...new Set(innerTokens(v).map(asciiLower))];
+        return inner.length === 0 ? exact : `(${[...inner.map((t) => `hasToken(lower(line), ${b.param(t, 'String')})`), exact].join(' AND ')})`;
+      });
     case '!=':
       return `NOT ${any((v) => `like(line, ${b.param(`%${likeLiteral(v)}%`, 'String')})`)}`;
     case '|~':
