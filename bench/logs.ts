@@ -29,7 +29,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import http from 'node:http';
-import { homedir, tmpdir } from 'node:os';
+import { homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { quantile } from 'simple-statistics';
 import { mulberry32 } from '../core/hashing.ts';
@@ -331,6 +331,7 @@ interface Result {
   visibleSeconds: number;
   linesPerSecond: number;
   searchMs: number[];
+  searchMsByName: Record<string, number[]>;
   searchLines: Record<string, number>;
   hits: Record<string, number>;
   bytesPerLine: number;
@@ -347,17 +348,19 @@ async function run(target: Target): Promise<Result> {
     const hits: Record<string, number> = {};
     for (const s of SEARCHES) hits[s.name] = await target.hits(s);
     const searchMs: number[] = [];
+    const searchMsByName: Record<string, number[]> = Object.fromEntries(SEARCHES.map((s) => [s.name, []]));
     const searchLines: Record<string, number> = {};
     for (let round = 0; round < SEARCH_ROUNDS; round++) {
       for (const s of SEARCHES) {
         const t = performance.now();
         searchLines[s.name] = await target.search(s);
         searchMs.push(performance.now() - t);
+        searchMsByName[s.name]!.push(performance.now() - t);
       }
     }
     await target.flush();
     const bytes = diskBytes(target.dataDir);
-    return { sent, stored: visible.count, visibleSeconds: visible.seconds, linesPerSecond, searchMs, searchLines, hits, bytesPerLine: visible.count > 0 ? bytes / visible.count : 0, ...(visible.lastError ? { countError: visible.lastError } : {}) };
+    return { sent, stored: visible.count, visibleSeconds: visible.seconds, linesPerSecond, searchMs, searchMsByName, searchLines, hits, bytesPerLine: visible.count > 0 ? bytes / visible.count : 0, ...(visible.lastError ? { countError: visible.lastError } : {}) };
   } finally {
     await target.stop();
     removeDir(target.dataDir);
@@ -384,6 +387,7 @@ const detail = {
     hits: tidemark.hits,
     search_lines: tidemark.searchLines,
     search_p50_ms: p(tidemark.searchMs, 0.5),
+    search_p50_ms_by_kind: Object.fromEntries(Object.entries(tidemark.searchMsByName).map(([k, v]) => [k, p(v, 0.5)])),
     ...(tidemark.countError ? { count_error: tidemark.countError } : {}),
   },
   victorialogs: {
@@ -396,11 +400,13 @@ const detail = {
     hits: vlogs.hits,
     search_lines: vlogs.searchLines,
     search_p50_ms: p(vlogs.searchMs, 0.5),
+    search_p50_ms_by_kind: Object.fromEntries(Object.entries(vlogs.searchMsByName).map(([k, v]) => [k, p(v, 0.5)])),
     bytes_per_line_on_disk: round1(vlogs.bytesPerLine),
     ...(vlogs.countError ? { count_error: vlogs.countError } : {}),
   },
   hits_equal: hitsEqual,
   searches: SEARCHES.length * SEARCH_ROUNDS,
+  load_average: loadavg().map((x) => Math.round(x * 10) / 10),
 };
 console.error(JSON.stringify(detail));
 console.log(

@@ -144,6 +144,13 @@ describe('metric queries', () => {
     const bytes = (await q('sum by (pod) (bytes_over_time({app="db"}[10m]))')).json();
     const expectedBytes = Array.from({ length: N }, (_, i) => Buffer.byteLength(dbLine(i))).reduce((a, b) => a + b, 0);
     expect(bytes.data.result).toEqual([{ metric: { pod: 'db-0' }, value: [Number(BASE / S) + 600, String(expectedBytes)] }]);
+    // Grafana's logs volume query: drop changes labels only, so ClickHouse still counts.
+    const volume = (await q('sum by (app) (count_over_time({namespace="shop"} | drop __error__, __error_details__ [10m]))')).json();
+    expect(volume.data.result.map((r: { metric: { app: string }; value: [number, string] }) => [r.metric.app, r.value[1]])).toEqual([
+      ['db', String(N)],
+      // The window is (BASE, BASE+600s]: web's first line, at BASE itself, is outside.
+      ['web', String(N - 1)],
+    ]);
     const top = (await q('topk(1, count_over_time({namespace="shop"}[10m]))')).json();
     expect(top.data.result).toHaveLength(1);
   });
@@ -207,7 +214,13 @@ describe('tail', () => {
     });
     await new Promise((r) => setTimeout(r, 700));
     const line = `tailed line ${Date.now()}`;
-    await insertLogLines(t.engine.ctx.store, [{ tenant: 'default', tsNs: BigInt(Date.now()) * 1_000_000n, labels: { app: 'tailed' }, line }]);
+    // Pushed through the Loki push API, as Promtail would.
+    const pushed = await fetch(`${t.engine.url}/loki/api/v1/push`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ streams: [{ stream: { app: 'tailed' }, values: [[String(BigInt(Date.now()) * 1_000_000n), line]] }] }),
+    });
+    expect(pushed.status).toBe(204);
     const until = Date.now() + 15_000;
     while (!frames.some((f) => f.includes(line)) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
     ws.close();

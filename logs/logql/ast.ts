@@ -53,7 +53,19 @@ export interface LineFormatStage {
   readonly template: string;
 }
 
-export type Stage = LineFilter | ParserStage | LabelFilterStage | LineFormatStage;
+/** `| drop a, b="x"` / `| keep a, b`: labels removed (or all but these kept); a matcher touches only a label it matches. */
+export interface LabelsStage {
+  readonly kind: 'drop' | 'keep';
+  readonly names: readonly string[];
+  readonly matchers: readonly LabelMatcher[];
+}
+
+/** `| decolorize`: ANSI colour sequences removed from the line. */
+export interface DecolorizeStage {
+  readonly kind: 'decolorize';
+}
+
+export type Stage = LineFilter | ParserStage | LabelFilterStage | LineFormatStage | LabelsStage | DecolorizeStage;
 
 export interface LogQuery {
   readonly kind: 'log';

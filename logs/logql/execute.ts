@@ -5,7 +5,7 @@
 import { InputError } from '../../core/errors.ts';
 import type { Store } from '../../core/store.ts';
 import type { LogQuery, MetricQuery, Selector } from './ast.ts';
-import { compilePipeline, type Entry } from './pipeline.ts';
+import { compilePipeline, labelsOnly, type Entry } from './pipeline.ts';
 import { anySelectorSql, planBuckets, planLines, planMetricLines, splitPipeline, SqlBuilder, whereSql, type NsRange, type SqlGrouping, type StepGrid } from './plan.ts';
 import { bucketOf, evaluateMetric, labelsKey, rangeOf, type BucketRow, type Labels, type StepSeries } from './metric.ts';
 
@@ -134,12 +134,14 @@ function sqlGrouping(q: MetricQuery): SqlGrouping {
 export async function evaluateMetricQuery(store: Store, tenant: string, q: MetricQuery, grid: StepGrid): Promise<{ series: StepSeries[]; counts: QueryCounts }> {
   const table = store.table(LOGS_TABLE);
   const range = rangeOf(q);
-  const g = { ...grid, rangeNs: range.rangeNs, offsetNs: range.offsetNs };
+  // One step (an instant query): a step as long as the window makes the window one bucket.
+  const g = { ...grid, rangeNs: range.rangeNs, offsetNs: range.offsetNs, stepNs: grid.n === 1 ? range.rangeNs : grid.stepNs };
   const { rest } = splitPipeline(range.log.pipeline);
   const pipeline = compilePipeline(rest);
   const counts: QueryCounts = { linesProcessed: 0, bytesProcessed: 0, entriesReturned: 0 };
   const buckets: BucketRow[] = [];
-  if (!pipeline) {
+  if (!pipeline || labelsOnly(rest)) {
+    // drop/keep (Grafana's logs volume: `| drop __error__`) change only a series' labels: applied to ClickHouse's counts.
     const plan = planBuckets(table, tenant, range.log, g, sqlGrouping(q));
     const rows = await query<BucketSqlRow>(store, plan.sql, plan.params);
     for (const r of rows) {
@@ -147,7 +149,8 @@ export async function evaluateMetricQuery(store: Store, tenant: string, q: Metri
       const bytes = Number(r.bytes);
       counts.linesProcessed += lines;
       counts.bytesProcessed += bytes;
-      buckets.push({ labels: r.labels, bucket: Number(r.bucket), lines, bytes });
+      const labels = pipeline ? pipeline({ labels: r.labels, line: '' })!.labels : r.labels;
+      buckets.push({ labels, bucket: Number(r.bucket), lines, bytes });
     }
   } else {
     const plan = planMetricLines(table, tenant, range.log, g, MAX_METRIC_LINES + 1);

@@ -351,9 +351,32 @@ class Walker {
         }
         return [{ kind: 'lineFormat', template }];
       }
+      case 'DropLabelsExpr':
+      case 'KeepLabelsExpr':
+        return [this.labelsStage(head, head.name === 'DropLabelsExpr' ? 'drop' : 'keep')];
+      case 'DecolorizeExpr':
+        return [{ kind: 'decolorize' }];
       default:
         throw this.unsupported(head);
     }
+  }
+
+  labelsStage(node: SyntaxNode, kind: 'drop' | 'keep'): Stage {
+    const names: string[] = [];
+    const matchers: LabelMatcher[] = [];
+    const walk = (n: SyntaxNode): void => {
+      for (const c of children(n)) {
+        if (c.name === 'DropLabels' || c.name === 'KeepLabels') walk(c);
+        else if (c.name === 'DropLabel' || c.name === 'KeepLabel') {
+          const m = child(c, 'Matcher');
+          const id = child(c, 'Identifier');
+          if (m) matchers.push(this.matcher(m));
+          else if (id) names.push(this.text(id));
+        }
+      }
+    };
+    walk(node);
+    return { kind, names, matchers };
   }
 
   lineFilters(node: SyntaxNode): LineFilter[] {

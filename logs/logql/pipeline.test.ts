@@ -59,6 +59,14 @@ describe('pipeline stages run per line as Loki runs them', () => {
     expect(run('{a="b"} | json |= "x" or "y" != "z"', '{"a":"xz"}')).toBeNull();
   });
 
+  it('drop and keep change only the labels; decolorize strips ANSI colours', () => {
+    const labels = { app: 'web', pod: 'p-1', level: 'info', __error__: 'JSONParserErr' };
+    expect(run('{a="b"} | drop __error__, level="debug"', 'x', labels)!.labels).toEqual({ app: 'web', pod: 'p-1', level: 'info' });
+    expect(run('{a="b"} | drop level="info"', 'x', labels)!.labels).toEqual({ app: 'web', pod: 'p-1', __error__: 'JSONParserErr' });
+    expect(run('{a="b"} | keep app, level', 'x', labels)!.labels).toEqual({ app: 'web', level: 'info' });
+    expect(run('{a="b"} | decolorize', '\u001b[31merror\u001b[0m done', labels)!.line).toBe('error done');
+  });
+
   it('reads Go durations and byte sizes', () => {
     expect(durationSeconds('1h30m')).toBe(5400);
     expect(durationSeconds('250ms')).toBe(0.25);

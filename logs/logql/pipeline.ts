@@ -270,6 +270,25 @@ function lineFilterStage(op: '|=' | '!=' | '|~' | '!~', values: readonly string[
   return (e) => (test(e.line) === keep ? e : null);
 }
 
+/** `drop`/`keep`: what Loki does to the labels; the line is left alone. */
+function labelsStage(kind: 'drop' | 'keep', names: readonly string[], ms: readonly LabelMatcher[]): EntryStage {
+  const named = new Set(names);
+  const touched = (k: string, v: string): boolean => named.has(k) || ms.some((m) => m.name === k && matches(m, v));
+  return (e) => {
+    const labels: Record<string, string> = {};
+    for (const [k, v] of Object.entries(e.labels)) if (touched(k, v) === (kind === 'keep')) labels[k] = v;
+    return { labels, line: e.line };
+  };
+}
+
+/** Stages that change only the labels, never the line nor which lines pass: they can run after ClickHouse has counted. */
+export function labelsOnly(stages: readonly Stage[]): boolean {
+  return stages.every((s) => s.kind === 'drop' || s.kind === 'keep');
+}
+
+// ANSI SGR and other CSI sequences, as Loki's decolorize strips them.
+const ANSI = /\u001b\[[0-9;?]*[ -\/]*[@-~]/g;
+
 /** The stages as one function over an entry: the entry they leave, or null when one drops it. */
 export function compilePipeline(stages: readonly Stage[]): EntryStage | null {
   if (stages.length === 0) return null;
@@ -287,6 +306,11 @@ export function compilePipeline(stages: readonly Stage[]): EntryStage | null {
         const t = compileTemplate(s.template);
         return (e) => ({ labels: e.labels, line: t(e.labels, e.line) });
       }
+      case 'drop':
+      case 'keep':
+        return labelsStage(s.kind, s.names, s.matchers);
+      case 'decolorize':
+        return (e) => ({ labels: e.labels, line: e.line.replace(ANSI, '') });
     }
   });
   return (entry) => {

@@ -95,7 +95,7 @@ async function runInstant(ctx: AppContext, tenant: string, q: QueryString): Prom
   if (query.kind === 'log') {
     throw new InputError('query', 'log queries are not supported as an instant query type, please change your query to a range query type');
   }
-  // One step at `at`; the step equal to the window keeps its one bucket whole.
+  // One step at `at` (evaluateMetricQuery makes it as long as the window).
   const grid: StepGrid = { startNs: at, stepNs: 1_000_000_000n, n: 1, rangeNs: 0n, offsetNs: 0n };
   const { series, counts } = await evaluateMetricQuery(ctx.store, tenant, query, grid);
   const t = stepSeconds(grid, 0);
