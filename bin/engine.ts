@@ -27,7 +27,7 @@ import { autoscalerRoutes } from '../autoscaler/routes.ts';
 import { startAutoscaling } from '../autoscaler/service.ts';
 import { authMigrations } from '../core/auth/schema.ts';
 import { createAuth } from '../core/auth/service.ts';
-import { logsMigrations } from '../logs/schema.ts';
+import { applyLogsRetention, logsMigrations } from '../logs/schema.ts';
 import { logsRetentionDays } from '../logs/config.ts';
 import { LogsConsumer } from '../logs/consumer.ts';
 import { logsIngestRoutes, logsSearchRoutes } from '../logs/routes.ts';
@@ -81,6 +81,7 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   closers.push(() => store.close());
   const applied = await migrate(store, schemaContext(store, config.store), [...MIGRATIONS, ...logsMigrations(logsRetentionDays(config.logs))]);
   if (applied.length > 0) log.info({ migrations: applied.map((m) => `${m.component}/${m.version}`) }, 'schema migrated');
+  if (await applyLogsRetention(store, schemaContext(store, config.store), logsRetentionDays(config.logs))) log.info({ retention: config.logs.retention }, 'logs retention changed');
   const bus = createBus(config, registry, log);
   closers.unshift(() => bus.close());
   const ctx: AppContext<Config> = { config, store, bus, log, registry, onClose: (fn) => closers.unshift(fn) };

@@ -6,7 +6,8 @@
 // as LogQL reads them; a search across streams prunes parts by the day
 // partition and granules by the text index on `line`. The text index (not a
 // token bloom filter): see docs/architecture.md for the measured comparison.
-import { createTable, type Migration } from '../core/migrations.ts';
+import { createTable, type Migration, type SchemaContext } from '../core/migrations.ts';
+import type { Store } from '../core/store.ts';
 
 /** The tokenizer of the line's text index; search splits its keywords the same way (search-query.ts). */
 export const LINE_TOKENIZER = 'splitByNonAlpha';
@@ -42,4 +43,20 @@ export function logsMigrations(retentionDays: number): Migration[] {
         }),
     },
   ];
+}
+
+/**
+ * Brings the table's TTL to `retentionDays` when `logs.retention` changed
+ * since the table was created (a migration runs once; the retention is
+ * configuration). Returns whether it changed anything.
+ */
+export async function applyLogsRetention(store: Store, ctx: SchemaContext, retentionDays: number): Promise<boolean> {
+  const local = ctx.cluster ? 'logs_local' : 'logs';
+  const [row] = await store.query<{ q: string }>('SELECT create_table_query AS q FROM system.tables WHERE database = {db:String} AND name = {name:String}', { db: ctx.database, name: local });
+  if (!row) return false;
+  const current = /toIntervalDay\((\d+)\)|INTERVAL (\d+) DAY/.exec(row.q);
+  if (current && Number(current[1] ?? current[2]) === retentionDays) return false;
+  const onCluster = ctx.cluster ? ` ON CLUSTER ${ctx.cluster}` : '';
+  await store.command(`ALTER TABLE ${ctx.database}.${local}${onCluster} MODIFY TTL toDateTime(ts) + INTERVAL ${Math.floor(retentionDays)} DAY`);
+  return true;
 }

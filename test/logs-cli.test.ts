@@ -46,6 +46,34 @@ describe('tidemark logs', () => {
     expect(json.lines.map((l: { line: string; labels: Record<string, string> }) => [l.line, l.labels['app']])).toEqual([['from stdin: quota exceeded', 'stdin-test']]);
   });
 
+  it('--follow prints lines that arrive after it started', async () => {
+    const child = spawn('node', ['bin/tidemark.js', 'logs', 'search', '--follow', '--label', 'app=follow-test', '--since', '5m'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      const until = async (check: () => boolean) => {
+        const deadline = Date.now() + 30_000;
+        while (!check()) {
+          if (Date.now() > deadline) throw new Error(`timed out; output so far: ${out}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      };
+      await until(() => out.includes('matching lines'));
+      const push = await fetch(`${t.engine.url}/loki/api/v1/push`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` },
+        body: JSON.stringify({ streams: [{ stream: { app: 'follow-test' }, values: [[String(BigInt(Date.now()) * 1_000_000n), 'arrived while following']] }] }),
+      });
+      expect(push.status).toBe(204);
+      await until(() => out.includes('arrived while following'));
+      // Another poll or two: the line is not printed again.
+      await new Promise((r) => setTimeout(r, 4500));
+      expect(out.match(/arrived while following/g)).toHaveLength(1);
+    } finally {
+      child.kill();
+    }
+  });
+
   it('exits 2 naming a bad label or parameter', async () => {
     await expect(tidemark(['logs', 'push', '--label', 'no-equals'])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--label "no-equals" is not name=value') });
     await expect(tidemark(['logs', 'search', '--limit', '0', 'x'])).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('limit') });

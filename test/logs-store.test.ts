@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store } from '../core/store.ts';
 import { migrate, schemaContext } from '../core/migrations.ts';
-import { logsMigrations } from '../logs/schema.ts';
+import { applyLogsRetention, logsMigrations } from '../logs/schema.ts';
 import { insertLogLines, streamId, type LogLine } from '../logs/store.ts';
 import { LogsConsumer, logLineOf } from '../logs/consumer.ts';
 import { Registry } from 'prom-client';
@@ -84,5 +84,16 @@ describe('the logs consumer', () => {
     expect(logLineOf(record).tsNs).toBe(BigInt(record.timestamp) * 1_000_000n);
     const loki = logLineOf({ ...record, labels: { job: 'j' }, timestampNs: '1700000000000000001' });
     expect(loki).toMatchObject({ labels: { job: 'j' }, tsNs: 1700000000000000001n });
+  });
+});
+
+describe('applyLogsRetention', () => {
+  it('changes the TTL when logs.retention changed, and leaves it alone otherwise', async () => {
+    const ctx = schemaContext(store, { rawRetentionDays: 15, rollupRetentionDays: 400 });
+    expect(await applyLogsRetention(store, ctx, 30)).toBe(false);
+    expect(await applyLogsRetention(store, ctx, 7)).toBe(true);
+    const [row] = await store.query<{ q: string }>(`SELECT create_table_query AS q FROM system.tables WHERE database = 'logs_store_test' AND name = 'logs'`);
+    expect(row!.q).toMatch(/toIntervalDay\(7\)|INTERVAL 7 DAY/);
+    expect(await applyLogsRetention(store, ctx, 7)).toBe(false);
   });
 });
