@@ -115,5 +115,7 @@ describe('parseLogql', () => {
     expect(parseError('rate({a="b"}[1m]) > 2').message).toMatch(/binary operations .* not supported/);
     expect(parseError('{a="b"} | line_format "{{range .x}}"').message).toMatch(/^parse error at line 1, col 23: template/);
     expect(parseError('{__search__!="x"}').message).toMatch(/takes only =/);
+    expect(parseError('count_over_time({a="b"}[999999999w])').message).toMatch(/^parse error at line 1, col 25: .*ten years/);
+    expect(parseError('rate({a="b"}[1m] offset 5000y)').message).toMatch(/ten years/);
   });
 });

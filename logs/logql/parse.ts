@@ -32,6 +32,8 @@ import type {
 /** The pseudo-label of Tidemark's token search: `{__search__="needle"}`. */
 export const SEARCH_LABEL = '__search__';
 
+const MAX_DURATION_MS = 3650 * 86_400_000;
+
 /** Longest query accepted: a bound on what one request makes the parser and the store do. */
 export const MAX_QUERY_LENGTH = 64 * 1024;
 
@@ -494,6 +496,8 @@ class Walker {
     } catch (e) {
       throw this.fail(node, (e as Error).message.replace(/^duration: /, ''));
     }
+    // Ten years: beyond, a window or offset leaves what DateTime64(9) and Int64 nanoseconds hold.
+    if (ms > MAX_DURATION_MS) throw this.fail(node, `"${raw}" is longer than the ten years a range or offset may span`);
     return (negative ? -ms : ms) * 1e6;
   }
 
