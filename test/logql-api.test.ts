@@ -151,6 +151,8 @@ describe('metric queries', () => {
       // The window is (BASE, BASE+600s]: web's first line, at BASE itself, is outside.
       ['web', String(N - 1)],
     ]);
+    const threshold = (await q('sum by (app) (count_over_time({namespace="shop"} |= "level=warn" [10m])) > 100')).json();
+    expect(threshold.data.result).toEqual([{ metric: { app: 'db' }, value: [Number(BASE / S) + 600, '200'] }]);
     const top = (await q('topk(1, count_over_time({namespace="shop"}[10m]))')).json();
     expect(top.data.result).toHaveLength(1);
   });

@@ -95,6 +95,22 @@ export interface VectorAggregation {
   readonly inner: MetricQuery;
 }
 
-export type MetricQuery = RangeAggregation | VectorAggregation;
+export type ArithmeticOp = '+' | '-' | '*' | '/' | '%' | '^';
+
+/**
+ * A query and a number: `sum(rate(…)) * 100`, `count_over_time(…) > 10`
+ * (a comparison keeps the values for which it holds; with `bool`, 1 or 0).
+ */
+export interface ScalarOperation {
+  readonly kind: 'scalar';
+  readonly op: ArithmeticOp | CompareOp;
+  readonly bool: boolean;
+  readonly inner: MetricQuery;
+  readonly scalar: number;
+  /** The number is the left operand (`100 * rate(…)`). */
+  readonly scalarLeft: boolean;
+}
+
+export type MetricQuery = RangeAggregation | VectorAggregation | ScalarOperation;
 
 export type Query = LogQuery | MetricQuery;

@@ -75,6 +75,19 @@ describe('vector aggregations', () => {
     expect(run('max(count_over_time({x="y"}[1m]))')).toEqual([{ labels: {}, values: [2, 4] }]);
   });
 
+  it('a query and a number: arithmetic, comparisons that filter, bool', () => {
+    expect(run('sum(count_over_time({x="y"}[1m])) * 10')).toEqual([{ labels: {}, values: [30, 50] }]);
+    expect(run('100 / sum(count_over_time({x="y"}[1m]))')).toEqual([{ labels: {}, values: [100 / 3, 20] }]);
+    expect(run('sum by (app) (count_over_time({x="y"}[1m])) > 2')).toEqual([
+      { labels: { app: 'a' }, values: [3, null] },
+      { labels: { app: 'b' }, values: [null, 4] },
+    ]);
+    expect(run('sum by (app) (count_over_time({x="y"}[1m])) > bool 2')).toEqual([
+      { labels: { app: 'a' }, values: [1, 0] },
+      { labels: { app: 'b' }, values: [null, 1] },
+    ]);
+  });
+
   it('topk keeps the k largest series at each step', () => {
     const top = run('topk(1, count_over_time({x="y"}[1m]))');
     expect(top).toEqual([

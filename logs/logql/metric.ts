@@ -3,7 +3,7 @@
 // the buckets plan.ts counts, then the vector aggregations (sum, avg, min,
 // max, count, stddev, stdvar, topk, bottomk, by/without) step by step, as
 // Loki evaluates them.
-import type { MetricQuery, RangeAggregation, VectorAggregation } from './ast.ts';
+import type { MetricQuery, RangeAggregation, ScalarOperation, VectorAggregation } from './ast.ts';
 import { bucketWidth, type StepGrid } from './plan.ts';
 
 export type Labels = Readonly<Record<string, string>>;
@@ -160,9 +160,55 @@ export function vectorSeries(q: VectorAggregation, inner: readonly StepSeries[],
   return out;
 }
 
+function apply(op: ScalarOperation['op'], a: number, b: number): number | boolean {
+  switch (op) {
+    case '+':
+      return a + b;
+    case '-':
+      return a - b;
+    case '*':
+      return a * b;
+    case '/':
+      return a / b;
+    case '%':
+      return a % b;
+    case '^':
+      return a ** b;
+    case '==':
+      return a === b;
+    case '!=':
+      return a !== b;
+    case '>':
+      return a > b;
+    case '>=':
+      return a >= b;
+    case '<':
+      return a < b;
+    case '<=':
+      return a <= b;
+  }
+}
+
+/** A query and a number, value by value: arithmetic, or a comparison that keeps (or, with bool, marks 1/0) each value. */
+export function scalarSeries(q: ScalarOperation, inner: readonly StepSeries[]): StepSeries[] {
+  const out: StepSeries[] = [];
+  for (const s of inner) {
+    const values = s.values.map((v) => {
+      if (v === null) return null;
+      const r = q.scalarLeft ? apply(q.op, q.scalar, v) : apply(q.op, v, q.scalar);
+      if (typeof r === 'number') return r;
+      if (q.bool) return r ? 1 : 0;
+      return r ? v : null;
+    });
+    if (values.some((v) => v !== null)) out.push({ labels: s.labels, values });
+  }
+  return out;
+}
+
 /** Evaluates a metric query whose innermost range aggregation's buckets are given. */
 export function evaluateMetric(q: MetricQuery, rows: readonly BucketRow[], grid: StepGrid): StepSeries[] {
   if (q.kind === 'range') return rangeSeries(q.op, rows, grid);
+  if (q.kind === 'scalar') return scalarSeries(q, evaluateMetric(q.inner, rows, grid));
   return vectorSeries(q, evaluateMetric(q.inner, rows, grid), grid.n);
 }
 

@@ -79,6 +79,12 @@ describe('parseLogql', () => {
     expect(parseLogql('topk(3, bytes_over_time({a="b"}[1h]))')).toMatchObject({ op: 'topk', param: 3, inner: { op: 'bytes_over_time', rangeNs: 3_600_000_000_000n } });
   });
 
+  it('reads a query and a number: arithmetic and comparisons, with bool', () => {
+    expect(parseLogql('sum(rate({a="b"}[1m])) * 100')).toMatchObject({ kind: 'scalar', op: '*', scalar: 100, scalarLeft: false, bool: false, inner: { kind: 'vector', op: 'sum' } });
+    expect(parseLogql('count_over_time({a="b"}[5m]) > bool 10')).toMatchObject({ kind: 'scalar', op: '>', scalar: 10, bool: true, inner: { kind: 'range' } });
+    expect(parseLogql('1 - count_over_time({a="b"}[5m])')).toMatchObject({ kind: 'scalar', op: '-', scalar: 1, scalarLeft: true });
+  });
+
   it('reads Go string escapes and raw strings as Loki does', () => {
     const q = parseLogql('{a="x\\"y\\u00e9"} |= `c:\\dir` |= "\\x41\\t"');
     expect(q).toMatchObject({ selector: { matchers: [{ value: 'x"yé' }] }, pipeline: [{ values: ['c:\\dir'] }, { values: ['A\t'] }] });
@@ -112,7 +118,9 @@ describe('parseLogql', () => {
     expect(parseError('{a="b"} |~ "a{2,2000}"').message).toMatch(/RE2/);
     expect(parseError('{a="b"} | pattern "<ip> <_>"').message).toMatch(/not supported/);
     expect(parseError('sum_over_time({a="b"} | unwrap x [1m])').message).toMatch(/not supported/);
-    expect(parseError('rate({a="b"}[1m]) > 2').message).toMatch(/binary operations .* not supported/);
+    expect(parseError('rate({a="b"}[1m]) / rate({a="c"}[1m])').message).toMatch(/^parse error at line 1, col 19: binary operations between two queries is not supported/);
+    expect(parseError('rate({a="b"}[1m]) + bool 1').message).toMatch(/bool modifier can only be used on comparison operators/);
+    expect(parseError('{a="b"} > 1').message).toMatch(/parse error|log query cannot/);
     expect(parseError('{a="b"} | line_format "{{range .x}}"').message).toMatch(/^parse error at line 1, col 23: template/);
     expect(parseError('{__search__!="x"}').message).toMatch(/takes only =/);
     expect(parseError('count_over_time({a="b"}[999999999w])').message).toMatch(/^parse error at line 1, col 25: .*ten years/);

@@ -13,6 +13,7 @@ import { parseDuration } from '../../core/duration.ts';
 import { regexProblem } from '../../metrics/regex.ts';
 import { compileTemplate } from './template.ts';
 import type {
+  ArithmeticOp,
   CompareOp,
   LabelMatcher,
   LabelPredicate,
@@ -229,6 +230,10 @@ const VECTOR_OPS: Record<string, VectorOp> = {
 
 const MATCH_OPS: Record<string, MatchOp> = { Eq: '=', Neq: '!=', Re: '=~', Nre: '!~' };
 const FILTER_OPS: Record<string, LineFilterOp> = { PipeExact: '|=', Neq: '!=', PipeMatch: '|~', Nre: '!~' };
+const BINARY_OPS: Record<string, ArithmeticOp | CompareOp> = {
+  Add: '+', Sub: '-', Mul: '*', Div: '/', Mod: '%', Pow: '^',
+  Eql: '==', Neq: '!=', Gtr: '>', Gte: '>=', Lss: '<', Lte: '<=',
+};
 const COMPARE_OPS: Record<string, CompareOp> = { Gtr: '>', Gte: '>=', Lss: '<', Lte: '<=', Eql: '==', Eq: '==', Neq: '!=' };
 
 const BYTE_UNITS: Record<string, number> = {
@@ -513,12 +518,46 @@ class Walker {
       case 'VectorAggregationExpr':
         return this.vectorAggregation(head);
       case 'BinOpExpr':
-        throw this.unsupported(head, 'binary operations between expressions');
+        return this.binOp(head);
       case 'LiteralExpr':
         throw this.unsupported(head, 'a number on its own');
       default:
         throw this.unsupported(head);
     }
+  }
+
+  /** The number of a literal operand (`2`, `-1.5`), or null when the operand is a query. */
+  literal(expr: SyntaxNode): number | null {
+    let n: SyntaxNode | null = expr;
+    while (n && (n.name === 'Expr' || n.name === 'MetricExpr')) {
+      const inner: SyntaxNode[] = children(n).filter((c) => c.name !== '(' && c.name !== ')');
+      if (inner.length !== 1) return null;
+      n = inner[0]!;
+    }
+    if (!n || n.name !== 'LiteralExpr') return null;
+    const value = Number(this.text(n).replace(/\s+/g, ''));
+    if (!Number.isFinite(value)) throw this.fail(n, `"${this.text(n)}" is not a number`);
+    return value;
+  }
+
+  binOp(node: SyntaxNode): MetricQuery {
+    const operands = children(node).filter((c) => c.name === 'Expr');
+    const opNode = children(node).find((c) => c.name in BINARY_OPS);
+    if (operands.length !== 2 || !opNode) throw this.unsupported(node, `the operator in ${JSON.stringify(this.text(node).slice(0, 40))}`);
+    const modifier = child(node, 'BinOpModifier');
+    if (modifier && (child(modifier, 'OnOrIgnoringModifier') || child(modifier, 'GroupLeft') || child(modifier, 'GroupRight'))) throw this.unsupported(modifier, 'on/ignoring/group_left/group_right');
+    const bool = !!(modifier && child(modifier, 'Bool'));
+    const op = BINARY_OPS[opNode.name]!;
+    const [left, right] = operands as [SyntaxNode, SyntaxNode];
+    const l = this.literal(left);
+    const r = this.literal(right);
+    if (l !== null && r !== null) throw this.unsupported(node, 'an expression of numbers only');
+    if (l === null && r === null) throw this.unsupported(opNode, 'binary operations between two queries');
+    if (bool && !['==', '!=', '>', '>=', '<', '<='].includes(op)) throw this.fail(modifier!, 'bool modifier can only be used on comparison operators');
+    const scalarLeft = l !== null;
+    const inner: Query = this.expr(scalarLeft ? right : left);
+    if (inner.kind === 'log') throw this.fail(scalarLeft ? right : left, 'a log query cannot take part in arithmetic; use a metric query such as count_over_time(…[5m])');
+    return { kind: 'scalar', op, bool, inner, scalar: (scalarLeft ? l : r)!, scalarLeft };
   }
 
   rangeAggregation(node: SyntaxNode): MetricQuery {
