@@ -60,12 +60,18 @@ export interface LabelsStage {
   readonly matchers: readonly LabelMatcher[];
 }
 
+/** `| label_format dst=src, dst2="{{.a}}-{{.b}}"`: a rename (src dropped) or a template, all read from the labels before the stage. */
+export interface LabelFormatStage {
+  readonly kind: 'labelFormat';
+  readonly formats: readonly ({ readonly dst: string; readonly rename: string } | { readonly dst: string; readonly template: string })[];
+}
+
 /** `| decolorize`: ANSI colour sequences removed from the line. */
 export interface DecolorizeStage {
   readonly kind: 'decolorize';
 }
 
-export type Stage = LineFilter | ParserStage | LabelFilterStage | LineFormatStage | LabelsStage | DecolorizeStage;
+export type Stage = LineFilter | ParserStage | LabelFilterStage | LineFormatStage | LabelsStage | LabelFormatStage | DecolorizeStage;
 
 export interface LogQuery {
   readonly kind: 'log';

@@ -118,6 +118,7 @@ describe('parseLogql', () => {
     expect(parseError('{a="b"} |~ "a{2,2000}"').message).toMatch(/RE2/);
     expect(parseError('{a="b"} | pattern "<ip> <_>"').message).toMatch(/not supported/);
     expect(parseError('sum_over_time({a="b"} | unwrap x [1m])').message).toMatch(/not supported/);
+    expect(parseError('{a="b"} | label_format x="{{if .y}}"').message).toMatch(/^parse error at line 1, col 26: template/);
     expect(parseError('rate({a="b"}[1m]) / rate({a="c"}[1m])').message).toMatch(/^parse error at line 1, col 19: binary operations between two queries is not supported/);
     expect(parseError('rate({a="b"}[1m]) + bool 1').message).toMatch(/bool modifier can only be used on comparison operators/);
     expect(parseError('{a="b"} > 1').message).toMatch(/parse error|log query cannot/);

@@ -363,9 +363,37 @@ class Walker {
         return [this.labelsStage(head, head.name === 'DropLabelsExpr' ? 'drop' : 'keep')];
       case 'DecolorizeExpr':
         return [{ kind: 'decolorize' }];
+      case 'LabelFormatExpr':
+        return [this.labelFormat(head)];
       default:
         throw this.unsupported(head);
     }
+  }
+
+  labelFormat(node: SyntaxNode): Stage {
+    const formats: ({ dst: string; rename: string } | { dst: string; template: string })[] = [];
+    const walk = (n: SyntaxNode): void => {
+      for (const c of children(n)) {
+        if (c.name === 'LabelsFormat') walk(c);
+        else if (c.name === 'LabelFormatMatcher') {
+          const ids = children(c).filter((x) => x.name === 'Identifier');
+          const str = child(c, 'String');
+          const dst = ids[0] ? this.text(ids[0]) : '';
+          if (str) {
+            const template = this.string(str);
+            try {
+              compileTemplate(template);
+            } catch (e) {
+              throw this.fail(str, (e as Error).message);
+            }
+            formats.push({ dst, template });
+          } else if (ids[1]) formats.push({ dst, rename: this.text(ids[1]) });
+          else throw this.fail(c, 'syntax error: label_format takes dst=src or dst="template"');
+        }
+      }
+    };
+    walk(node);
+    return { kind: 'labelFormat', formats };
   }
 
   labelsStage(node: SyntaxNode, kind: 'drop' | 'keep'): Stage {

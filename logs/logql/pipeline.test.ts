@@ -67,6 +67,11 @@ describe('pipeline stages run per line as Loki runs them', () => {
     expect(run('{a="b"} | decolorize', '\u001b[31merror\u001b[0m done', labels)!.line).toBe('error done');
   });
 
+  it('label_format renames and renders from the labels before the stage', () => {
+    const e = run('{a="b"} | logfmt | label_format who=user, tag="{{.app}}/{{.user | ToUpper}}"', 'user=ann', { app: 'web' });
+    expect(e!.labels).toEqual({ app: 'web', who: 'ann', tag: 'web/ANN' });
+  });
+
   it('reads Go durations and byte sizes', () => {
     expect(durationSeconds('1h30m')).toBe(5400);
     expect(durationSeconds('250ms')).toBe(0.25);

@@ -4,7 +4,7 @@
 // (plan.ts); the rest runs per line, in order, as Loki runs it: a stage
 // sees the labels and line the previous one left.
 import { RE2JS } from 're2js';
-import type { LabelMatcher, LabelPredicate, Stage } from './ast.ts';
+import type { LabelFormatStage, LabelMatcher, LabelPredicate, Stage } from './ast.ts';
 import { compileTemplate } from './template.ts';
 
 export interface Entry {
@@ -281,9 +281,25 @@ function labelsStage(kind: 'drop' | 'keep', names: readonly string[], ms: readon
   };
 }
 
-/** Stages that change only the labels, never the line nor which lines pass: they can run after ClickHouse has counted. */
+/** Stages that change only the labels, never the line nor which lines pass, and never read the line: they can run after ClickHouse has counted. */
 export function labelsOnly(stages: readonly Stage[]): boolean {
-  return stages.every((s) => s.kind === 'drop' || s.kind === 'keep');
+  return stages.every((s) => s.kind === 'drop' || s.kind === 'keep' || (s.kind === 'labelFormat' && s.formats.every((f) => !('template' in f) || !f.template.includes('__line__'))));
+}
+
+function labelFormatStage(formats: LabelFormatStage['formats']): EntryStage {
+  const compiled = formats.map((f) => ('template' in f ? { dst: f.dst, render: compileTemplate(f.template), rename: null } : { dst: f.dst, render: null, rename: f.rename }));
+  return (e) => {
+    const labels = { ...e.labels };
+    for (const f of compiled) {
+      if (f.rename !== null) {
+        const v = e.labels[f.rename];
+        if (f.rename !== f.dst) delete labels[f.rename];
+        if (v !== undefined) labels[f.dst] = v;
+        else delete labels[f.dst];
+      } else labels[f.dst] = f.render!(e.labels, e.line);
+    }
+    return { labels, line: e.line };
+  };
 }
 
 // ANSI SGR and other CSI sequences, as Loki's decolorize strips them.
@@ -309,6 +325,8 @@ export function compilePipeline(stages: readonly Stage[]): EntryStage | null {
       case 'drop':
       case 'keep':
         return labelsStage(s.kind, s.names, s.matchers);
+      case 'labelFormat':
+        return labelFormatStage(s.formats);
       case 'decolorize':
         return (e) => ({ labels: e.labels, line: e.line.replace(ANSI, '') });
     }

@@ -289,7 +289,7 @@ const logqlSelector = fc.oneof(
 );
 const logqlStage = fc.oneof(
   fc.tuple(fc.constantFrom('|=', '!=', '|~', '!~'), edgeString).map(([op, v]) => `${op} ${JSON.stringify(v)}`),
-  fc.constantFrom('| json', '| logfmt', '| status >= 500', '| level="error"', '| took > 10ms', '| size < 1KB', '| line_format "{{.msg}}"', '| __error__=""', '| json a="b.c"', '|= "x" or "y"', '| pattern "<x>"', '| unwrap x'),
+  fc.constantFrom('| json', '| logfmt', '| status >= 500', '| level="error"', '| took > 10ms', '| size < 1KB', '| line_format "{{.msg}}"', '| __error__=""', '| json a="b.c"', '|= "x" or "y"', '| pattern "<x>"', '| unwrap x', '| label_format who=app, tag="{{.pod}}-{{__line__}}"', '| drop pod', '| keep app', '| decolorize'),
   fc.tuple(labelName, fc.constantFrom('=', '!=', '=~', '!~', '>', '<=', '=='), fc.oneof(edgeString.map((v) => JSON.stringify(v)), edgeNumber.map(String))).map(([n, op, v]) => `| ${n} ${op} ${v}`),
   edgeString.map((v) => `| line_format ${JSON.stringify(v)}`),
   edgeString,
