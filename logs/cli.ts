@@ -9,6 +9,9 @@ import { engineAuthHeaders } from '../core/cli.ts';
 const DEFAULT_URL = () => process.env['TIDEMARK_URL'] ?? 'http://127.0.0.1:8080';
 /** Lines per push request. */
 const PUSH_BATCH = 5000;
+/** How often `search --follow` asks, and how far back each time (late lines still show). */
+const FOLLOW_EVERY_MS = 2000;
+const FOLLOW_OVERLAP_MS = 120_000;
 
 function collect(v: string, acc: string[]): string[] {
   return [...acc, v];
@@ -186,6 +189,24 @@ export function logsCommand(): Command {
         }
         return (await res.json()) as SearchAnswer;
       };
+      // Follow: each round asks for the last FOLLOW_OVERLAP_MS (lines arrive late: shippers batch,
+      // clocks differ) and prints what it has not printed, oldest first. What was there when it
+      // started counts as printed, whether or not the first answer (up to --limit) showed it.
+      const key = (l: FoundLine) => `${l.ts}\u0000${JSON.stringify(l.labels)}\u0000${l.line}`;
+      const shown = new Map<string, bigint>();
+      const followParams = () => {
+        const p = new URLSearchParams(params);
+        p.delete('since');
+        p.delete('end');
+        p.set('start', ((Date.now() - FOLLOW_OVERLAP_MS) / 1000).toFixed(3));
+        p.set('limit', '5000');
+        return p;
+      };
+      if (opts.follow) {
+        const seen = await ask(followParams());
+        if (!seen) return;
+        for (const l of seen.lines) shown.set(key(l), BigInt(l.ts));
+      }
       const answer = await ask(params);
       if (!answer) return;
       if (opts.json) process.stdout.write(`${JSON.stringify(answer)}\n`);
@@ -194,26 +215,21 @@ export function logsCommand(): Command {
         for (const l of answer.lines) process.stdout.write(`${formatLine(l)}\n`);
       }
       if (!opts.follow) return;
-      // Follow: ask for what arrived since the newest line shown, every two seconds, oldest first.
-      let newest = answer.lines[0]?.ts ?? (BigInt(Date.now()) * 1_000_000n).toString();
-      const shown = new Set(answer.lines.filter((l) => l.ts === newest).map((l) => `${l.ts}\u0000${l.line}`));
+      for (const l of answer.lines) shown.set(key(l), BigInt(l.ts));
       for (;;) {
-        await new Promise((r) => setTimeout(r, 2000));
-        const p = new URLSearchParams(params);
-        p.delete('since');
-        p.delete('end');
-        p.set('start', (Number(BigInt(newest) / 1_000_000n) / 1000).toFixed(3));
-        p.set('limit', '5000');
+        await new Promise((r) => setTimeout(r, FOLLOW_EVERY_MS));
+        const p = followParams();
         const more = await ask(p);
         if (!more) return;
         for (const l of [...more.lines].reverse()) {
-          const key = `${l.ts}\u0000${l.line}`;
-          if (BigInt(l.ts) < BigInt(newest) || shown.has(key)) continue;
-          if (l.ts !== newest) shown.clear();
-          shown.add(key);
-          newest = l.ts;
+          const k = key(l);
+          if (shown.has(k)) continue;
+          shown.set(k, BigInt(l.ts));
           process.stdout.write(opts.json ? `${JSON.stringify(l)}\n` : `${formatLine(l)}\n`);
         }
+        // Forget what has left the window.
+        const oldest = BigInt(Math.floor(Number(p.get('start')) * 1000)) * 1_000_000n;
+        for (const [k, ts] of shown) if (ts < oldest) shown.delete(k);
       }
     });
   return logs;

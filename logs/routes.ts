@@ -91,7 +91,25 @@ export const logsIngestRoutes: RouteModule<LogsConfig> = (app, ctx) => {
     return reply.status(200).send({ stored: records.length });
   });
 
+  // Faro runs in browsers: pages on an origin in server.allowedOrigins (the auth hook refuses
+  // other origins' POSTs) get the CORS answers their preflight and POST need.
+  const corsFor = (request: FastifyRequest): Record<string, string> => {
+    const origin = headerValue(request, 'origin');
+    if (!origin || !ctx.config.server.allowedOrigins.includes(origin)) return {};
+    return {
+      'access-control-allow-origin': origin,
+      'access-control-allow-methods': 'POST, OPTIONS',
+      'access-control-allow-headers': 'content-type, authorization, x-scope-orgid, x-faro-session-id, x-api-key',
+      'access-control-max-age': '600',
+      vary: 'Origin',
+    };
+  };
+  const preflight = async (request: FastifyRequest, reply: FastifyReply) => reply.status(200).headers(corsFor(request)).send({});
+  app.options('/collect/faro', { config: { auth: { action: 'public' } } }, preflight);
+  app.options('/collect/:appKey', { config: { auth: { action: 'public' } } }, preflight);
+
   const faro = async (request: FastifyRequest, reply: FastifyReply) => {
+    void reply.headers(corsFor(request));
     checkBus(ctx);
     const appKey = (request.params as { appKey?: string }).appKey;
     const payload = faroPayload(request.body, request.tenant, appKey, limits());

@@ -13,7 +13,10 @@ let app: FastifyInstance;
 const NOW_NS = BigInt(Date.now()) * 1_000_000n;
 
 beforeAll(async () => {
-  t = await startTestEngine([{ path: ['logs', 'maxLineBytes'], value: 1024 }]);
+  t = await startTestEngine([
+    { path: ['logs', 'maxLineBytes'], value: 1024 },
+    { path: ['server', 'allowedOrigins'], value: ['https://shop.example.com'] },
+  ]);
   app = t.engine.app;
 });
 
@@ -202,6 +205,21 @@ describe('Grafana Faro', () => {
     expect(series.statusCode, series.body).toBe(200);
     const points = series.json().series.flatMap((s: { points: [number, number][] }) => s.points.map(([, v]) => v));
     expect(points).toContain(2345.5);
+  });
+
+  it('answers a browser page on an allowed origin with CORS headers (preflight and POST), others without', async () => {
+    const preflight = await app.inject({ method: 'OPTIONS', url: '/collect/faro', headers: { origin: 'https://shop.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+    expect(preflight.statusCode).toBe(200);
+    expect(preflight.headers['access-control-allow-origin']).toBe('https://shop.example.com');
+    expect(String(preflight.headers['access-control-allow-headers'])).toContain('content-type');
+    const body = getTransportBody([{ type: TransportItemType.LOG, meta, payload: { level: 'info', message: 'from the page', timestamp: at } } as TransportItem]);
+    const post = await app.inject({ method: 'POST', url: '/collect/faro', headers: { 'content-type': 'application/json', origin: 'https://shop.example.com' }, payload: body });
+    expect(post.statusCode, post.body).toBe(202);
+    expect(post.headers['access-control-allow-origin']).toBe('https://shop.example.com');
+    const other = await app.inject({ method: 'OPTIONS', url: '/collect/faro', headers: { origin: 'https://evil.example.net' } });
+    expect(other.headers['access-control-allow-origin']).toBeUndefined();
+    const refused = await app.inject({ method: 'POST', url: '/collect/faro', headers: { 'content-type': 'application/json', origin: 'https://evil.example.net' }, payload: body });
+    expect(refused.statusCode).toBe(403);
   });
 
   it('takes the app key path Faro\'s collector uses', async () => {

@@ -37,7 +37,7 @@ const tokens: Record<string, Record<Role, string>> = { [A]: {} as Record<Role, s
 let bUserTokenId = '';
 
 interface Call {
-  method?: 'GET' | 'POST' | 'DELETE';
+  method?: 'GET' | 'POST' | 'DELETE' | 'OPTIONS';
   url: string;
   body?: string | Buffer | object;
   type?: string;
@@ -202,6 +202,9 @@ const ROWS: Record<string, { call: Call; allowed: number }> = {
   'POST /loki/api/v1/push': { call: lokiPush({ owner: 'acme' }, 'acme line'), allowed: 204 },
   'POST /api/v1/logs/audit': { call: { method: 'POST', url: '/api/v1/logs/audit', body: { kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [] } }, allowed: 200 },
   'POST /collect/faro': { call: { method: 'POST', url: '/collect/faro', body: { meta: { app: { name: 'acme-app' } }, logs: [{ level: 'info', message: 'acme faro', timestamp: iso(NOW) }] } }, allowed: 202 },
+  // Faro's CORS preflight: public, answers nothing of anyone's.
+  'OPTIONS /collect/faro': { call: { method: 'OPTIONS', url: '/collect/faro' }, allowed: 200 },
+  'OPTIONS /collect/:appKey': { call: { method: 'OPTIONS', url: '/collect/acme-key' }, allowed: 200 },
   'POST /collect/:appKey': { call: { method: 'POST', url: '/collect/acme-key', body: { meta: {}, logs: [{ level: 'info', message: 'acme keyed', timestamp: iso(NOW) }] } }, allowed: 202 },
   // B's line holds "globex": A's search for it finds nothing.
   'GET /api/v1/logs/search': { call: { url: '/api/v1/logs/search?q=globex&since=1h' }, allowed: 200 },
