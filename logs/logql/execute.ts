@@ -15,7 +15,9 @@ export const LOGS_TABLE = 'logs';
 /** At most this many rows are read to run json/logfmt/line_format stages for one log query. */
 export const MAX_SCANNED_LINES = 200_000;
 /** At most this many lines feed a metric query whose pipeline runs here; beyond, a 400 asks for a narrower query. */
-export const MAX_METRIC_LINES = 500_000;
+export const MAX_METRIC_LINES = 250_000;
+/** At most this many (series, bucket) counts come back from ClickHouse for one metric query. */
+export const MAX_BUCKET_ROWS = 500_000;
 /** Label names, values and series answered at most. */
 export const MAX_LABEL_ANSWERS = 10_000;
 
@@ -142,8 +144,11 @@ export async function evaluateMetricQuery(store: Store, tenant: string, q: Metri
   const buckets: BucketRow[] = [];
   if (!pipeline || labelsOnly(rest)) {
     // drop/keep (Grafana's logs volume: `| drop __error__`) change only a series' labels: applied to ClickHouse's counts.
-    const plan = planBuckets(table, tenant, range.log, g, sqlGrouping(q));
+    const plan = planBuckets(table, tenant, range.log, g, sqlGrouping(q), MAX_BUCKET_ROWS + 1);
     const rows = await query<BucketSqlRow>(store, plan.sql, plan.params);
+    if (rows.length > MAX_BUCKET_ROWS) {
+      throw new InputError('query', `the query counts more than ${MAX_BUCKET_ROWS} series-steps; aggregate with sum by (…), narrow the selector, or take a larger step`, 'query_too_large');
+    }
     for (const r of rows) {
       const lines = Number(r.lines);
       const bytes = Number(r.bytes);

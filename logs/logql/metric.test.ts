@@ -54,6 +54,14 @@ describe('range aggregations over buckets', () => {
   });
 });
 
+describe('bounds', () => {
+  it('refuses more series x steps than a query may hold, as a 400', () => {
+    const grid: StepGrid = { startNs: 0n, stepNs: S, n: 10_000, rangeNs: S, offsetNs: 0n };
+    const rows = Array.from({ length: 600 }, (_, i) => ({ labels: { pod: `p-${i}` }, bucket: 1, lines: 1, bytes: 1 }));
+    expect(() => rangeSeries('count_over_time', rows, grid)).toThrow(/600 series of 10000 steps/);
+  });
+});
+
 describe('vector aggregations', () => {
   const grid: StepGrid = { startNs: 60n * S, stepNs: 60n * S, n: 2, rangeNs: 60n * S, offsetNs: 0n };
   const rows = [

@@ -4,7 +4,11 @@
 // max, count, stddev, stdvar, topk, bottomk, by/without) step by step, as
 // Loki evaluates them.
 import type { MetricQuery, RangeAggregation, ScalarOperation, VectorAggregation } from './ast.ts';
+import { InputError } from '../../core/errors.ts';
 import { bucketWidth, type StepGrid } from './plan.ts';
+
+/** Values (series x steps) one query may hold in memory: beyond, a 400 rather than an engine out of memory. */
+export const MAX_SERIES_POINTS = 5_000_000;
 
 export type Labels = Readonly<Record<string, string>>;
 
@@ -45,6 +49,9 @@ export function rangeSeries(op: RangeAggregation['op'], rows: readonly BucketRow
     let s = bySeries.get(key);
     if (!s) bySeries.set(key, (s = { labels: r.labels, rows: [] }));
     s.rows.push(r);
+  }
+  if (bySeries.size * grid.n > MAX_SERIES_POINTS) {
+    throw new InputError('query', `${bySeries.size} series of ${grid.n} steps is more than the ${MAX_SERIES_POINTS} values a query may hold; aggregate with sum by (…), narrow the selector, or take a larger step`, 'query_too_large');
   }
   const out: StepSeries[] = [];
   for (const { labels, rows: rs } of bySeries.values()) {

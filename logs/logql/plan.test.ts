@@ -48,9 +48,9 @@ describe('the plan of a log query', () => {
 
   it('groups metric buckets by stream, or by the labels of an outer sum by/without', () => {
     const grid = { startNs: 100n, stepNs: 10n, n: 5, rangeNs: 30n, offsetNs: 0n };
-    const byStream = planBuckets('db.logs', 't', log('{a="b"}'), grid, { kind: 'stream' });
+    const byStream = planBuckets('db.logs', 't', log('{a="b"}'), grid, { kind: 'stream' }, 1000);
     expect(byStream.sql).toMatch(/SELECT stream_id AS grouped/);
-    const by = planBuckets('db.logs', 't', log('{a="b"}'), grid, { kind: 'by', labels: ['app'] });
+    const by = planBuckets('db.logs', 't', log('{a="b"}'), grid, { kind: 'by', labels: ['app'] }, 1000);
     expect(by.sql).toMatch(/mapFilter\(\(k, v\) -> has\(\{p\d+:Array\(String\)\}, k\), labels\) AS grouped/);
     // The bucket width is gcd(step, range) = 10; the window reaches back one range before the first step.
     expect(Object.values(by.params)).toContain('10');

@@ -218,7 +218,7 @@ export interface BucketsPlan {
  * Line counts and bytes per series and bucket, when every stage runs in
  * ClickHouse (splitPipeline's rest is empty). Rows: labels, bucket, lines, bytes.
  */
-export function planBuckets(table: string, tenant: string, q: LogQuery, grid: StepGrid, grouping: SqlGrouping): BucketsPlan {
+export function planBuckets(table: string, tenant: string, q: LogQuery, grid: StepGrid, grouping: SqlGrouping, maxRows: number): BucketsPlan {
   const b = new SqlBuilder();
   const { pushed } = splitPipeline(q.pipeline);
   const where = whereSql(b, tenant, q.selector, pushed, gridRange(grid));
@@ -241,7 +241,7 @@ export function planBuckets(table: string, tenant: string, q: LogQuery, grid: St
   const sql =
     `SELECT ${labels} AS labels, bucket, count() AS lines, sum(length(line)) AS bytes FROM (` +
     `SELECT ${key} AS grouped, labels, line, ${bucket} AS bucket FROM ${table} WHERE ${where}` +
-    `) GROUP BY grouped, bucket`;
+    `) GROUP BY grouped, bucket LIMIT ${b.param(maxRows, 'UInt64')}`;
   return { sql, params: b.params };
 }
 
