@@ -130,7 +130,8 @@ function tailLoop(ctx: AppContext, tenant: string, query: LogQuery, socket: WebS
     // The first answer replays from `start`; later ones look back a while for lines that arrived late.
     const from = first ? startNs : now - TAIL_LOOKBACK_NS > startNs ? now - TAIL_LOOKBACK_NS : startNs;
     try {
-      const { streams } = await selectLines(ctx.store, tenant, query, { start: from, end: now, endInclusive: true }, first ? 'backward' : 'forward', limit);
+      // Newest first: when more than `limit` lines arrive between two polls, the newest are sent (as Loki's tail drops under load).
+      const { streams } = await selectLines(ctx.store, tenant, query, { start: from, end: now, endInclusive: true }, 'backward', limit);
       const fresh: Stream[] = [];
       for (const s of streams) {
         const values = s.values.filter(([ts, line]) => {
