@@ -157,6 +157,12 @@ function tailLoop(ctx: AppContext, tenant: string, query: LogQuery, socket: WebS
 export async function lokiQueryRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   // Another module may have registered the websocket plugin already; it is one per server.
   if (!app.hasDecorator('websocketServer')) await app.register(websocket);
+  // An upgrade request answered without an upgrade (refused by the auth hook, which runs before the
+  // plugin marks the request, or sent to a path with no websocket): its socket is no HTTP connection
+  // the server ends, so it stayed open and the engine's close waited on it for ever. End it.
+  app.addHook('onResponse', async (req) => {
+    if (req.raw.headers.upgrade && req.ws !== true && !req.raw.socket.destroyed) req.raw.socket.destroy();
+  });
 
   // Grafana's Loki data source sends GETs with the parameters in the query string.
   const get = (url: string, handler: (req: FastifyRequest) => Promise<unknown>): void => {
