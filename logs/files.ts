@@ -11,7 +11,7 @@
 // the new file is read from its start. copytruncate: a file shorter than its
 // position is read again from the start. A file that disappears or is
 // truncated is logged once and tailing goes on.
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import fg from 'fast-glob';
 import type { AppContext } from '../core/context.ts';
@@ -64,6 +64,7 @@ export class FileSource {
   private readonly tracked = new Map<string, Tracked>();
   private positions: Record<string, Position> = {};
   private readonly warned = new Set<string>();
+  private savedText = '';
   /** Entries published since start. */
   published = 0;
 
@@ -242,12 +243,21 @@ export class FileSource {
     };
   }
 
-  /** Writes positions atomically (temporary file, then rename). */
+  /** Writes positions atomically and durably (temporary file, fsync, rename), only when they changed. */
   savePositions(): void {
+    const text = JSON.stringify(this.positions);
+    if (text === this.savedText) return;
     const file = this.options.positionsFile;
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(`${file}.tmp`, JSON.stringify(this.positions));
+    const fd = openSync(`${file}.tmp`, 'w');
+    try {
+      writeSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(`${file}.tmp`, file);
+    this.savedText = text;
   }
 
   close(): void {

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { getTransportBody, TransportItemType, type TransportItem } from '@grafana/faro-core';
 import { startTestEngine, type TestEngine } from './helpers/engine.ts';
 import { labelString, snappyPush } from './logs/promtail.ts';
+import { countMatches } from '../logs/search.ts';
 
 let t: TestEngine;
 let app: FastifyInstance;
@@ -239,6 +240,18 @@ describe('Grafana Faro', () => {
     expect(res.statusCode, res.body).toBe(400);
     expect(res.json().field).toBe(field);
     expect(await storedLines()).toBe(before);
+  });
+});
+
+describe('countMatches, the search log alert rules will call', () => {
+  it('counts the lines of a tenant matching a selector and keywords in a window', async () => {
+    const window = { startMs: Number(NOW_NS / 1_000_000n) - 60_000, endMs: Number(NOW_NS / 1_000_000n) + 60_000 };
+    const store = t.engine.ctx.store;
+    expect(await countMatches(store, 'default', { namespace: 'shop' }, 'payment', window)).toBe(2);
+    expect(await countMatches(store, 'default', { namespace: 'shop' }, 'payment declined', window)).toBe(1);
+    expect(await countMatches(store, 'default', { namespace: 'shop', container: 'sidecar' }, '"reset by peer"', window)).toBe(1);
+    expect(await countMatches(store, 'other-tenant', { namespace: 'shop' }, 'payment', window)).toBe(0);
+    expect(await countMatches(store, 'default', { namespace: 'shop' }, 'payment', { startMs: window.startMs - 3_600_000, endMs: window.startMs - 1 })).toBe(0);
   });
 });
 

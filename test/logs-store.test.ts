@@ -44,6 +44,16 @@ describe('insertLogLines', () => {
     expect(got).toEqual([{ ts: String(now + 123n), stream_id: String(streamId(labels)), ns: 'shop', line: 'GET /checkout 200 order=A-1001' }]);
   });
 
+  it('keeps label values exactly: quotes, backslashes, newlines, non-ASCII, empty-looking keys order', async () => {
+    const odd = { z: 'last', a: 'q"uote\\back\nnew', m: 'héllo 🌊', n: '{"json":1}' };
+    await insertLogLines(store, [{ tenant: 'odd', tsNs: now, labels: odd, line: 'x' }, { tenant: 'odd', tsNs: now + 1n, labels: { ...odd }, line: 'y' }], 'test/odd');
+    const got = await store.query<{ labels: Record<string, string>; id: string }>(`SELECT labels, toString(stream_id) AS id FROM ${store.table('logs')} WHERE tenant = 'odd'`);
+    expect(got).toEqual([
+      { labels: odd, id: String(streamId(odd)) },
+      { labels: odd, id: String(streamId(odd)) },
+    ]);
+  });
+
   it('drops a replayed insert with the same token, keeps a different one', async () => {
     const rows: LogLine[] = [{ tenant: 'r', tsNs: now, labels, line: 'once' }];
     await insertLogLines(store, rows, 'test/replay');
