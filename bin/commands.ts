@@ -80,6 +80,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     description: 'Search the alert history (state changes and notifications)',
     load: async () => (await import('../alerting/cli.ts')).alertsCommand(),
   },
+  {
+    name: 'logs',
+    term: 'logs',
+    description: 'Push log lines to a running engine and search its logs',
+    load: async () => (await import('../logs/cli.ts')).logsCommand(),
+  },
 ];
 
 /**

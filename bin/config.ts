@@ -7,6 +7,7 @@ import { collectorSection } from '../collector/config.ts';
 import { settleSlaDefaults, slaSection } from '../sla/config.ts';
 import { autoscalerSection } from '../autoscaler/config.ts';
 import { alertingSection, rulesSection } from '../alerting/config.ts';
+import { logsSection } from '../logs/config.ts';
 
 export const configSchema = coreConfigSchema
   .extend({
@@ -16,6 +17,7 @@ export const configSchema = coreConfigSchema
     autoscaler: autoscalerSection,
     rules: rulesSection,
     alerting: alertingSection,
+    logs: logsSection,
   })
   .transform((c) => settleSlaDefaults(settleDefaults(c)));
 
