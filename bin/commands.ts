@@ -62,6 +62,30 @@ export const COMMANDS: readonly CommandEntry[] = [
     description: 'Create, list and revoke API tokens on a running engine',
     load: async () => (await import('../core/auth/cli.ts')).tokensCommand(),
   },
+  {
+    name: 'rules',
+    term: 'rules',
+    description: 'Check rule files and run their unit tests (promtool formats)',
+    load: async () => (await import('../alerting/cli.ts')).rulesCommand(),
+  },
+  {
+    name: 'silence',
+    term: 'silence',
+    description: 'Add, list and expire silences on a running engine',
+    load: async () => (await import('../alerting/cli.ts')).silenceCommand(),
+  },
+  {
+    name: 'alerts',
+    term: 'alerts',
+    description: 'Search the alert history (state changes and notifications)',
+    load: async () => (await import('../alerting/cli.ts')).alertsCommand(),
+  },
+  {
+    name: 'logs',
+    term: 'logs',
+    description: 'Push log lines to a running engine and search its logs',
+    load: async () => (await import('../logs/cli.ts')).logsCommand(),
+  },
 ];
 
 /**

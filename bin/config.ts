@@ -6,6 +6,8 @@ import { ingesterSection, querySection } from '../metrics/config.ts';
 import { collectorSection } from '../collector/config.ts';
 import { settleSlaDefaults, slaSection } from '../sla/config.ts';
 import { autoscalerSection } from '../autoscaler/config.ts';
+import { alertingSection, rulesSection } from '../alerting/config.ts';
+import { logsSection } from '../logs/config.ts';
 
 export const configSchema = coreConfigSchema
   .extend({
@@ -14,6 +16,9 @@ export const configSchema = coreConfigSchema
     collector: collectorSection,
     sla: slaSection,
     autoscaler: autoscalerSection,
+    rules: rulesSection,
+    alerting: alertingSection,
+    logs: logsSection,
   })
   .transform((c) => settleSlaDefaults(settleDefaults(c)));
 

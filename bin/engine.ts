@@ -28,6 +28,15 @@ import { autoscalerRoutes } from '../autoscaler/routes.ts';
 import { startAutoscaling } from '../autoscaler/service.ts';
 import { authMigrations } from '../core/auth/schema.ts';
 import { createAuth } from '../core/auth/service.ts';
+import { alertingMigrations } from '../alerting/schema.ts';
+import { alertingRoutes } from '../alerting/routes.ts';
+import { startAlerting } from '../alerting/service.ts';
+import { applyLogsRetention, logsMigrations } from '../logs/schema.ts';
+import { logsRetentionDays } from '../logs/config.ts';
+import { LogsConsumer } from '../logs/consumer.ts';
+import { logsIngestRoutes, logsSearchRoutes } from '../logs/routes.ts';
+import { startLogFiles } from '../logs/files.ts';
+import { lokiQueryRoutes } from '../logs/logql/routes.ts';
 
 export interface Engine {
   readonly app: FastifyInstance;
@@ -37,7 +46,7 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-const MIGRATIONS: Migration[] = [...metricsMigrations, ...slaMigrations, ...autoscalerMigrations, ...authMigrations];
+const MIGRATIONS: Migration[] = [...metricsMigrations, ...slaMigrations, ...autoscalerMigrations, ...authMigrations, ...alertingMigrations];
 
 function createBus(config: Config, registry: Registry, log: Logger): Bus {
   if (config.bus.kind === 'memory') {
@@ -74,8 +83,9 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   collectDefaultMetrics({ register: registry, prefix: 'tidemark_process_' });
   const store = await Store.open({ ...config.store });
   closers.push(() => store.close());
-  const applied = await migrate(store, schemaContext(store, config.store), MIGRATIONS);
+  const applied = await migrate(store, schemaContext(store, config.store), [...MIGRATIONS, ...logsMigrations(logsRetentionDays(config.logs))]);
   if (applied.length > 0) log.info({ migrations: applied.map((m) => `${m.component}/${m.version}`) }, 'schema migrated');
+  if (await applyLogsRetention(store, schemaContext(store, config.store), logsRetentionDays(config.logs))) log.info({ retention: config.logs.retention }, 'logs retention changed');
   const bus = createBus(config, registry, log);
   closers.unshift(() => bus.close());
   const ctx: AppContext<Config> = { config, store, bus, log, registry, onClose: (fn) => closers.unshift(fn) };
@@ -85,6 +95,7 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   if (role === 'all' || role === 'ingester') {
     ingester = new Ingester(store, ingesterMetrics(registry, bus), log);
     await ingester.start(bus);
+    await new LogsConsumer(store, registry, log).start(bus);
   }
   const rate = ingestRateMeter(() => ingester?.stored ?? 0);
   closers.unshift(() => rate.stop());
@@ -92,8 +103,8 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   const auth = createAuth(config, store, log);
   const app = createHttpServer({ bodyLimit: config.server.bodyLimit, log, tls: config.server.tls, auth: auth.setup });
   const routes: RouteModule<Config>[] = [];
-  if (role === 'all' || role === 'collector') routes.push(collectorRoutes);
-  if (role === 'all' || role === 'api') routes.push(metricsRoutes, prometheusApiRoutes, slaRoutes, autoscalerRoutes, auth.routes);
+  if (role === 'all' || role === 'collector') routes.push(collectorRoutes, logsIngestRoutes);
+  if (role === 'all' || role === 'api') routes.push(metricsRoutes, prometheusApiRoutes, slaRoutes, autoscalerRoutes, alertingRoutes, auth.routes, logsSearchRoutes, lokiQueryRoutes);
   for (const r of routes) await r(app, ctx);
 
   healthRoutes(app, {
@@ -108,9 +119,12 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   });
 
   await startCollectors(ctx);
+  if (role === 'all' || role === 'collector') await startLogFiles(ctx);
   await startSla(ctx);
   // The loop reads the store and answers to the API role; collectors and ingesters scale nothing.
   if (role === 'all' || role === 'api') await startAutoscaling(ctx);
+  // Rules read the store and write back through the bus: the API role evaluates them.
+  if (role === 'all' || role === 'api') await startAlerting(ctx);
 
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   log.info({ address, role, bus: bus.kind, store: store.embedded ? `embedded ${config.store.dataPath}` : config.store.url }, 'tidemark is up');

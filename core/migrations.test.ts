@@ -3,6 +3,8 @@ import { createMaterializedView, createTable, shardingKey, type SchemaContext } 
 import { metricsMigrations } from '../metrics/schema.ts';
 import { slaMigrations } from '../sla/schema.ts';
 import { autoscalerMigrations } from '../autoscaler/decision-log.ts';
+import { alertingMigrations } from '../alerting/schema.ts';
+import { logsMigrations } from '../logs/schema.ts';
 
 const single: SchemaContext = { database: 'tm', rawRetentionDays: 15, rollupRetentionDays: 400 };
 const cluster: SchemaContext = { ...single, cluster: 'prod' };
@@ -72,8 +74,24 @@ function distributedKeys(sql: readonly string[]): Map<string, string> {
   return keys;
 }
 
+describe('logs migrations', () => {
+  it('create the logs table idempotently, tenant first, by day, with the configured TTL and a text index on the line', () => {
+    for (const ctx of [single, cluster]) {
+      const ddl = logsMigrations(7).flatMap((m) => m.statements(ctx));
+      for (const sql of ddl) {
+        expect(sql).toMatch(/^CREATE TABLE IF NOT EXISTS/);
+        expect(sql).not.toMatch(/\bDROP\b|\bTRUNCATE\b/);
+      }
+      expect(ddl[0]).toMatch(/ORDER BY \(tenant, stream_id, ts\)/);
+      expect(ddl[0]).toContain('PARTITION BY toDate(ts)');
+      expect(ddl[0]).toContain('TTL toDateTime(ts) + INTERVAL 7 DAY');
+      expect(ddl[0]).toMatch(/INDEX line_text lower\(line\) TYPE text\(/);
+    }
+  });
+});
+
 describe('cluster sharding', () => {
-  const all = [...metricsMigrations, ...slaMigrations, ...autoscalerMigrations].flatMap((m) => m.statements(cluster));
+  const all = [...metricsMigrations, ...slaMigrations, ...autoscalerMigrations, ...alertingMigrations, ...logsMigrations(30)].flatMap((m) => m.statements(cluster));
 
   it('never shards at random', () => {
     expect(all.filter((s) => s.includes('Distributed(')).length).toBeGreaterThanOrEqual(11);
@@ -95,6 +113,11 @@ describe('cluster sharding', () => {
       sla_report_announcements: 'cityHash64(tenant, month, version)',
       sla_probe_clusters: 'cityHash64(tenant, month, cluster)',
       autoscaler_decisions: 'cityHash64(tenant, policy_kind, namespace, name)',
+      alert_history: 'cityHash64(tenant, alertname)',
+      alert_notification_log: 'cityHash64(tenant, receiver, group_key, slot)',
+      alert_silences: 'cityHash64(tenant, id)',
+      alert_rule_files: 'cityHash64(tenant, name)',
+      logs: 'cityHash64(tenant, stream_id)',
     });
   });
 

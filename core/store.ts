@@ -34,6 +34,15 @@ export type NativeColumn =
 export class Store {
   readonly embedded: boolean;
   private readonly scratchDir: string;
+  /**
+   * Embedded only: chDB keeps one session, and a setting passed with one
+   * query stays set for every later one (a deduplication token made the next
+   * token-less insert vanish; a query's max_execution_time bound every later
+   * insert). Each call therefore sends every setting any earlier call set,
+   * at its default unless this call sets it. Server mode needs none of this.
+   */
+  private readonly settingDefaults = new Map<string, string>();
+  private readonly settingsSeen = new Set<string>();
 
   private constructor(
     readonly client: ClickHouseClient,
@@ -59,11 +68,27 @@ export class Store {
       client = createClient({ connection: createChdbConnection({ path }) } as Parameters<typeof createClient>[0]);
     }
     const store = new Store(client, options);
+    if (store.embedded) {
+      const rows = await store.query<{ name: string; default: string }>('SELECT name, default FROM system.settings');
+      for (const row of rows) store.settingDefaults.set(row.name, row.default);
+    }
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(options.database)) {
       throw new Error(`store.database: "${options.database}" is not a valid database name`);
     }
     await store.command(`CREATE DATABASE IF NOT EXISTS ${options.database}${options.cluster ? ` ON CLUSTER ${options.cluster}` : ''}`);
     return store;
+  }
+
+  /** The settings to send with one call: see `settingDefaults`. */
+  private scoped(settings: ClickHouseSettings | undefined): ClickHouseSettings | undefined {
+    if (!this.embedded) return settings;
+    const own = (settings ?? {}) as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const name of this.settingsSeen) {
+      if (!(name in own) && this.settingDefaults.has(name)) out[name] = this.settingDefaults.get(name);
+    }
+    for (const name of Object.keys(own)) this.settingsSeen.add(name);
+    return { ...out, ...own } as ClickHouseSettings;
   }
 
   get database(): string {
@@ -76,7 +101,7 @@ export class Store {
   }
 
   async command(sql: string, params?: QueryParams, settings?: ClickHouseSettings): Promise<void> {
-    await this.client.command({ query: sql, query_params: params, clickhouse_settings: settings });
+    await this.client.command({ query: sql, query_params: params, clickhouse_settings: this.scoped(settings) });
   }
 
   async query<T>(sql: string, params?: QueryParams, settings?: ClickHouseSettings): Promise<T[]> {
@@ -84,18 +109,26 @@ export class Store {
       query: sql,
       query_params: params,
       format: 'JSONEachRow',
-      clickhouse_settings: { output_format_json_quote_64bit_integers: 0, ...settings },
+      clickhouse_settings: this.scoped({ output_format_json_quote_64bit_integers: 0, ...settings }),
     });
     return (await result.json()) as T[];
   }
 
   /** The result as text in the given format (e.g. JSONEachRow lines), for answers passed on without parsing. */
-  async queryText(sql: string, params?: QueryParams, settings?: ClickHouseSettings, format: 'JSONEachRow' | 'JSONCompactEachRow' | 'CSV' | 'TabSeparated' = 'JSONEachRow'): Promise<string> {
+  async queryText(
+    sql: string,
+    params?: QueryParams,
+    settings?: ClickHouseSettings,
+    format: 'JSONEachRow' | 'JSONCompactEachRow' | 'CSV' | 'TabSeparated' = 'JSONEachRow',
+    control: { queryId?: string; signal?: AbortSignal } = {},
+  ): Promise<string> {
     const result = await this.client.query({
       query: sql,
       query_params: params,
       format,
-      clickhouse_settings: { output_format_json_quote_64bit_integers: 0, ...settings },
+      query_id: control.queryId,
+      abort_signal: control.signal,
+      clickhouse_settings: this.scoped({ output_format_json_quote_64bit_integers: 0, ...settings }),
     });
     return result.text();
   }
@@ -105,7 +138,7 @@ export class Store {
     const result = await this.client.exec({
       query: `${sql} FORMAT ${format}`,
       query_params: params,
-      clickhouse_settings: { output_format_json_quote_64bit_integers: 0, ...settings },
+      clickhouse_settings: this.scoped({ output_format_json_quote_64bit_integers: 0, ...settings }),
     });
     const chunks: Buffer[] = [];
     for await (const chunk of result.stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
@@ -115,7 +148,7 @@ export class Store {
   /** Small inserts of plain rows (configuration, reports, events). Bulk samples go through insertNative. */
   async insertRows(table: string, rows: readonly Record<string, unknown>[], settings?: ClickHouseSettings): Promise<void> {
     if (rows.length === 0) return;
-    await this.client.insert({ table: this.table(table), values: rows as Record<string, unknown>[], format: 'JSONEachRow', clickhouse_settings: settings });
+    await this.client.insert({ table: this.table(table), values: rows as Record<string, unknown>[], format: 'JSONEachRow', clickhouse_settings: this.scoped(settings) });
   }
 
   /**
@@ -155,7 +188,7 @@ export class Store {
         query: `INSERT INTO ${this.table(table)} (${targetColumns}) SELECT ${select} FROM input('${structure}') FORMAT Native`,
         values: Readable.from([block]),
         query_params: params,
-        clickhouse_settings: settings,
+        clickhouse_settings: this.scoped(settings),
       });
     }
   }

@@ -36,4 +36,17 @@ if (still.length > 0) {
   }
   console.warn(`${msg}; tests that need them will fail`);
 }
+// Alertmanager must also start, not just be on disk: the alerting tests post to a real one.
+const alertmanager = PEERS.find((p) => p.pkg === 'prometheus-alertmanager');
+if (alertmanager && existsSync(alertmanager.binary)) {
+  const run = spawnSync(alertmanager.binary, ['--version'], { encoding: 'utf8', timeout: 30_000 });
+  if (run.status !== 0) {
+    const msg = `provision: ${alertmanager.binary} does not start: ${(run.stderr || run.error?.message || '').trim()}`;
+    if (ci) {
+      console.error(msg);
+      process.exit(1);
+    }
+    console.warn(`${msg}; the alerting tests will fail`);
+  }
+}
 console.log('provision: peers present');

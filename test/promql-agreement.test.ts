@@ -1,7 +1,7 @@
 // Agreement with Prometheus, measured: the same samples are remote-written
 // to a real Prometheus 2.42 (Debian's) and to a Tidemark engine; every
-// query of test/promql/corpus.txt runs against both, as an instant query at
-// two times and as a range query, and the answers are compared: labels
+// query of test/promql/corpus.txt runs against both, as an instant query (at
+// an unaligned time) and as a range query, and the answers are compared: labels
 // exactly, values within 1e-9 relative (or 1e-12 absolute), NaN = NaN,
 // errors by errorType. Prints `promql agreement: X/Y` and the queries that
 // differ; fails below the agreement stated in docs/promql.md.

@@ -17,6 +17,7 @@ import { encodeWriteRequest } from '../collector/remote-write-encode.ts';
 import { StoreDecisionLog } from '../autoscaler/decision-log.ts';
 import { monthOf } from '../sla/period.ts';
 import { PROMETHEUS_API_ROUTES, REFUSED_METHODS } from '../metrics/prometheus-api/routes.ts';
+import { insertLogLines } from '../logs/store.ts';
 
 const A = 'acme';
 const B = 'globex';
@@ -35,9 +36,10 @@ let t: TestEngine;
 let app: FastifyInstance;
 const tokens: Record<string, Record<Role, string>> = { [A]: {} as Record<Role, string>, [B]: {} as Record<Role, string> };
 let bUserTokenId = '';
+let bSilenceId = '';
 
 interface Call {
-  method?: 'GET' | 'POST' | 'DELETE' | 'PUT' | 'PATCH';
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'OPTIONS';
   url: string;
   body?: string | Buffer | object;
   type?: string;
@@ -62,6 +64,8 @@ const remoteWrite = (labels: Record<string, string>, value: number): Call => ({
   type: 'application/x-protobuf',
   headers: REMOTE_WRITE,
 });
+const NOW_NS = String(BigInt(NOW) * 1_000_000n);
+const lokiPush = (labels: Record<string, string>, line: string): Call => ({ method: 'POST', url: '/loki/api/v1/push', body: { streams: [{ stream: labels, values: [[NOW_NS, line]] }] } });
 const importText = (text: string): Call => ({ method: 'POST', url: '/api/v1/import/prometheus', body: text, type: 'text/plain' });
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -123,6 +127,7 @@ beforeAll(async () => {
     push({ __name__: 'globex_only', owner: 'globex' }, 666.25),
     remoteWrite({ __name__: 'globex_rw', owner: 'globex' }, 666.25),
     importText('globex_import{owner="globex"} 666.25\n'),
+    lokiPush({ owner: 'globex' }, 'globex-secret-line 666.25'),
   ]) {
     const res = await call(c, bIngest);
     expect(res.statusCode, `${c.url} ${res.body}`).toBe(204);
@@ -138,6 +143,15 @@ beforeAll(async () => {
   const decisions = new StoreDecisionLog(t.engine.ctx.store, B);
   await decisions.record({ policy: { kind: 'PodAutoscalingPolicy', namespace: 'shop', name: 'web' }, time: iso(NOW - 1000), action: 'none', reason: 'globex-decision', conditions: [] });
   await decisions.flush();
+  // B's alerting: a rule file and a silence (A may neither see nor remove them).
+  const bRules = { content: 'groups:\n- name: globex-group\n  rules:\n  - alert: GlobexAlert\n    expr: globex_only > 1e12\n' };
+  expect((await call({ method: 'PUT', url: '/api/v1/rules/files/globex-rules', body: bRules }, bAdmin)).statusCode).toBe(201);
+  const silence = { matchers: [{ name: 'owner', value: 'globex', isRegex: false }], startsAt: iso(NOW), endsAt: iso(NOW + 3_600_000), createdBy: 'globex-ops', comment: 'globex-silence' };
+  const silenced = await call({ method: 'POST', url: '/api/v2/silences', body: silence }, bAdmin);
+  expect(silenced.statusCode, silenced.body).toBe(200);
+  bSilenceId = silenced.json().silenceID;
+  // B's log lines: what the Loki query API must never show A.
+  await insertLogLines(t.engine.ctx.store, [{ tenant: B, tsNs: BigInt(NOW) * 1_000_000n, labels: { app: 'shop', owner: 'globex' }, line: 'b-secret-log 666.25 10.6.6.6' }]);
 
   for (const metric of ['shared_metric', 'shared_rw', 'globex_only', 'globex_rw', 'globex_import']) await waitFor(`${metric} under ${B}`, async () => (await seriesOf(B, metric)).length > 0);
   bRowsBefore = await rowsOf(B);
@@ -193,6 +207,40 @@ const ROWS: Record<string, { call: Call; allowed: number }> = {
   // B's user token: to A it does not exist (the id is filled in once B's tokens are minted).
   'DELETE /api/v1/tokens/:id': { call: { method: 'DELETE', url: '/api/v1/tokens/:id' }, allowed: 404 },
   'GET /api/v1/audit': { call: { url: '/api/v1/audit' }, allowed: 200 },
+  'GET /api/v1/rules': { call: { url: '/api/v1/rules' }, allowed: 200 },
+  'GET /api/v1/alerts': { call: { url: '/api/v1/alerts' }, allowed: 200 },
+  'GET /api/v1/alerts/history': { call: { url: '/api/v1/alerts/history?since=1h' }, allowed: 200 },
+  // The engine's own rule files: cloud administrators only, so every role of A gets 403.
+  'POST /-/reload': { call: { method: 'POST', url: '/-/reload' }, allowed: 200 },
+  'PUT /api/v1/rules/files/:name': { call: { method: 'PUT', url: '/api/v1/rules/files/acme-rules', body: { content: 'groups:\n- name: acme-group\n  rules:\n  - alert: AcmeAlert\n    expr: acme_metric > 1e12\n' } }, allowed: 201 },
+  // B's rule file: to A it does not exist.
+  'DELETE /api/v1/rules/files/:name': { call: { method: 'DELETE', url: '/api/v1/rules/files/globex-rules' }, allowed: 404 },
+  'GET /api/v2/silences': { call: { url: '/api/v2/silences' }, allowed: 200 },
+  'POST /api/v2/silences': {
+    call: { method: 'POST', url: '/api/v2/silences', body: { matchers: [{ name: 'owner', value: 'acme', isRegex: false }], startsAt: iso(NOW), endsAt: iso(NOW + 3_600_000), createdBy: 'acme-ops', comment: 'acme' } },
+    allowed: 200,
+  },
+  // B's silence (its id filled in once made): to A it does not exist.
+  'GET /api/v2/silence/:id': { call: { url: '/api/v2/silence/:id' }, allowed: 404 },
+  'DELETE /api/v2/silence/:id': { call: { method: 'DELETE', url: '/api/v2/silence/:id' }, allowed: 404 },
+  'POST /loki/api/v1/push': { call: lokiPush({ owner: 'acme' }, 'acme line'), allowed: 204 },
+  'POST /api/v1/logs/audit': { call: { method: 'POST', url: '/api/v1/logs/audit', body: { kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [] } }, allowed: 200 },
+  'POST /collect/faro': { call: { method: 'POST', url: '/collect/faro', body: { meta: { app: { name: 'acme-app' } }, logs: [{ level: 'info', message: 'acme faro', timestamp: iso(NOW) }] } }, allowed: 202 },
+  // Faro's CORS preflight: public, answers nothing of anyone's.
+  'OPTIONS /collect/faro': { call: { method: 'OPTIONS', url: '/collect/faro' }, allowed: 200 },
+  'OPTIONS /collect/:appKey': { call: { method: 'OPTIONS', url: '/collect/acme-key' }, allowed: 200 },
+  'POST /collect/:appKey': { call: { method: 'POST', url: '/collect/acme-key', body: { meta: {}, logs: [{ level: 'info', message: 'acme keyed', timestamp: iso(NOW) }] } }, allowed: 202 },
+  // B's line holds "globex": A's search for it finds nothing.
+  'GET /api/v1/logs/search': { call: { url: '/api/v1/logs/search?q=globex&since=1h' }, allowed: 200 },
+  // The Loki query API, asked for B's stream and B's needle: A's answers are empty.
+  'GET /loki/api/v1/query_range': { call: { url: `/loki/api/v1/query_range?${new URLSearchParams({ query: '{owner="globex"}', start: String(BigInt(NOW - 3_600_000) * 1_000_000n) })}` }, allowed: 200 },
+  'GET /loki/api/v1/query': { call: { url: `/loki/api/v1/query?${new URLSearchParams({ query: 'sum(count_over_time({__search__="10.6.6.6"}[1h]))' })}` }, allowed: 200 },
+  'GET /loki/api/v1/labels': { call: { url: '/loki/api/v1/labels' }, allowed: 200 },
+  'GET /loki/api/v1/label/:name/values': { call: { url: '/loki/api/v1/label/owner/values' }, allowed: 200 },
+  'GET /loki/api/v1/series': { call: { url: `/loki/api/v1/series?${new URLSearchParams({ 'match[]': '{app="shop"}' })}` }, allowed: 200 },
+  'GET /loki/api/v1/index/stats': { call: { url: `/loki/api/v1/index/stats?${new URLSearchParams({ query: '{owner="globex"}' })}` }, allowed: 200 },
+  // A plain GET (no websocket upgrade) is refused after auth and the query check: 400, tenant-blind.
+  'GET /loki/api/v1/tail': { call: { url: `/loki/api/v1/tail?${new URLSearchParams({ query: '{owner="globex"}' })}` }, allowed: 400 },
   ...prometheusApiRows(),
 };
 
@@ -228,7 +276,9 @@ function prometheusApiRows(): Record<string, { call: Call; allowed: number }> {
 
 const rowCall = (key: string): Call => {
   const c = ROWS[key]!.call;
-  return key === 'DELETE /api/v1/tokens/:id' ? { ...c, url: `/api/v1/tokens/${bUserTokenId}` } : c;
+  if (key === 'DELETE /api/v1/tokens/:id') return { ...c, url: `/api/v1/tokens/${bUserTokenId}` };
+  if (key.endsWith('/api/v2/silence/:id')) return { ...c, url: `/api/v2/silence/${bSilenceId}` };
+  return c;
 };
 
 function routeAuth(key: string) {
@@ -265,6 +315,10 @@ describe('the cross-tenant table', () => {
       expect(values.json().data).toContain('globex');
       const instant = await call(ROWS['GET /api/v1/query']!.call, token, asB);
       expect(instant.body).toMatch(/666\.25/);
+      expect((await call({ url: '/api/v2/silences' }, token, asB)).json().map((x: { comment: string }) => x.comment)).toContain('globex-silence');
+      expect((await call({ url: `/api/v2/silence/${bSilenceId}` }, token, asB)).statusCode).toBe(200);
+      expect((await call({ url: '/api/v1/rules' }, token, asB)).json().data.groups.map((g: { name: string }) => g.name)).toEqual(['globex-group']);
+      expect((await call({ url: '/api/v1/logs/search?q=globex&since=1h' }, token, asB)).json().lines).toHaveLength(1);
       const availability = (await call({ url: '/api/v1/sla/availability' }, token, asB)).json();
       expect(availability.clusters.map((c: { id: string }) => c.id)).toContain('globex-cluster');
     }

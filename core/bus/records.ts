@@ -27,4 +27,12 @@ export interface LogRecord {
   /** stdout, stderr, audit, … */
   readonly stream: string;
   readonly message: string;
+  /**
+   * The stream's whole label set, when the source knows more than the fields
+   * above (Loki push, audit events, Faro): stored as the row's labels as
+   * they are. Absent: the labels are the non-empty fields above.
+   */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Unix time in nanoseconds as a decimal string, when the source has them (Loki); `timestamp` is then its milliseconds. */
+  readonly timestampNs?: string;
 }

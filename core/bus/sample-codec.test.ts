@@ -108,6 +108,12 @@ describe('record codec', () => {
     expect(decodeRecords('probes', encodeRecords('probes', [probe]))).toEqual([probe]);
   });
 
+  it('carries a log stream\'s whole label set and nanosecond time when given', () => {
+    const loki: LogRecord = { ...log, labels: { job: 'varlogs', namespace: 'n' }, timestampNs: '1700000000123456789' };
+    expect(decodeRecords('logs', encodeRecords('logs', [loki, log]))).toEqual([loki, log]);
+    expect(() => decodeRecords('logs', encodeRecords('logs', [{ ...loki, timestampNs: 'soon' }]))).toThrow(/timestampNs/);
+  });
+
   it('rejects records of the other kind, a bad field and an unknown version', () => {
     expect(() => decodeRecords('probes', encodeRecords('logs', [log]))).toThrow(/record kind 1 on the probes topic/);
     const bad = encodeRecords('logs', [{ ...log, timestamp: 'soon' } as unknown as LogRecord]);

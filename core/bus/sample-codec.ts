@@ -193,6 +193,8 @@ const logRecord = z.object({
   container: z.string(),
   stream: z.string(),
   message: z.string(),
+  labels: z.record(z.string(), z.string()).optional(),
+  timestampNs: z.string().regex(/^-?\d{1,20}$/).optional(),
 });
 const probeResult = z.object({
   tenant: z.string(),

@@ -10,7 +10,7 @@ import type { Sample, SeriesData } from './evaluate.ts';
 import { selectorSql, selectorSpans, type QueryTimes, type SqlQuery } from './plan.ts';
 import { PromQLError } from './errors.ts';
 import { regexProblem } from '../regex.ts';
-import { chunksFor, countSql, findPushdowns, mergePartials, pushdownSql, type Partial } from './pushdown.ts';
+import { chooseRollup, chunksFor, countSql, findPushdowns, mergePartials, pushdownSql, rollupNaNSql, type Partial } from './pushdown.ts';
 import { labelsKey } from './evaluate.ts';
 
 export interface ReadStats {
@@ -54,21 +54,18 @@ export async function runQuery(store: Store, q: SqlQuery, opts: ReadOptions, for
     controller.abort();
   }, remaining);
   try {
-    const result = await store.client.query({
-      query: q.sql,
-      query_params: q.params,
-      format,
-      query_id: queryId,
-      abort_signal: controller.signal,
-      clickhouse_settings: {
+    return await store.queryText(
+      q.sql,
+      q.params,
+      {
         // Fractional seconds: embedded chDB cannot interrupt a running query, so this is what ends it there.
         max_execution_time: Math.max(0.1, Math.round(remaining) / 1000),
-        output_format_json_quote_64bit_integers: 0,
         output_format_json_quote_denormals: 1,
         cancel_http_readonly_queries_on_client_close: 1,
       },
-    });
-    return await result.text();
+      format,
+      { queryId, signal: controller.signal },
+    );
   } catch (e) {
     const message = (e as Error).message ?? '';
     if (reason !== null || /TIMEOUT_EXCEEDED|Timeout exceeded/i.test(message)) {
@@ -99,7 +96,9 @@ export async function readData(store: Store, ast: Expr, times: QueryTimes, stepM
   const data = new Map<VectorSelector, SeriesData[]>();
   const pushed = new Map<Expr, Map<number, Sample[]>>();
   const table = (name: string) => store.table(name);
-  const pushdowns = findPushdowns(ast);
+  const pushdowns = findPushdowns(ast, stepMs);
+  const rollups: ('samples_1m' | 'samples_1h')[] = [];
+  let rawReads = 0;
   if (pushdowns.length > 0) {
     const steps = stepMs > 0 ? { startMs: times.startMs, stepMs, count: Math.floor((times.endMs - times.startMs) / stepMs) + 1 } : { startMs: times.startMs, stepMs: 1, count: 1 };
     for (const p of pushdowns) {
@@ -110,11 +109,18 @@ export async function readData(store: Store, ast: Expr, times: QueryTimes, stepM
       const { n, s } = counted ? (JSON.parse(counted.split('\n')[0]!) as { n: number; s: number }) : { n: 0, s: 0 };
       opts.stats.samplesRead += n;
       if (opts.stats.samplesRead > opts.maxSamples) throw tooManySamples();
+      let rollup = chooseRollup(p, steps);
+      if (rollup) {
+        const nan = await runQuery(store, rollupNaNSql(rollup, table, opts.tenant, p, steps.startMs - vs.offsetMs - p.matrix.rangeMs, lastStep - vs.offsetMs), opts, 'JSONEachRow');
+        if ((JSON.parse(nan.split('\n')[0]!) as { n: number }).n > 0) rollup = null;
+      }
+      if (rollup) rollups.push(rollup.table);
+      else rawReads++;
       const byStep = new Map<number, Sample[]>();
       const partials = new Map<string, { metric: Record<string, string>; byK: Map<number, Partial[]> }>();
       const of = chunksFor(s, steps.count);
       for (let index = 0; index < of; index++) {
-        const text = await runQuery(store, pushdownSql(p, table, opts.tenant, steps, times, { index, of }), opts, 'JSONCompactEachRow');
+        const text = await runQuery(store, pushdownSql(p, table, opts.tenant, steps, times, { index, of }, rollup), opts, 'JSONCompactEachRow');
         for (const line of text.split('\n')) {
           if (!line) continue;
           if (!p.aggregation) {
@@ -152,6 +158,7 @@ export async function readData(store: Store, ast: Expr, times: QueryTimes, stepM
   }
   for (const [vs, span] of selectorSpans(ast, times, new Set(pushdowns.map((p) => p.expr)))) {
     checkRegexes(vs);
+    rawReads++;
     const budget = opts.maxSamples - opts.stats.samplesRead;
     const text = await runQuery(store, selectorSql(table, opts.tenant, vs.matchers, span, budget + 1), opts, 'JSONCompactEachRow');
     const series = parseSeries(text);
@@ -161,6 +168,8 @@ export async function readData(store: Store, ast: Expr, times: QueryTimes, stepM
     if (opts.stats.samplesRead > opts.maxSamples) throw tooManySamples();
     data.set(vs, series);
   }
+  // The table reported: a rollup when every read was one (the finer of them), else the raw table.
+  if (rawReads === 0 && rollups.length > 0) opts.stats.table = rollups.includes('samples_1m') ? 'samples_1m' : 'samples_1h';
   return { data, pushed };
 }
 

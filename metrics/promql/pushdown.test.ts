@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parsePromQL } from './parse.ts';
-import { chunksFor, findPushdowns, mergePartials, pushdownSql } from './pushdown.ts';
+import { chooseRollup, chunksFor, findPushdowns, mergePartials, pushdownSql } from './pushdown.ts';
 
 const times = { startMs: 0, endMs: 3_600_000, lookbackMs: 300_000, intervalMs: 60_000 };
 
@@ -15,6 +15,12 @@ describe('findPushdowns', () => {
   it('pushes each side of a binary operator, and the range function alone under other aggregations', () => {
     expect(findPushdowns(parsePromQL('sum(rate(a[5m])) / sum(rate(b[5m]))')).map((p) => p.matrix.vector.name)).toEqual(['a', 'b']);
     expect(findPushdowns(parsePromQL('topk(3, rate(a[5m]))')).map((p) => [p.fn, p.aggregation])).toEqual([['rate', null]]);
+  });
+
+  it('leaves to Node a window that would fan each sample out to more than MAX_FANOUT steps', () => {
+    expect(findPushdowns(parsePromQL('sum(rate(a[1h]))'), 1000)).toEqual([]);
+    expect(findPushdowns(parsePromQL('sum(rate(a[1h]))'), 60_000)).toHaveLength(1);
+    expect(findPushdowns(parsePromQL('sum(rate(a[1h]))'))).toHaveLength(1);
   });
 
   it('leaves to Node what ClickHouse does not compute exactly here', () => {
@@ -55,5 +61,28 @@ describe('chunks', () => {
     expect(mergePartials('avg', [[6, 2, 1, 5, 2], [4, 2, 1, 3, 2]])).toBe(2.5);
     expect(mergePartials('max', [[NaN, 1, NaN, NaN, 0]])).toBeNaN();
     expect(mergePartials('group', parts)).toBe(1);
+  });
+});
+
+describe('chooseRollup', () => {
+  const pd = (src: string) => findPushdowns(parsePromQL(src))[0]!;
+  const steps = (startMs: number, stepMs: number, count = 100) => ({ startMs, stepMs, count });
+
+  it('takes the coarsest rollup whose buckets the window and every step end fall on, for min/max only', () => {
+    expect(chooseRollup(pd('max_over_time(x[1h])'), steps(7_200_000, 3_600_000))).toEqual({ table: 'samples_1h', bucketMs: 3_600_000 });
+    expect(chooseRollup(pd('max_over_time(x[1h])'), steps(7_200_000, 60_000))).toEqual({ table: 'samples_1m', bucketMs: 60_000 });
+    expect(chooseRollup(pd('min_over_time(x[5m] offset 1m)'), steps(600_000, 120_000))).toEqual({ table: 'samples_1m', bucketMs: 60_000 });
+    expect(chooseRollup(pd('max by (a) (max_over_time(x[10m]))'), steps(600_000, 60_000))).toEqual({ table: 'samples_1m', bucketMs: 60_000 });
+  });
+
+  it('reads raw when a rollup could answer differently', () => {
+    expect(chooseRollup(pd('max_over_time(x[90s])'), steps(600_000, 60_000))).toBeNull();
+    expect(chooseRollup(pd('max_over_time(x[5m])'), steps(600_500, 60_000))).toBeNull();
+    expect(chooseRollup(pd('max_over_time(x[5m])'), steps(600_000, 15_000))).toBeNull();
+    expect(chooseRollup(pd('max_over_time(x[5m] offset 30s)'), steps(600_000, 60_000))).toBeNull();
+    // Sums and counts would count a sample delivered twice before a merge twice; rates need every sample.
+    for (const fn of ['sum_over_time', 'count_over_time', 'avg_over_time', 'rate', 'last_over_time']) {
+      expect(chooseRollup(pd(`${fn}(x[5m])`), steps(600_000, 60_000))).toBeNull();
+    }
   });
 });

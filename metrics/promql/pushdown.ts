@@ -24,10 +24,11 @@ export interface Pushdown {
   readonly aggregation: { op: PushdownAggregation; grouping: readonly string[]; without: boolean } | null;
 }
 
-function pushableCall(e: Expr): { call: Call; fn: PushdownFunction; matrix: MatrixSelector } | null {
+function pushableCall(e: Expr, stepMs: number): { call: Call; fn: PushdownFunction; matrix: MatrixSelector } | null {
   if (e.kind !== 'call' || !(PUSHDOWN_FUNCTIONS as readonly string[]).includes(e.fn)) return null;
   const arg = e.args[0];
   if (!arg || arg.kind !== 'matrix') return null;
+  if (stepMs > 0 && arg.rangeMs / stepMs + 1 > MAX_FANOUT) return null;
   const vs = arg.vector;
   // A selector across metric names could collide once __name__ is dropped (an error in Prometheus): Node checks that.
   if (vs.at || !vs.matchers.some((m) => m.name === '__name__' && m.op === '=')) return null;
@@ -35,22 +36,31 @@ function pushableCall(e: Expr): { call: Call; fn: PushdownFunction; matrix: Matr
 }
 
 /**
+ * Most steps one sample may fan out to. Beyond it (e.g. a 1 h window at 1 s
+ * steps: 3,600 rows per sample) the statement's work is all after its reads,
+ * where neither max_execution_time nor (embedded) an abort can stop it; the
+ * Node evaluator, which checks the deadline as it goes, takes those.
+ */
+export const MAX_FANOUT = 100;
+
+/**
  * The sub-expressions to push down: the largest pushable node on each path
  * from the root, never inside a subquery (whose steps are not the query's).
+ * `stepMs` 0 is an instant query (one step).
  */
-export function findPushdowns(root: Expr): Pushdown[] {
+export function findPushdowns(root: Expr, stepMs = 0): Pushdown[] {
   const out: Pushdown[] = [];
   const walk = (e: Expr): void => {
     if (e.kind === 'subquery') return;
     if (e.kind === 'aggregate' && (PUSHDOWN_AGGREGATIONS as readonly string[]).includes(e.op)) {
-      const inner = pushableCall(e.expr);
+      const inner = pushableCall(e.expr, stepMs);
       if (inner) {
         const a = e as Aggregate;
         out.push({ expr: e, fn: inner.fn, matrix: inner.matrix, aggregation: { op: a.op as PushdownAggregation, grouping: a.grouping, without: a.without } });
         return;
       }
     }
-    const call = pushableCall(e);
+    const call = pushableCall(e, stepMs);
     if (call) {
       out.push({ expr: e, fn: call.fn, matrix: call.matrix, aggregation: null });
       return;
@@ -100,6 +110,27 @@ function valueSql(fn: PushdownFunction, rangeMs: number): string {
   }
 }
 
+/** The per-(series, step) aggregates a function's value needs, and no more (each costs in a GROUP BY of series × steps groups). */
+function windowAggregates(fn: PushdownFunction): string {
+  switch (fn) {
+    case 'rate':
+    case 'increase':
+      return 'count() AS n, min(t) AS t1, max(t) AS tn, argMin(v, t) AS v1, argMax(v, t) AS vn, sum(if(prev_t >= te - {r:Int64}, rc, 0)) AS reset_sum';
+    case 'delta':
+      return 'count() AS n, min(t) AS t1, max(t) AS tn, argMin(v, t) AS v1, argMax(v, t) AS vn';
+    case 'last_over_time':
+      return 'count() AS n, argMax(v, t) AS vn';
+    case 'min_over_time':
+      return 'count() AS n, countIf(NOT isNaN(v)) AS n_num, minIf(v, NOT isNaN(v)) AS lo';
+    case 'max_over_time':
+      return 'count() AS n, countIf(NOT isNaN(v)) AS n_num, maxIf(v, NOT isNaN(v)) AS hi';
+    case 'present_over_time':
+      return 'count() AS n';
+    default:
+      return 'count() AS n, sum(v) AS s';
+  }
+}
+
 function needsRows(fn: PushdownFunction): string {
   // Rate-family answers need two samples; the others one.
   return fn === 'rate' || fn === 'increase' || fn === 'delta' ? 'n >= 2' : 'n >= 1';
@@ -115,7 +146,7 @@ export interface PushdownSteps {
  * The SQL of one pushdown: JSON rows `[labels, [[k, value], …]]`, one per
  * output series (per group when aggregated), k the step index.
  */
-export function pushdownSql(p: Pushdown, table: (name: string) => string, tenant: string, steps: PushdownSteps, times: QueryTimes, chunk: Chunk = { index: 0, of: 1 }): SqlQuery {
+export function pushdownSql(p: Pushdown, table: (name: string) => string, tenant: string, steps: PushdownSteps, times: QueryTimes, chunk: Chunk = { index: 0, of: 1 }, rollup: Rollup | null = null): SqlQuery {
   const params: Record<string, unknown> = {};
   const vs = p.matrix.vector;
   // One chunk of the series (by id hash): the (series, step) groups of a chunk fit in memory.
@@ -134,19 +165,20 @@ export function pushdownSql(p: Pushdown, table: (name: string) => string, tenant
   params['r'] = r;
   void times;
   const counter = p.fn === 'rate' || p.fn === 'increase';
-  // Counter resets: each sample carries what its drop adds (the value before it), and a window counts
-  // the drops whose previous sample is inside it too, as Prometheus sums them pair by pair.
-  const corrected = counter
-    ? `SELECT series_id, t, v, if(v < prev, prev, 0) AS rc, prev_t FROM (
+  // One pass in (series, time) order: a row with its predecessor's time is a duplicate stored twice
+  // before a ReplacingMergeTree merge (dropped: measured 2.5x cheaper than GROUP BY series_id, ts), and
+  // for counters each sample carries what its drop adds (the value before it); a window counts the
+  // drops whose previous sample is inside it too, as Prometheus sums them pair by pair.
+  const corrected = `SELECT series_id, t, v, ${counter ? 'if(v < prev, prev, 0)' : '0.0'} AS rc, prev_t FROM (
          SELECT series_id, t, v,
            lagInFrame(v, 1, v) OVER w AS prev,
            lagInFrame(t, 1, toInt64(-9000000000000000000)) OVER w AS prev_t
-         FROM pts WINDOW w AS (PARTITION BY series_id ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW))`
-    : 'SELECT series_id, t, v, 0.0 AS rc, toInt64(0) AS prev_t FROM pts';
-  const perStep = `SELECT series_id, k, {startMs:Int64} + k * {stepMs:Int64} - {off:Int64} AS te, toFloat64({r:Int64}) AS r,
-        count() AS n, countIf(NOT isNaN(v)) AS n_num, min(t) AS t1, max(t) AS tn,
-        argMin(v, t) AS v1, argMax(v, t) AS vn, sum(if(prev_t >= te - {r:Int64}, rc, 0)) AS reset_sum,
-        sum(v) AS s, minIf(v, NOT isNaN(v)) AS lo, maxIf(v, NOT isNaN(v)) AS hi
+         FROM pts WINDOW w AS (PARTITION BY series_id ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW))
+       WHERE t != prev_t`;
+  const perStep = rollup
+    ? rollupPerStepSql(rollup, table)
+    : `SELECT series_id, k, {startMs:Int64} + k * {stepMs:Int64} - {off:Int64} AS te, toFloat64({r:Int64}) AS r,
+        ${windowAggregates(p.fn)}
       FROM (
         SELECT series_id, t, v, rc, prev_t,
           arrayJoin(range(greatest(toInt64(ceil((t + {off:Int64} - {startMs:Int64}) / {stepMs:Int64})), 0),
@@ -169,21 +201,30 @@ export function pushdownSql(p: Pushdown, table: (name: string) => string, tenant
       ? `mapFilter((name, val) -> NOT has({grouping:Array(String)}, name), ${outLabels})`
       : `mapFilter((name, val) -> has({grouping:Array(String)}, name) AND val != '', ${outLabels})`;
     // Partial aggregates (sum, count, min and max ignoring NaN, non-NaN count) that chunks combine in mergePartials.
-    body = `SELECT out_labels, arraySort(groupArray((k, ps_sum, ps_count, ps_min, ps_max, ps_num))) AS points FROM (
-        SELECT ${groupLabels} AS out_labels, k, sum(value) AS ps_sum, count() AS ps_count,
+    // Each series' group labels and their hash are computed once per series, not per (series, step) row.
+    body = `SELECT any(out_labels) AS out_labels, arraySort(groupArray((k, ps_sum, ps_count, ps_min, ps_max, ps_num))) AS points FROM (
+        SELECT gid, any(out_labels) AS out_labels, k, sum(value) AS ps_sum, count() AS ps_count,
           minIf(value, NOT isNaN(value)) AS ps_min, maxIf(value, NOT isNaN(value)) AS ps_max, countIf(NOT isNaN(value)) AS ps_num
-        FROM (${perSeries}) AS ps INNER JOIN sel USING series_id
-        GROUP BY out_labels, k)
-      GROUP BY out_labels`;
+        FROM (${perSeries}) AS ps
+        INNER JOIN (SELECT series_id, ${groupLabels} AS out_labels, sipHash64(out_labels) AS gid FROM sel) AS g USING series_id
+        GROUP BY gid, k)
+      GROUP BY gid`;
   }
   const sql = `WITH sel AS (${sel}),
-      pts AS (
-        SELECT series_id, t, v FROM (
+      pts AS (${
+        rollup
+          ? `SELECT series_id, t, v FROM (
           SELECT series_id, toUnixTimestamp64Milli(ts) AS t, any(value) AS v FROM ${table('samples')}
           WHERE tenant = {tenant:String} AND series_id IN (SELECT series_id FROM sel)
             AND ts >= fromUnixTimestamp64Milli({minMs:Int64}, 'UTC') AND ts <= fromUnixTimestamp64Milli({maxMs:Int64}, 'UTC')
+            AND (toUnixTimestamp64Milli(ts) + {off:Int64} - {startMs:Int64}) % {stepMs:Int64} = 0
           GROUP BY series_id, ts)
-        WHERE reinterpretAsUInt64(v) != ${STALE_BITS_SQL})
+        WHERE reinterpretAsUInt64(v) != ${STALE_BITS_SQL}`
+          : `SELECT series_id, toUnixTimestamp64Milli(ts) AS t, value AS v FROM ${table('samples')}
+        WHERE tenant = {tenant:String} AND series_id IN (SELECT series_id FROM sel)
+          AND ts >= fromUnixTimestamp64Milli({minMs:Int64}, 'UTC') AND ts <= fromUnixTimestamp64Milli({maxMs:Int64}, 'UTC')
+          AND reinterpretAsUInt64(value) != ${STALE_BITS_SQL}`
+      })
     ${body}`;
   return { sql, params };
 }
@@ -234,6 +275,61 @@ export function mergePartials(op: NonNullable<Pushdown['aggregation']>['op'], pa
     case 'max':
       return num === 0 ? NaN : max;
   }
+}
+
+/** A rollup that gives the raw table's answer for a pushdown: its table and bucket. */
+export interface Rollup {
+  table: 'samples_1m' | 'samples_1h';
+  bucketMs: number;
+}
+
+/**
+ * The coarsest rollup that answers exactly, or null to read raw. Only
+ * min_over_time and max_over_time qualify: min and max are idempotent, so
+ * a sample stored twice before a merge does not change them (rollup sums
+ * and counts would count it twice), and staleness markers are absent from
+ * rollups as from range windows. The window and every step's end must lie
+ * on bucket boundaries: 2.42's windows [te − r, te] are then the whole
+ * buckets in [te − r, te) plus the samples exactly at te, read raw. A
+ * bucket holding NaN makes ClickHouse's min/max order-dependent: the
+ * executor checks for one (isNaN(sum)) and reads raw instead.
+ */
+export function chooseRollup(p: Pushdown, steps: PushdownSteps): Rollup | null {
+  if (p.fn !== 'min_over_time' && p.fn !== 'max_over_time') return null;
+  const off = p.matrix.vector.offsetMs;
+  const r = p.matrix.rangeMs;
+  for (const [table, bucketMs] of [['samples_1h', 3_600_000], ['samples_1m', 60_000]] as const) {
+    const aligned = r % bucketMs === 0 && (steps.count === 1 || steps.stepMs % bucketMs === 0) && (((steps.startMs - off) % bucketMs) + bucketMs) % bucketMs === 0;
+    if (aligned) return { table, bucketMs };
+  }
+  return null;
+}
+
+/** Per (series, step) from whole rollup buckets inside [te − r, te) and the raw samples exactly at te. */
+function rollupPerStepSql(rollup: Rollup, table: (name: string) => string): string {
+  return `SELECT series_id, k, count() AS n, sum(part_num) AS n_num, minIf(part_lo, part_num > 0) AS lo, maxIf(part_hi, part_num > 0) AS hi FROM (
+      SELECT series_id, b_lo AS part_lo, b_hi AS part_hi, toUInt64(1) AS part_num,
+        arrayJoin(range(greatest(toInt64(ceil((b + ${rollup.bucketMs} + {off:Int64} - {startMs:Int64}) / {stepMs:Int64})), 0),
+                        least(toInt64(floor((b + {off:Int64} + {r:Int64} - {startMs:Int64}) / {stepMs:Int64})), {lastK:Int64}) + 1)) AS k
+      FROM (SELECT series_id, toInt64(toUnixTimestamp(ts)) * 1000 AS b, min(min) AS b_lo, max(max) AS b_hi FROM ${table(rollup.table)}
+        WHERE tenant = {tenant:String} AND series_id IN (SELECT series_id FROM sel)
+          AND ts >= toDateTime(intDiv({minMs:Int64}, 1000), 'UTC') AND ts < toDateTime(intDiv({maxMs:Int64}, 1000), 'UTC')
+        GROUP BY series_id, ts)
+      UNION ALL
+      SELECT series_id, v AS part_lo, v AS part_hi, toUInt64(NOT isNaN(v)) AS part_num, intDiv(t + {off:Int64} - {startMs:Int64}, {stepMs:Int64}) AS k
+      FROM pts WHERE (t + {off:Int64} - {startMs:Int64}) % {stepMs:Int64} = 0 AND t + {off:Int64} >= {startMs:Int64})
+    GROUP BY series_id, k`;
+}
+
+/** Whether the rollup buckets a pushdown would read hold a NaN (or +Inf and −Inf together): then it reads raw. */
+export function rollupNaNSql(rollup: Rollup, table: (name: string) => string, tenant: string, p: Pushdown, minMs: number, maxMs: number): SqlQuery {
+  const params: Record<string, unknown> = { minMs: Math.floor(minMs), maxMs: Math.ceil(maxMs) };
+  const sel = seriesSelectionSql(table, tenant, p.matrix.vector.matchers, params);
+  return {
+    sql: `SELECT count() AS n FROM ${table(rollup.table)} WHERE tenant = {tenant:String} AND series_id IN (SELECT series_id FROM (${sel}))
+      AND ts >= toDateTime(intDiv({minMs:Int64}, 1000), 'UTC') AND ts < toDateTime(intDiv({maxMs:Int64}, 1000), 'UTC') AND isNaN(sum)`,
+    params,
+  };
 }
 
 /** How many samples a selector's span holds (read before the work, to refuse over-budget queries early). */

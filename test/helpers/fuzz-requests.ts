@@ -319,8 +319,120 @@ export const decisionsRequest: fc.Arbitrary<FuzzRequest> = fc
   .tuple(optionalParam('policy', fc.oneof(fc.constantFrom('default/web', 'web'), edgeString)), optionalParam('kind', fc.oneof(fc.constantFrom('pod', 'node'), edgeString)), optionalParam('at', fc.oneof(edgeNumber.map(String), edgeString)), optionalParam('limit', fc.oneof(edgeNumber.map(String), edgeString)))
   .map((parts) => ({ endpoint: 'autoscale_decisions', method: 'GET' as const, url: `/api/v1/autoscale/decisions?${queryString(parts.flat())}`, headers: {} }));
 
+// ---------------------------------------------------------------------------
+// Loki query API (logs/logql/routes.ts): LogQL assembled from real fragments
+// and edge strings, and every time, step, limit and direction parameter.
+
+const logqlSelector = fc.oneof(
+  fc.constantFrom('{app="web"}', '{namespace=~"shop|db"}', '{}', '{ }', '{app!="x", pod!~"a.*"}', '{__search__="10.1.2.3"}'),
+  fc.tuple(labelName, fc.constantFrom('=', '!=', '=~', '!~'), edgeString).map(([n, op, v]) => `{${n}${op}${JSON.stringify(v)}}`),
+  edgeString,
+);
+const logqlStage = fc.oneof(
+  fc.tuple(fc.constantFrom('|=', '!=', '|~', '!~'), edgeString).map(([op, v]) => `${op} ${JSON.stringify(v)}`),
+  fc.constantFrom('| json', '| logfmt', '| status >= 500', '| level="error"', '| took > 10ms', '| size < 1KB', '| line_format "{{.msg}}"', '| __error__=""', '| json a="b.c"', '|= "x" or "y"', '| pattern "<x>"', '| unwrap x', '| label_format who=app, tag="{{.pod}}-{{__line__}}"', '| drop pod', '| keep app', '| decolorize'),
+  fc.tuple(labelName, fc.constantFrom('=', '!=', '=~', '!~', '>', '<=', '=='), fc.oneof(edgeString.map((v) => JSON.stringify(v)), edgeNumber.map(String))).map(([n, op, v]) => `| ${n} ${op} ${v}`),
+  edgeString.map((v) => `| line_format ${JSON.stringify(v)}`),
+  edgeString,
+);
+const logqlLog = fc.tuple(logqlSelector, fc.array(logqlStage, { maxLength: 4 })).map(([sel, stages]) => [sel, ...stages].join(' '));
+const logqlRange = fc.oneof(fc.constantFrom('1m', '5m', '1h', '24h', '0s', '1ms', '999999999w', '1.5m'), edgeString);
+const logqlQuery = fc.oneof(
+  logqlLog,
+  fc.tuple(fc.constantFrom('count_over_time', 'rate', 'bytes_over_time', 'bytes_rate', 'sum_over_time', 'absent_over_time'), logqlLog, logqlRange).map(([fn, log, r]) => `${fn}(${log} [${r}])`),
+  fc
+    .tuple(fc.constantFrom('sum', 'avg', 'max', 'count', 'topk(2,', 'bottomk(0,', 'stddev'), fc.constantFrom('', ' by (app)', ' without (pod)', ' by ()'), logqlLog, logqlRange)
+    .map(([op, g, log, r]) => (op.endsWith(',') ? `${op} count_over_time(${log}[${r}]))${g}` : `${op}${g} (rate(${log}[${r}]))`)),
+  fc.constantFrom('"needle"', '"a phrase" `raw`', '', ' ', '{', 'sum(', 'rate({a="b"}[1m]) > 1', '{a="b"} |= ip("1.2.3.4")'),
+  edgeString,
+);
+const lokiTime = fc.oneof(edgeNumber.map(String), edgeString, fc.constantFrom(String(NOW_S), `${NOW_S}000000000`, `${NOW_S}.5`, new Date(NOW_S * 1000).toISOString()));
+
+export const lokiQueryRequest: fc.Arbitrary<FuzzRequest> = fc
+  .tuple(
+    fc.constantFrom('query_range', 'query', 'labels', 'label/app/values', 'label/bad-name/values', 'series', 'index/stats', 'tail'),
+    optionalParam('query', logqlQuery),
+    fc.array(logqlSelector, { maxLength: 2 }).map((ms) => ms.map((m) => ['match[]', m] as [string, string])),
+    optionalParam('start', lokiTime),
+    optionalParam('end', lokiTime),
+    optionalParam('time', lokiTime),
+    optionalParam('since', fc.oneof(fc.constantFrom('5m', '1h'), edgeString)),
+    optionalParam('step', fc.oneof(fc.constantFrom('15s', '60', '0.5', '0', '-1'), edgeString, edgeNumber.map(String))),
+    optionalParam('limit', fc.oneof(edgeNumber.map(String), edgeString)),
+    optionalParam('direction', fc.oneof(fc.constantFrom('forward', 'backward', 'FORWARD'), edgeString)),
+  )
+  .map(([path, ...parts]) => ({ endpoint: 'loki_query', method: 'GET' as const, url: `/loki/api/v1/${path}?${queryString(parts.flat())}`, headers: {} }));
+
+// ---------------------------------------------------------------------------
+// Logs: Loki push (JSON and snappy protobuf), audit EventList, Faro, search
+
+const NOW_NS = String(BigInt(NOW_S) * 1_000_000_000n);
+const validLokiPush = { streams: [{ stream: { job: 'fuzz', namespace: 'shop', pod: 'web-7d9f8b6c5d-x2x9z' }, values: [[NOW_NS, 'fuzz line 10.0.0.1'], [NOW_NS, 'with metadata', { trace_id: 'abc' }]] }] };
+
+/** A logproto.PushRequest by hand (labels string, one entry), so the fuzz list needs no protobufjs schema. */
+function lokiProto(labels: string, seconds: number, line: string): Buffer {
+  const varint = (n: number): number[] => {
+    const out: number[] = [];
+    let v = Math.max(0, Math.floor(n));
+    do {
+      let b = v % 128;
+      v = Math.floor(v / 128);
+      if (v > 0) b |= 0x80;
+      out.push(b);
+    } while (v > 0);
+    return out;
+  };
+  const field = (tag: number, bytes: Buffer | number[]) => Buffer.concat([Buffer.from([tag]), Buffer.from(varint(bytes.length)), Buffer.from(bytes)]);
+  const ts = Buffer.from([0x08, ...varint(seconds)]);
+  const entry = Buffer.concat([field(0x0a, ts), field(0x12, Buffer.from(line))]);
+  const stream = Buffer.concat([field(0x0a, Buffer.from(labels)), field(0x12, entry)]);
+  return field(0x0a, stream);
+}
+
+export const lokiPushRequest: fc.Arbitrary<FuzzRequest> = fc.oneof(
+  fc
+    .oneof(fc.constant(validLokiPush).map(jsonText), mutatedJson(validLokiPush).map(jsonText), anyJson.map(jsonText), fc.string({ maxLength: 80 }))
+    .map((payload) => ({ endpoint: 'loki_push', method: 'POST' as const, url: '/loki/api/v1/push', headers: JSON_HEADERS, payload })),
+  fc
+    .tuple(fc.oneof(fc.constantFrom('{job="fuzz"}', '{job="a", ns="b"}', '{}', '{job="x"', '{job=x}', '{job="\\xff"}'), edgeString), fc.oneof(fc.constant(NOW_S), edgeNumber), fc.oneof(fc.constant('proto line'), edgeString), fc.boolean(), fc.nat(40))
+    .map(([labels, seconds, line, snappied, cut]) => {
+      const raw = lokiProto(labels, Number.isFinite(seconds) ? seconds : 0, line);
+      const body = snappied ? (snappy.compressSync(raw) as Buffer) : raw;
+      return { endpoint: 'loki_push_proto', method: 'POST' as const, url: '/loki/api/v1/push', headers: { 'content-type': 'application/x-protobuf' }, payload: cut > 30 ? body.subarray(0, cut) : body };
+    }),
+);
+
+const validAuditList = {
+  kind: 'EventList',
+  apiVersion: 'audit.k8s.io/v1',
+  items: [{ level: 'Metadata', auditID: 'f1', stage: 'ResponseComplete', verb: 'get', user: { username: 'alice' }, objectRef: { resource: 'pods', namespace: 'shop' }, stageTimestamp: new Date(NOW_S * 1000).toISOString() }],
+};
+const validFaro = {
+  meta: { app: { name: 'fuzz-app', environment: 'test' }, session: { id: 's1' } },
+  logs: [{ level: 'info', message: 'hello', timestamp: new Date(NOW_S * 1000).toISOString(), context: { a: 'b' } }],
+  measurements: [{ type: 'web-vitals', values: { lcp: 1200 }, timestamp: new Date(NOW_S * 1000).toISOString() }],
+  events: [{ name: 'click', timestamp: new Date(NOW_S * 1000).toISOString() }],
+};
+
+export const auditRequest: fc.Arbitrary<FuzzRequest> = slaPost('logs_audit', '/api/v1/logs/audit', validAuditList);
+export const faroRequest: fc.Arbitrary<FuzzRequest> = slaPost('faro', '/collect/faro', validFaro);
+
+export const logSearchRequest: fc.Arbitrary<FuzzRequest> = fc
+  .tuple(
+    optionalParam('q', fc.oneof(fc.constantFrom('fuzz', '"fuzz line"', '10.0.0.1', '"unclosed', '-', '""'), edgeString)),
+    optionalParam('namespace', fc.oneof(fc.constant('shop'), edgeString)),
+    optionalParam('label', fc.oneof(fc.constantFrom('job=fuzz', 'bad', '=x', 'a-b=c'), edgeString)),
+    optionalParam('since', fc.oneof(fc.constantFrom('5m', '1h', '30d'), edgeString, edgeNumber.map(String))),
+    optionalParam('start', fc.oneof(edgeNumber.map(String), edgeString)),
+    optionalParam('end', fc.oneof(edgeNumber.map(String), edgeString)),
+    optionalParam('limit', fc.oneof(edgeNumber.map(String), edgeString)),
+  )
+  .map((parts) => ({ endpoint: 'logs_search', method: 'GET' as const, url: `/api/v1/logs/search?${queryString(parts.flat())}`, headers: {} }));
+
+export const logsRequest: fc.Arbitrary<FuzzRequest> = fc.oneof(lokiPushRequest, auditRequest, faroRequest, logSearchRequest);
+
 /** Every edge at once, for the benchmark. */
-export const anyRequest: fc.Arbitrary<FuzzRequest> = fc.oneof(remoteWriteRequest, pushRequest, importRequest, rangeGetRequest, rangePostRequest, seriesRequest, prometheusApiRequest, utilisationRequest, slaRequest, decisionsRequest);
+export const anyRequest: fc.Arbitrary<FuzzRequest> = fc.oneof(remoteWriteRequest, pushRequest, importRequest, rangeGetRequest, rangePostRequest, seriesRequest, prometheusApiRequest, utilisationRequest, slaRequest, decisionsRequest, logsRequest, lokiQueryRequest);
 
 /** What a client may rely on for any answer: no 5xx, and a JSON error with `error` and `message` on a 4xx. Returns the problem, or null. */
 export function answerProblem(status: number, contentType: string | undefined, body: string): string | null {

@@ -47,6 +47,21 @@ describe('PromQL limits', () => {
     expect(answer.stats?.table).toBe('samples');
   });
 
+  it('answers min/max_over_time from the 1-minute rollup when the windows fall on minutes, as raw would', async () => {
+    const start = T0 + 3_600_000;
+    const opts = { tenant: 'default', stats: true };
+    const max = await rangeQuery(t.store, 'max(max_over_time(load_total[5m]))', start, start + 600_000, 60_000, opts);
+    const min = await rangeQuery(t.store, 'min(min_over_time(load_total[5m]))', start, start + 600_000, 60_000, opts);
+    expect(max.stats?.table).toBe('samples_1m');
+    expect(min.stats?.table).toBe('samples_1m');
+    // One sample a second valued at its second since T0: the closed window [te − 5m, te] holds both ends.
+    const expected = (d: number) => Array.from({ length: 11 }, (_, i) => [(start + i * 60_000) / 1000, String((start + i * 60_000 - T0) / 1000 + d)]);
+    expect(max.data).toEqual({ resultType: 'matrix', result: [{ metric: {}, values: expected(0) }] });
+    expect(min.data).toEqual({ resultType: 'matrix', result: [{ metric: {}, values: expected(-300) }] });
+    const unaligned = await rangeQuery(t.store, 'max(max_over_time(load_total[5m]))', start + 500, start + 600_500, 60_000, opts);
+    expect(unaligned.stats?.table).toBe('samples');
+  });
+
   it('refuses a query over maxSamples with execution (422), on the pushed-down and the Node path', async () => {
     for (const expr of ['sum(rate(load_total[10m]))', 'load_total[10m]', 'max_over_time(load_total[10m:1m])']) {
       const e = await failure(() => instantQuery(t.store, expr, T0 + 3_600_000, { tenant: 'default', maxSamples: 10_000 }));
