@@ -48,6 +48,8 @@ describe('metrics migrations', () => {
     for (const ctx of [single, cluster]) {
       for (const m of metricsMigrations) {
         for (const sql of m.statements(ctx)) {
+          // Migration 3 drops the per-insert rollup views (no data in a view) and seeds the roll-up loop's bookkeeping.
+          if (/^DROP VIEW IF EXISTS tm\.samples_1[mh]_mv( ON CLUSTER prod)?$/.test(sql) || /^INSERT INTO tm\.rollup_progress /.test(sql)) continue;
           expect(sql).toMatch(/^(CREATE (TABLE|MATERIALIZED VIEW) IF NOT EXISTS|ALTER TABLE .* ADD COLUMN IF NOT EXISTS)/);
           expect(sql).not.toMatch(/\bDROP\b|\bTRUNCATE\b/);
         }
@@ -95,6 +97,8 @@ describe('cluster sharding', () => {
       sla_report_announcements: 'cityHash64(tenant, month, version)',
       sla_probe_clusters: 'cityHash64(tenant, month, cluster)',
       autoscaler_decisions: 'cityHash64(tenant, policy_kind, namespace, name)',
+      rollup_pending: 'cityHash64(tenant, rollup, id)',
+      rollup_progress: 'cityHash64(tenant, rollup)',
     });
   });
 

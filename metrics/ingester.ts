@@ -6,15 +6,17 @@
 // checked against the store first, so a client re-sending what a previous
 // life stored (it died before answering) is not counted twice by the rollups.
 // A delivery the store refuses for good is split into its payloads; only the
-// refused ones go to the dead-letter table, the rest are stored.
+// refused ones go to the dead-letter table, the rest are stored. Before its
+// raw insert, every insert announces the minutes it fills to the roll-up
+// loop (metrics/rollups.ts), so no stored sample is missed by the rollups.
 import { Counter, Histogram, Gauge, type Registry } from 'prom-client';
 import type { Bus, Delivery, DeliveryOutcome } from '../core/bus/bus.ts';
 import type { SampleBatch } from '../core/bus/samples.ts';
 import type { Store } from '../core/store.ts';
 import type { Logger } from '../core/log.ts';
 import { storeErrorKind } from './store-errors.ts';
-import { repairRollups } from './rollup-repair.ts';
-import { mergeBatches, withLate } from './sample-merge.ts';
+import { announce, minutesOf } from './rollups.ts';
+import { mergeBatches, withLate, type MergedSamples } from './sample-merge.ts';
 import { deadLetterOf, insertDeadLetter, insertSamples, insertSeries, unseenLateSamples } from './sample-writes.ts';
 
 export interface IngesterMetrics {
@@ -139,19 +141,23 @@ export class Ingester {
     const started = performance.now();
     let stored = 0;
     let dropped = 0;
+    const ready: MergedSamples[] = [];
+    const minutes: { tenant: string; buckets: Set<number> }[] = [];
     for (const m of merged) {
+      // Minutes of samples found already stored are announced too: a re-sent request re-rolls what it
+      // touches, so rollups a previous life left short (killed before its roll) are made whole.
+      minutes.push({ tenant: m.tenant, buckets: minutesOf(m.timestamps, minutesOf(m.late.map((l) => l.ts))) });
       const verifyStarted = performance.now();
+      // Samples already stored are dropped, so that each (series, ts) is in the raw table once.
       const late = await unseenLateSamples(this.store, m.tenant, m.late);
-      if (late.length < m.late.length) {
-        // Samples already stored: make sure the rollups count them (an insert cut short by a kill may not have reached them).
-        const fresh = new Set(late);
-        const rebuilt = await repairRollups(this.store, m.tenant, m.late.filter((l) => !fresh.has(l)));
-        if (rebuilt > 0) this.log.warn({ tenant: m.tenant, buckets: rebuilt }, 'rebuilt rollup buckets that missed stored samples');
-      }
       if (m.late.length > 0) this.metrics.verifySeconds.observe((performance.now() - verifyStarted) / 1000);
       dropped += m.duplicates + (m.late.length - late.length);
-      const all = withLate(m, late);
-      await insertSeries(this.store, m.tenant, m.series);
+      ready.push(withLate(m, late));
+    }
+    // Announced before the raw insert: a process killed after it still leaves the minutes to roll.
+    await announce(this.store, '1m', minutes, token);
+    for (const all of ready) {
+      await insertSeries(this.store, all.tenant, all.series);
       await insertSamples(this.store, all, token);
       stored += all.length;
     }
