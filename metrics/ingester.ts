@@ -16,6 +16,7 @@ import type { Store } from '../core/store.ts';
 import type { Logger } from '../core/log.ts';
 import { storeErrorKind } from './store-errors.ts';
 import { announce, minutesOf } from './rollups.ts';
+import { addStage, ingestStageSeconds, type IngestStage } from './ingest-stages.ts';
 import { mergeBatches, withLate, type MergedSamples } from './sample-merge.ts';
 import { deadLetterOf, insertDeadLetter, insertSamples, insertSeries, unseenLateSamples } from './sample-writes.ts';
 
@@ -28,6 +29,7 @@ export interface IngesterMetrics {
   deadLetters: Counter;
   verifySeconds: Histogram;
   busDepth: Gauge;
+  stageSeconds: Counter;
 }
 
 export function ingesterMetrics(registry: Registry, bus: Bus): IngesterMetrics {
@@ -58,6 +60,16 @@ export function ingesterMetrics(registry: Registry, bus: Bus): IngesterMetrics {
       help: 'Time spent checking samples of series not seen since start (or late samples) against the store, per delivery.',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
+    }),
+    stageSeconds: new Counter({
+      name: 'tidemark_ingest_stage_seconds_total',
+      help: 'Seconds this process spent per ingest stage: decode, resolve (series on a cache miss), encode, verify, announce, insert, rollup (the roll-up loop).',
+      labelNames: ['stage'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [stage, seconds] of Object.entries(ingestStageSeconds)) this.inc({ stage: stage as IngestStage }, seconds);
+      },
     }),
     busDepth: new Gauge({
       name: 'tidemark_bus_depth',
@@ -137,8 +149,9 @@ export class Ingester {
   /** Merges payloads and inserts them as one insert per tenant under `token`. */
   private async insert(payloads: readonly SampleBatch[], token: string): Promise<void> {
     if (this.newest.size > this.maxTrackedSeries) this.newest.clear();
-    const merged = mergeBatches(payloads, this.newest);
     const started = performance.now();
+    const merged = mergeBatches(payloads, this.newest);
+    let at = addStage('encode', started);
     let stored = 0;
     let dropped = 0;
     const ready: MergedSamples[] = [];
@@ -151,16 +164,20 @@ export class Ingester {
       // Samples already stored are dropped, so that each (series, ts) is in the raw table once.
       const late = await unseenLateSamples(this.store, m.tenant, m.late);
       if (m.late.length > 0) this.metrics.verifySeconds.observe((performance.now() - verifyStarted) / 1000);
+      at = addStage('verify', verifyStarted);
       dropped += m.duplicates + (m.late.length - late.length);
       ready.push(withLate(m, late));
+      at = addStage('encode', at);
     }
     // Announced before the raw insert: a process killed after it still leaves the minutes to roll.
     await announce(this.store, '1m', minutes, token);
+    at = addStage('announce', at);
     for (const all of ready) {
       await insertSeries(this.store, all.tenant, all.series);
       await insertSamples(this.store, all, token);
       stored += all.length;
     }
+    addStage('insert', at);
     this.metrics.insertSeconds.observe((performance.now() - started) / 1000);
     this.stored += stored;
     this.metrics.samples.inc(stored);

@@ -21,6 +21,7 @@
 import type { Store } from '../core/store.ts';
 import type { Logger } from '../core/log.ts';
 import { NOT_STALE } from './schema.ts';
+import { addStage } from './ingest-stages.ts';
 
 export type RollupName = '1m' | '1h';
 
@@ -317,8 +318,10 @@ export class RollupLoop {
   /** Runs one pass (after the one in progress); null when it failed. */
   pass(options: RollupOptions = {}): Promise<RollupResult | null> {
     const run = this.chain.then(async () => {
+      const started = performance.now();
       try {
         const r = await rollUp(this.store, { graceMs: this.options.graceMs, ...options });
+        addStage('rollup', started);
         this.passes++;
         this.minutes += r.minutes;
         this.hours += r.hours;
