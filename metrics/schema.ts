@@ -126,6 +126,18 @@ export const metricsMigrations: Migration[] = [
          SELECT tenant, toStartOfHour(greatest(now(), toDateTime(max(ts)))) + 3600 AS b FROM ${ctx.database}.samples GROUP BY tenant)`,
     ],
   },
+  {
+    component: 'metrics',
+    version: 4,
+    name: 'raw sample values: Delta + ZSTD',
+    // Measured with bench/scale.ts' node_exporter-like values (counters, byte gauges in pages, small
+    // gauges), 1.2 M samples after a merge: Gorilla + ZSTD(1) 2.48 bytes a value, ZSTD(1) alone 1.95,
+    // FPC + ZSTD(1) 1.31, Delta + ZSTD(1) 0.67 (with noisy gauges: 4.29, 2.87, -, 2.04). Delta works on
+    // the bits, so NaN, ±Inf and the stale marker stay bit-exact. New parts get it; merges rewrite old ones.
+    statements: (ctx) => [
+      `ALTER TABLE ${ctx.database}.${ctx.cluster ? 'samples_local' : 'samples'}${ctx.cluster ? ` ON CLUSTER ${ctx.cluster}` : ''} MODIFY COLUMN value Float64 CODEC(Delta, ZSTD(1))`,
+    ],
+  },
 ];
 
 function dropView(ctx: SchemaContext, name: string): string[] {

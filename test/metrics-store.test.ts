@@ -155,12 +155,12 @@ describe('edge values', () => {
 describe('duplicates', () => {
   // Merges would collapse duplicates by themselves; the point is that queries are right before any merge.
   beforeAll(async () => {
+    // Only the raw table: a rollup merge sums counts (it cannot hide a double count), and the roll-up
+    // loop's re-rolls delete rows, which needs the merge pool.
     await t.store.command('SYSTEM STOP MERGES tidemark_test.samples');
-    await t.store.command('SYSTEM STOP MERGES tidemark_test.samples_1m');
   });
   afterAll(async () => {
     await t.store.command('SYSTEM START MERGES tidemark_test.samples');
-    await t.store.command('SYSTEM START MERGES tidemark_test.samples_1m');
   });
 
   it('counts a sample sent twice once, in raw queries and rollups, before any merge', async () => {

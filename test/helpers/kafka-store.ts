@@ -10,7 +10,9 @@ import { Ingester, ingesterMetrics } from '../../metrics/ingester.ts';
 import { silentLogger } from '../../core/log.ts';
 import { rollUp } from '../../metrics/rollups.ts';
 
-const METRIC_TABLES = ['samples', 'samples_1m', 'samples_1h'] as const;
+// The raw table only: a merge in a rollup sums `count` (a duplicate stays counted), and the roll-up
+// loop's re-rolls delete rollup rows, which needs the merge pool.
+const METRIC_TABLES = ['samples'] as const;
 
 /**
  * No merges in the metrics tables, in this process and in any other that
