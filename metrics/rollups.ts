@@ -60,36 +60,35 @@ export interface Announcement {
   buckets: Iterable<number>;
 }
 
-/** Announces buckets to be rolled (before the raw insert that fills them). */
-export async function announce(store: Store, rollup: RollupName, announcements: readonly Announcement[], source: string): Promise<void> {
+/** Announces buckets to be rolled (before the raw insert that fills them); returns what it wrote. */
+export async function announce(store: Store, rollup: RollupName, announcements: readonly Announcement[], source: string): Promise<Pending[]> {
   const rows = announcements
     .map((a) => ({ tenant: a.tenant, rollup, buckets: [...a.buckets].sort((x, y) => x - y), source, id: crypto.randomUUID() }))
     .filter((r) => r.buckets.length > 0);
   // A replayed insert of these rows (same content) must not be dropped: each announcement is its own.
   await store.insertRows('rollup_pending', rows, { insert_deduplicate: 0 });
+  return rows;
 }
 
-interface Pending {
+export interface Pending {
   id: string;
   tenant: string;
   rollup: RollupName;
   buckets: number[];
 }
 
-async function pendingRows(store: Store, rollup: RollupName): Promise<Pending[]> {
-  return store.query<Pending>(
-    `SELECT toString(id) AS id, tenant, rollup, arrayMap(b -> toUInt32(b), buckets) AS buckets FROM ${store.table('rollup_pending')} WHERE rollup = {rollup:String}`,
-    { rollup },
-  );
+async function pendingRows(store: Store): Promise<Pending[]> {
+  return store.query<Pending>(`SELECT toString(id) AS id, tenant, rollup, arrayMap(b -> toUInt32(b), buckets) AS buckets FROM ${store.table('rollup_pending')}`);
 }
 
-/** Per tenant, the buckets before which each rollup may hold rows (rolled_to only grows, so the largest is current). */
-async function progress(store: Store, rollup: RollupName): Promise<Map<string, number>> {
-  const rows = await store.query<{ tenant: string; rolled: number }>(
-    `SELECT tenant, toUInt32(max(rolled_to)) AS rolled FROM ${store.table('rollup_progress')} WHERE rollup = {rollup:String} GROUP BY tenant`,
-    { rollup },
+/** Per rollup and tenant, the buckets before which the rollup may hold rows (rolled_to only grows, so the largest is current). */
+async function progress(store: Store): Promise<Record<RollupName, Map<string, number>>> {
+  const rows = await store.query<{ tenant: string; rollup: RollupName; rolled: number }>(
+    `SELECT tenant, rollup, toUInt32(max(rolled_to)) AS rolled FROM ${store.table('rollup_progress')} GROUP BY tenant, rollup`,
   );
-  return new Map(rows.map((r) => [r.tenant, Number(r.rolled)]));
+  const out: Record<RollupName, Map<string, number>> = { '1m': new Map(), '1h': new Map() };
+  for (const r of rows) out[r.rollup]?.set(r.tenant, Number(r.rolled));
+  return out;
 }
 
 /** What one tenant's roll of one rollup does (pure): the buckets to roll, which of them to delete first, the announcements it settles. */
@@ -170,7 +169,8 @@ function rollSql(store: Store, level: Level, list: string): string {
     GROUP BY tenant, series_id, bucket`;
 }
 
-async function applyPlan(store: Store, level: Level, plan: RollPlan): Promise<void> {
+/** Rolls one tenant's buckets of one rollup; returns the hour announcements a minute roll made. */
+async function applyPlan(store: Store, level: Level, plan: RollPlan): Promise<Pending[]> {
   const { tenant } = plan;
   // First the bound, so that a crash after the insert below leaves its buckets marked as holding rows.
   await store.command(
@@ -188,11 +188,15 @@ async function applyPlan(store: Store, level: Level, plan: RollPlan): Promise<vo
     // deleted part's; a token of its own per roll does.)
     await store.command(rollSql(store, level, part.join(',')), params, { ...BIG_QUERY, insert_deduplicate: 1, insert_deduplication_token: `rollup/${crypto.randomUUID()}` });
   }
-  if (level.name === '1m') {
-    const hours = new Set(plan.buckets.map((m) => Math.floor(m / 3600) * 3600));
-    await announce(store, '1h', [{ tenant, buckets: hours }], 'rollup 1m');
-  }
-  for (const part of chunks(plan.settled, 5_000)) {
+  let hours: Pending[] = [];
+  if (level.name === '1m') hours = await announce(store, '1h', [{ tenant, buckets: new Set(plan.buckets.map((m) => Math.floor(m / 3600) * 3600)) }], 'rollup 1m');
+  await settle(store, plan.settled);
+  return hours;
+}
+
+/** Deletes handled announcements (only after their rolls: deleting later only costs a re-roll). */
+async function settle(store: Store, ids: readonly string[]): Promise<void> {
+  for (const part of chunks(ids, 5_000)) {
     await store.command(`DELETE FROM ${deletable(store, 'rollup_pending')} WHERE id IN (${part.map((id) => `'${id}'`).join(',')})`, undefined, BIG_QUERY);
   }
 }
@@ -222,16 +226,27 @@ export async function rollUp(store: Store, options: RollupOptions = {}): Promise
   const closed = options.all ? Infinity : Math.floor((now - (options.graceMs ?? 30_000)) / 60_000) * 60;
   const result: RollupResult = { minutes: 0, hours: 0, tenants: 0 };
   const tenants = new Set<string>();
-  const minutePlans = planRolls(await pendingRows(store, '1m'), await progress(store, '1m'), MINUTE.width, () => closed);
+  // One read when there is nothing to do (most passes of a quiet store).
+  const pending = await pendingRows(store);
+  if (pending.length === 0) return result;
+  const rolled = await progress(store);
+  const minutePlans = planRolls(pending.filter((p) => p.rollup === '1m'), rolled['1m'], MINUTE.width, () => closed);
+  const settled = new Set<string>();
+  const hourPending = pending.filter((p) => p.rollup === '1h');
   for (const plan of minutePlans) {
-    await applyPlan(store, MINUTE, plan);
+    hourPending.push(...(await applyPlan(store, MINUTE, plan)));
+    for (const id of plan.settled) settled.add(id);
     result.minutes += plan.buckets.length;
     tenants.add(plan.tenant);
   }
-  // An hour is rolled once it is closed and no minute of it is still announced.
+  // An hour is rolled once it is closed and no minute of it is still announced (as of this pass's read;
+  // a minute announced since re-announces its hour when it is rolled).
   const stillPending = new Map<string, number>();
-  for (const p of await pendingRows(store, '1m')) for (const b of p.buckets) stillPending.set(p.tenant, Math.min(stillPending.get(p.tenant) ?? Infinity, b));
-  const hourPlans = planRolls(await pendingRows(store, '1h'), await progress(store, '1h'), HOUR.width, (tenant) => Math.min(closed, stillPending.get(tenant) ?? Infinity));
+  for (const p of pending) {
+    if (p.rollup !== '1m' || settled.has(p.id)) continue;
+    for (const b of p.buckets) stillPending.set(p.tenant, Math.min(stillPending.get(p.tenant) ?? Infinity, b));
+  }
+  const hourPlans = planRolls(hourPending, rolled['1h'], HOUR.width, (tenant) => Math.min(closed, stillPending.get(tenant) ?? Infinity));
   for (const plan of hourPlans) {
     await applyPlan(store, HOUR, plan);
     result.hours += plan.buckets.length;
