@@ -109,12 +109,21 @@ export interface RollPlan {
  * takes all), so an insert into the current minute waits for the minute to
  * close; a bucket before `rolledTo` is replaced rather than added to.
  */
-export function planRolls(pending: readonly Pending[], rolledTo: ReadonlyMap<string, number>, width: number, closedTo: (tenant: string) => number): RollPlan[] {
+export function planRolls(
+  pending: readonly Pending[],
+  rolledTo: ReadonlyMap<string, number>,
+  width: number,
+  closedTo: (tenant: string) => number,
+  /** A bucket rolled so recently that re-rolling it now would be wasted: announcements touching it wait. */
+  resting: (tenant: string, bucket: number) => boolean = () => false,
+): RollPlan[] {
   const byTenant = new Map<string, { buckets: Set<number>; settled: string[] }>();
   for (const p of pending) {
     if (p.buckets.length === 0) continue;
     const last = Math.max(...p.buckets);
     if (last + width > closedTo(p.tenant)) continue;
+    const before = rolledTo.get(p.tenant) ?? 0;
+    if (p.buckets.some((b) => b < before && resting(p.tenant, b))) continue;
     let t = byTenant.get(p.tenant);
     if (!t) byTenant.set(p.tenant, (t = { buckets: new Set(), settled: [] }));
     for (const b of p.buckets) t.buckets.add(b);
@@ -208,6 +217,13 @@ export interface RollupOptions {
   graceMs?: number;
   /** Roll everything announced, closed or not (tests, and a catch-up before counting). */
   all?: boolean;
+  /**
+   * When each (tenant, bucket) was last rolled (ms), kept by the caller across passes: a bucket is not
+   * re-rolled within `rerollAfterMs` of its last roll, so samples of one minute trickling in late (a
+   * sender far behind) cost one re-roll a period, not one a pass. Readers are unaffected (raw tail).
+   */
+  lastRolled?: Map<string, number>;
+  rerollAfterMs?: number;
 }
 
 export interface RollupResult {
@@ -230,11 +246,21 @@ export async function rollUp(store: Store, options: RollupOptions = {}): Promise
   const pending = await pendingRows(store);
   if (pending.length === 0) return result;
   const rolled = await progress(store);
-  const minutePlans = planRolls(pending.filter((p) => p.rollup === '1m'), rolled['1m'], MINUTE.width, () => closed);
+  const lastRolled = options.all ? undefined : options.lastRolled;
+  const rerollAfter = options.rerollAfterMs ?? 60_000;
+  const resting = (level: RollupName) => (tenant: string, bucket: number) => now - (lastRolled?.get(`${tenant}/${level}/${bucket}`) ?? -Infinity) < rerollAfter;
+  const rolledNow = (level: RollupName, plan: RollPlan) => {
+    if (!lastRolled) return;
+    for (const b of plan.buckets) lastRolled.set(`${plan.tenant}/${level}/${b}`, now);
+    // Bounded: entries older than the period no longer rest anything.
+    if (lastRolled.size > 100_000) for (const [k, at] of lastRolled) if (now - at >= rerollAfter) lastRolled.delete(k);
+  };
+  const minutePlans = planRolls(pending.filter((p) => p.rollup === '1m'), rolled['1m'], MINUTE.width, () => closed, resting('1m'));
   const settled = new Set<string>();
   const hourPending = pending.filter((p) => p.rollup === '1h');
   for (const plan of minutePlans) {
     hourPending.push(...(await applyPlan(store, MINUTE, plan)));
+    rolledNow('1m', plan);
     for (const id of plan.settled) settled.add(id);
     result.minutes += plan.buckets.length;
     tenants.add(plan.tenant);
@@ -246,9 +272,10 @@ export async function rollUp(store: Store, options: RollupOptions = {}): Promise
     if (p.rollup !== '1m' || settled.has(p.id)) continue;
     for (const b of p.buckets) stillPending.set(p.tenant, Math.min(stillPending.get(p.tenant) ?? Infinity, b));
   }
-  const hourPlans = planRolls(hourPending, rolled['1h'], HOUR.width, (tenant) => Math.min(closed, stillPending.get(tenant) ?? Infinity));
+  const hourPlans = planRolls(hourPending, rolled['1h'], HOUR.width, (tenant) => Math.min(closed, stillPending.get(tenant) ?? Infinity), resting('1h'));
   for (const plan of hourPlans) {
     await applyPlan(store, HOUR, plan);
+    rolledNow('1h', plan);
     result.hours += plan.buckets.length;
     tenants.add(plan.tenant);
   }
@@ -309,6 +336,8 @@ export class RollupLoop {
   /** Passes run one after another, the loop's and any asked for. */
   private chain: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  /** When each (tenant, rollup, bucket) was last rolled by this loop: late trickles re-roll a bucket once a period. */
+  private readonly lastRolled = new Map<string, number>();
   /** Passes completed and buckets rolled since start. */
   passes = 0;
   minutes = 0;
@@ -317,7 +346,7 @@ export class RollupLoop {
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
-    private readonly options: { everyMs: number; graceMs: number },
+    private readonly options: { everyMs: number; graceMs: number; rerollAfterMs?: number },
   ) {}
 
   start(): void {
@@ -335,7 +364,7 @@ export class RollupLoop {
     const run = this.chain.then(async () => {
       const started = performance.now();
       try {
-        const r = await rollUp(this.store, { graceMs: this.options.graceMs, ...options });
+        const r = await rollUp(this.store, { graceMs: this.options.graceMs, lastRolled: this.lastRolled, rerollAfterMs: this.options.rerollAfterMs, ...options });
         addStage('rollup', started);
         this.passes++;
         this.minutes += r.minutes;

@@ -68,6 +68,16 @@ describe('planning a roll (pure)', () => {
     expect(planRolls(pending, new Map(), 60, () => 600)).toEqual([{ tenant: 'u', buckets: [60], replace: [], rolledTo: 120, settled: ['c'] }]);
   });
 
+  it('lets a bucket rolled moments ago rest: late trickles into it wait, first rolls never do', () => {
+    const pending = [
+      { id: 'late', tenant: 't', rollup: '1m' as const, buckets: [600] },
+      { id: 'new', tenant: 't', rollup: '1m' as const, buckets: [900] },
+    ];
+    const resting = (_: string, b: number) => b === 600 || b === 900;
+    expect(planRolls(pending, new Map([['t', 720]]), 60, () => 1200, resting).map((p) => p.settled)).toEqual([['new']]);
+    expect(planRolls(pending, new Map([['t', 720]]), 60, () => 1200).map((p) => p.settled)).toEqual([['late', 'new']]);
+  });
+
   it('finds the distinct minutes of millisecond timestamps', () => {
     expect([...minutesOf([0, 59_999, 60_000, 61_000, 0, 3_600_000])].sort((a, b) => a - b)).toEqual([0, 60, 3600]);
   });
@@ -143,6 +153,17 @@ describe('before a minute is rolled up', () => {
     await rollUp(t.store, { nowMs: base + 2 * 3600_000 });
     expect(await rollupWatermark(t.store, 'default')).toEqual({ '1m': Infinity, '1h': Infinity });
     expect(await counts(metric)).toEqual({ raw: 240, m: 240, h: 240 });
+    // A late sample into a minute rolled moments ago waits out the re-roll period, read from raw meanwhile.
+    const lastRolled = new Map<string, number>();
+    const now = base + 3 * 3600_000;
+    await ingest(newIngester(), [{ labels: { __name__: metric }, ts: base + 5_000, value: 1000 }]);
+    await rollUp(t.store, { nowMs: now, lastRolled, rerollAfterMs: 60_000 });
+    await ingest(newIngester(), [{ labels: { __name__: metric }, ts: base + 6_000, value: 1001 }]);
+    await rollUp(t.store, { nowMs: now + 10_000, lastRolled, rerollAfterMs: 60_000 });
+    expect((await rollupWatermark(t.store, 'default'))['1m']).toBe(base / 1000);
+    await agree(metric, 'samples_1m', base / 1000, base / 1000 + 3600, 60, 'count');
+    await rollUp(t.store, { nowMs: now + 70_000, lastRolled, rerollAfterMs: 60_000 });
+    expect(await counts(metric)).toEqual({ raw: 242, m: 242, h: 242 });
   });
 });
 
