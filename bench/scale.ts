@@ -73,7 +73,7 @@ async function lookupMs(url: string, metric: string, match: string): Promise<num
 interface DiskFigures {
   rows: number;
   bytes_per_sample: number;
-  column_bytes_per_sample: Record<string, number>;
+  column_bytes_per_sample: Record<string, number> | null;
 }
 
 /** Raw-table bytes on disk per sample for a tenant's rows, after merging the table's parts. */
@@ -88,7 +88,8 @@ async function diskFigures(store: Store): Promise<DiskFigures> {
   return {
     rows: n,
     bytes_per_sample: Number((Number(parts!.b) / n).toFixed(3)),
-    column_bytes_per_sample: Object.fromEntries(columns.map((c) => [c.name, Number((Number(c.b) / n).toFixed(3))])),
+    // Compact parts (small ones) keep no per-column sizes: null then.
+    column_bytes_per_sample: columns.some((c) => Number(c.b) > 0) ? Object.fromEntries(columns.map((c) => [c.name, Number((Number(c.b) / n).toFixed(3))])) : null,
   };
 }
 
