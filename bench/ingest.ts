@@ -1,7 +1,10 @@
 // bench:ingest — the synthetic fleet as remote_write requests over loopback
 // HTTP through the receiver, bus and ingester into the embedded store, then
-// the engine's own INSERT … SELECT of the same rows for comparison, and the
-// engine's peak RSS. Last line: one JSON figure line.
+// the engine's own INSERT … SELECT of the same rows into the raw table for
+// comparison (no per-insert rollup views since metrics migration 3), where
+// the engine's time went per stage (seconds per million samples stored, from
+// its tidemark_ingest_stage_seconds_total), and its peak RSS. Last line: one
+// JSON figure line.
 import { Store } from '../core/store.ts';
 import { buildFleetLoad, DEFAULT_FLEET, peakRssMb, sendAll, waitForCount } from './fleet.ts';
 import { removeDir, startEngineProcess, tidemarkSampleCount } from './engine-process.ts';
@@ -15,6 +18,15 @@ const engine = await startEngineProcess(JSON.parse(process.env['BENCH_ENGINE_CON
 let samplesPerSecond = 0;
 let rss = NaN;
 let stored = 0;
+let stages: Record<string, number> = {};
+
+/** The engine's seconds per ingest stage, from its /metrics. */
+async function stageSeconds(url: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^tidemark_ingest_stage_seconds_total\{stage="(\w+)"\} ([0-9.e+-]+)$/gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
 try {
   const started = performance.now();
   const sent = await sendAll(`${engine.url}/api/v1/write`, load.bodies, 8);
@@ -23,6 +35,7 @@ try {
   const seconds = (done.atMs - started) / 1000;
   samplesPerSecond = stored / seconds;
   rss = await peakRssMb(engine.child.pid!);
+  stages = await stageSeconds(engine.url);
   console.error(`sent in ${sent.seconds.toFixed(2)} s (statuses ${JSON.stringify(sent.statuses)}), ${stored} queryable after ${seconds.toFixed(2)} s`);
 } finally {
   await engine.stop();
@@ -47,5 +60,7 @@ console.log(
     engine_rows_per_s: Math.round(engineRowsPerSecond),
     ratio: Number((samplesPerSecond / engineRowsPerSecond).toFixed(3)),
     peak_rss_mb: Math.round(rss),
+    // Seconds of engine time per million samples stored, by stage (decode net of resolve; rollup: the loop's passes).
+    seconds_per_million: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, Number(((v / Math.max(stored, 1)) * 1e6).toFixed(3))])),
   }),
 );

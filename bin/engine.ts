@@ -18,6 +18,7 @@ import { createLogger, type Logger } from '../core/log.ts';
 import type { AppContext } from '../core/context.ts';
 import { parseDuration } from '../core/duration.ts';
 import { Ingester, ingesterMetrics } from '../metrics/ingester.ts';
+import { RollupLoop } from '../metrics/rollups.ts';
 import { collectorRoutes } from '../collector/routes.ts';
 import { startCollectors } from '../collector/sources.ts';
 import { slaMigrations } from '../sla/schema.ts';
@@ -96,6 +97,12 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
     ingester = new Ingester(store, ingesterMetrics(registry, bus), log);
     await ingester.start(bus);
     await new LogsConsumer(store, registry, log).start(bus);
+    if (config.ingester.rollup) {
+      const rollups = new RollupLoop(store, log, { everyMs: parseDuration(config.ingester.rollupEvery), graceMs: parseDuration(config.ingester.rollupGrace) });
+      rollups.start();
+      // Stopped before the bus drains: what is not rolled yet stays announced for the next life.
+      closers.unshift(() => rollups.stop());
+    }
   }
   const rate = ingestRateMeter(() => ingester?.stored ?? 0);
   closers.unshift(() => rate.stop());

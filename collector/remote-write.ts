@@ -111,6 +111,9 @@ export class RemoteWriteDecoder {
     this.cache = new LabelSectionCache(options.seriesCacheSize ?? 1_000_000);
   }
 
+  /** Seconds spent resolving series on cache misses (label decode, validation, id hash), since creation. */
+  resolveSeconds = 0;
+
   /** Series this decoder currently remembers as defined. */
   get knownSeries(): number {
     return this.cache.size;
@@ -173,8 +176,10 @@ export class RemoteWriteDecoder {
           let id = cache.get(hash, check, size);
           if (id === undefined && freshIds) id = freshIds.get(hash, check, size);
           if (id === undefined) {
+            const missStarted = performance.now();
             const labels = decodeLabels(bytes, from, to, index);
             id = seriesId(labels);
+            this.resolveSeconds += (performance.now() - missStarted) / 1000;
             (fresh ??= []).push({ hash, check, length: size, id });
             (freshIds ??= new LabelSectionCache(Infinity)).set(hash, check, size, id);
             definitions.push({ id, labels });

@@ -6,15 +6,18 @@
 // checked against the store first, so a client re-sending what a previous
 // life stored (it died before answering) is not counted twice by the rollups.
 // A delivery the store refuses for good is split into its payloads; only the
-// refused ones go to the dead-letter table, the rest are stored.
+// refused ones go to the dead-letter table, the rest are stored. Before its
+// raw insert, every insert announces the minutes it fills to the roll-up
+// loop (metrics/rollups.ts), so no stored sample is missed by the rollups.
 import { Counter, Histogram, Gauge, type Registry } from 'prom-client';
 import type { Bus, Delivery, DeliveryOutcome } from '../core/bus/bus.ts';
 import type { SampleBatch } from '../core/bus/samples.ts';
 import type { Store } from '../core/store.ts';
 import type { Logger } from '../core/log.ts';
 import { storeErrorKind } from './store-errors.ts';
-import { repairRollups } from './rollup-repair.ts';
-import { mergeBatches, withLate } from './sample-merge.ts';
+import { announce, minutesOf } from './rollups.ts';
+import { addStage, ingestStageSeconds, type IngestStage } from './ingest-stages.ts';
+import { mergeBatches, withLate, type MergedSamples } from './sample-merge.ts';
 import { deadLetterOf, insertDeadLetter, insertSamples, insertSeries, unseenLateSamples } from './sample-writes.ts';
 
 export interface IngesterMetrics {
@@ -26,6 +29,7 @@ export interface IngesterMetrics {
   deadLetters: Counter;
   verifySeconds: Histogram;
   busDepth: Gauge;
+  stageSeconds: Counter;
 }
 
 export function ingesterMetrics(registry: Registry, bus: Bus): IngesterMetrics {
@@ -56,6 +60,16 @@ export function ingesterMetrics(registry: Registry, bus: Bus): IngesterMetrics {
       help: 'Time spent checking samples of series not seen since start (or late samples) against the store, per delivery.',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
+    }),
+    stageSeconds: new Counter({
+      name: 'tidemark_ingest_stage_seconds_total',
+      help: 'Seconds this process spent per ingest stage: decode, resolve (series on a cache miss), encode, verify, announce, insert, rollup (the roll-up loop).',
+      labelNames: ['stage'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [stage, seconds] of Object.entries(ingestStageSeconds)) this.inc({ stage: stage as IngestStage }, seconds);
+      },
     }),
     busDepth: new Gauge({
       name: 'tidemark_bus_depth',
@@ -135,26 +149,35 @@ export class Ingester {
   /** Merges payloads and inserts them as one insert per tenant under `token`. */
   private async insert(payloads: readonly SampleBatch[], token: string): Promise<void> {
     if (this.newest.size > this.maxTrackedSeries) this.newest.clear();
-    const merged = mergeBatches(payloads, this.newest);
     const started = performance.now();
+    const merged = mergeBatches(payloads, this.newest);
+    let at = addStage('encode', started);
     let stored = 0;
     let dropped = 0;
+    const ready: MergedSamples[] = [];
+    const minutes: { tenant: string; buckets: Set<number> }[] = [];
     for (const m of merged) {
+      // Minutes of samples found already stored are announced too: a re-sent request re-rolls what it
+      // touches, so rollups a previous life left short (killed before its roll) are made whole.
+      minutes.push({ tenant: m.tenant, buckets: minutesOf(m.timestamps, minutesOf(m.late.map((l) => l.ts))) });
       const verifyStarted = performance.now();
+      // Samples already stored are dropped, so that each (series, ts) is in the raw table once.
       const late = await unseenLateSamples(this.store, m.tenant, m.late);
-      if (late.length < m.late.length) {
-        // Samples already stored: make sure the rollups count them (an insert cut short by a kill may not have reached them).
-        const fresh = new Set(late);
-        const rebuilt = await repairRollups(this.store, m.tenant, m.late.filter((l) => !fresh.has(l)));
-        if (rebuilt > 0) this.log.warn({ tenant: m.tenant, buckets: rebuilt }, 'rebuilt rollup buckets that missed stored samples');
-      }
       if (m.late.length > 0) this.metrics.verifySeconds.observe((performance.now() - verifyStarted) / 1000);
+      at = addStage('verify', verifyStarted);
       dropped += m.duplicates + (m.late.length - late.length);
-      const all = withLate(m, late);
-      await insertSeries(this.store, m.tenant, m.series);
+      ready.push(withLate(m, late));
+      at = addStage('encode', at);
+    }
+    // Announced before the raw insert: a process killed after it still leaves the minutes to roll.
+    await announce(this.store, '1m', minutes, token);
+    at = addStage('announce', at);
+    for (const all of ready) {
+      await insertSeries(this.store, all.tenant, all.series);
       await insertSamples(this.store, all, token);
       stored += all.length;
     }
+    addStage('insert', at);
     this.metrics.insertSeconds.observe((performance.now() - started) / 1000);
     this.stored += stored;
     this.metrics.samples.inc(stored);

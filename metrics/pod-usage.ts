@@ -5,6 +5,7 @@
 // autoscaler maps the rows to its own types (autoscaler/store-metrics.ts).
 import type { Store, QueryParams } from '../core/store.ts';
 import { NOT_STALE } from './schema.ts';
+import { rollupSourceSql, rollupWatermark } from './rollups.ts';
 
 export const CPU_METRIC = 'container_cpu_usage_seconds_total';
 export const MEMORY_METRIC = 'container_memory_working_set_bytes';
@@ -97,13 +98,17 @@ export async function queryWorkloadLoad(store: Store, q: WorkloadLoadQuery): Pro
       AND match(labels['pod'], concat('^(?:', {pods:String}, ')$')) AND labels['container'] NOT IN ('', 'POD')
     GROUP BY series_id`;
   const range = `tenant = {tenant:String} AND series_id IN (${sel}) AND ts >= toDateTime({since:UInt32}, 'UTC') AND ts < toDateTime({now:UInt32}, 'UTC')`;
+  // Minutes not rolled up yet are read from the raw samples (metrics/rollups.ts).
+  const wm = (await rollupWatermark(store, q.tenant))['1m'];
+  const minutes = Number.isFinite(wm) && wm < q.now ? rollupSourceSql(store, 'samples_1m', `series_id IN (${sel})`) : store.table('samples_1m');
+  Object.assign(params, { wm, start: q.since, end: q.now });
   const perSeries =
     resource === 'cpu'
       ? `SELECT series_id, t, if(isNaN(pv) OR lt <= pt, nan, if(lv >= pv, lv - pv, lv) / (lt - pt)) AS v FROM (
            SELECT series_id, t, lt, lv, lagInFrame(lv, 1, nan) OVER w AS pv, lagInFrame(lt, 1, nan) OVER w AS pt
-           FROM (SELECT series_id, ts AS t, toFloat64(max(last).1) AS lt, max(last).2 AS lv FROM ${store.table('samples_1m')} WHERE ${range} GROUP BY series_id, t)
+           FROM (SELECT series_id, ts AS t, toFloat64(max(last).1) AS lt, max(last).2 AS lv FROM ${minutes} WHERE ${range} GROUP BY series_id, t)
            WINDOW w AS (PARTITION BY series_id ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW))`
-      : `SELECT series_id, ts AS t, sum(sum) / sum(count) AS v FROM ${store.table('samples_1m')} WHERE ${range} GROUP BY series_id, t`;
+      : `SELECT series_id, ts AS t, sum(sum) / sum(count) AS v FROM ${minutes} WHERE ${range} GROUP BY series_id, t`;
   const rows = await store.query<{ time: number; value: number }>(
     `SELECT toUnixTimestamp(t) * 1000 AS time, sum(v) AS value FROM (${perSeries}) WHERE NOT isNaN(v) GROUP BY t ORDER BY t`,
     params,

@@ -6,6 +6,7 @@ import { InputError } from '../core/errors.ts';
 import type { Store, QueryParams } from '../core/store.ts';
 import type { LabelMatcher, RangeQuery, SeriesPoints, SourceTable } from './range-query.ts';
 import { chooseTable, matcherSql, rangeSql } from './range-sql.ts';
+import { rollupWatermark } from './rollups.ts';
 
 export interface RangeQueryResult {
   series: SeriesPoints[];
@@ -40,10 +41,20 @@ async function refusingOversizedRegex<T>(matchers: readonly LabelMatcher[], fiel
 // NaN and ±Inf come out as null: JSON has no spelling for them.
 const JSON_SETTINGS = { output_format_json_quote_denormals: 0 } as const;
 
+/** A range query's parameters; on a rollup, with its watermark `wm`: raw samples stand in for buckets not rolled up yet. */
+async function rangeParams(store: Store, tenant: string, query: RangeQuery, table: SourceTable): Promise<QueryParams> {
+  const params: QueryParams = { start: query.start, end: query.end, step: Math.round(query.step) };
+  if (table !== 'samples') {
+    const wm = (await rollupWatermark(store, tenant))[table === 'samples_1m' ? '1m' : '1h'];
+    if (Number.isFinite(wm)) params['wm'] = wm;
+  }
+  return params;
+}
+
 /** Runs a range query; ClickHouse returns one JSON row per group, already in the API's shape. */
 export async function runRangeQuery(store: Store, tenant: string, query: RangeQuery, matcherField: MatcherField = jsonMatcherField): Promise<RangeQueryResult> {
   const table = query.table ?? chooseTable(query.step, query.fn);
-  const params: QueryParams = { start: query.start, end: query.end, step: Math.round(query.step) };
+  const params = await rangeParams(store, tenant, query, table);
   const rows = await refusingOversizedRegex(query.matchers, matcherField, () => store.query<SeriesPoints>(rangeSql(store, tenant, query, table, params), params, JSON_SETTINGS));
   return { series: rows, table };
 }
@@ -57,7 +68,7 @@ export async function runRangeQuery(store: Store, tenant: string, query: RangeQu
  */
 export async function runRangeQueryJson(store: Store, tenant: string, query: RangeQuery, matcherField: MatcherField = jsonMatcherField): Promise<Buffer> {
   const table = query.table ?? chooseTable(query.step, query.fn);
-  const params: QueryParams = { start: query.start, end: query.end, step: Math.round(query.step) };
+  const params = await rangeParams(store, tenant, query, table);
   const rows = await refusingOversizedRegex(query.matchers, matcherField, () => store.queryBytes(rangeSql(store, tenant, query, table, params), 'JSONEachRow', params, JSON_SETTINGS));
   let end = rows.length;
   while (end > 0 && rows[end - 1] === 0x0a) end--;

@@ -1,11 +1,13 @@
 // The SQL of a range query, built as text from plain values with no I/O:
 // label matchers to a series selection, one aggregation per step bucket and
-// group, on the coarsest table whose resolution divides the step. Execution
-// (and its errors) is in query.ts.
+// group, on the coarsest table whose resolution divides the step (a rollup
+// read up to its watermark, raw samples after it: metrics/rollups.ts).
+// Execution (and its errors) is in query.ts.
 import { InputError } from '../core/errors.ts';
 import type { Store, QueryParams } from '../core/store.ts';
 import type { Aggregation } from './aggregations.ts';
 import { NOT_STALE } from './schema.ts';
+import { rollupSourceSql } from './rollups.ts';
 import type { LabelMatcher, RangeQuery, SourceTable } from './range-query.ts';
 
 /**
@@ -81,7 +83,7 @@ const RANGE = `tenant = {tenant:String} AND series_id IN (SELECT series_id FROM 
  * Yields (series_id, t, v, c): for avg, v is the sum and c the count, so
  * that averages across series weigh every sample alike.
  */
-function perSeriesBucketSql(store: Store, table: SourceTable, fn: Aggregation): string {
+function perSeriesBucketSql(store: Store, table: SourceTable, fn: Aggregation, params: QueryParams): string {
   const bucket = BUCKET;
   const range = RANGE;
   if (table === 'samples') {
@@ -101,7 +103,7 @@ function perSeriesBucketSql(store: Store, table: SourceTable, fn: Aggregation): 
     }[fn];
     return `SELECT series_id, ${bucket} AS t, ${agg} FROM (${raw}) GROUP BY series_id, t`;
   }
-  const src = store.table(table);
+  const src = rollupTableSql(store, table, params);
   // From a rollup, the rate runs over each bucket's last value.
   if (fn === 'rate') return rateSql(`SELECT series_id, ts, max(last).2 AS val FROM ${src} WHERE ${range} GROUP BY series_id, ts`, bucket);
   const agg = {
@@ -145,11 +147,11 @@ export function rangeSql(store: Store, tenant: string, query: RangeQuery, table:
   // Groups are keyed by a hash of their labels, and series map to groups through transform() rather
   // than a JOIN: grouping a million points by a Map key measured twice as slow.
   const toGroup = `transform(series_id, (SELECT groupArray(series_id) FROM sel), (SELECT groupArray(gid) FROM sel), toUInt64(0))`;
-  const single = singleLevelSql(store, table, query.fn, toGroup);
+  const single = singleLevelSql(store, table, query.fn, toGroup, params);
   const buckets =
     single ??
     `SELECT ${toGroup.replace('series_id', 'b.series_id')} AS gid, t, ${acrossSeries(query.fn)} AS value
-        FROM (${perSeriesBucketSql(store, table, query.fn)}) AS b
+        FROM (${perSeriesBucketSql(store, table, query.fn, params)}) AS b
         GROUP BY gid, t`;
   return `WITH sel AS (SELECT series_id, grp, sipHash64(grp) AS gid FROM (${sel})),
       groups AS (SELECT DISTINCT gid, grp FROM sel)
@@ -163,9 +165,20 @@ export function rangeSql(store: Store, tenant: string, query: RangeQuery, table:
  * (avg over samples, min, max, count) need no per-series step on a rollup:
  * one GROUP BY over (group, bucket), measured about twice as fast.
  */
-function singleLevelSql(store: Store, table: SourceTable, fn: Aggregation, toGroup: string): string | null {
+function singleLevelSql(store: Store, table: SourceTable, fn: Aggregation, toGroup: string, params: QueryParams): string | null {
   if (table === 'samples') return null;
   const agg = { avg: 'sum(sum) / sum(count)', min: 'min(min)', max: 'max(max)', count: 'sum(count)' }[fn as 'avg' | 'min' | 'max' | 'count'];
   if (!agg) return null;
-  return `SELECT ${toGroup} AS gid, ${BUCKET} AS t, ${agg} AS value FROM ${store.table(table)} WHERE ${RANGE} GROUP BY gid, t`;
+  return `SELECT ${toGroup} AS gid, ${BUCKET} AS t, ${agg} AS value FROM ${rollupTableSql(store, table, params)} WHERE ${RANGE} GROUP BY gid, t`;
+}
+
+/**
+ * A rollup as the query reads it: the table alone when it is complete over
+ * the whole range (no `wm` parameter, or `wm` at or past the end), else its
+ * rows before the watermark `wm` and raw samples after it.
+ */
+function rollupTableSql(store: Store, table: 'samples_1m' | 'samples_1h', params: QueryParams): string {
+  const wm = params['wm'];
+  if (typeof wm !== 'number' || !Number.isFinite(wm) || wm >= Number(params['end'])) return store.table(table);
+  return rollupSourceSql(store, table, 'series_id IN (SELECT series_id FROM sel)');
 }

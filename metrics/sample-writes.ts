@@ -89,9 +89,6 @@ async function insertSamplesBlock(store: Store, merged: MergedSamples, token: st
     {
       insert_deduplicate: 1,
       insert_deduplication_token: `${token}/${merged.tenant}`,
-      deduplicate_blocks_in_dependent_materialized_views: 1,
-      // The two rollup views run side by side: measured 1.5-2x faster inserts on two cores.
-      parallel_view_processing: 1,
       // One block per insert: the deduplication token then covers the whole insert.
       max_insert_block_size: String(Math.max(merged.length, 1_048_576)),
       min_insert_block_size_rows: String(Math.max(merged.length, 1_048_576)),

@@ -4,8 +4,8 @@
 // other five with kill -9 at a random point under load. Afterwards every
 // sample answered 2xx is stored (delivery tokens never repeat across
 // restarts; a 2xx means stored; SIGTERM drains), each once in the raw table
-// and once in the rollups, although clients re-send to the next life what
-// got no answer. Engine start dominates the runtime (a few seconds a life
+// and once in the rollups (once the roll-up loop has caught up), although
+// clients re-send to the next life what got no answer. Engine start dominates the runtime (a few seconds a life
 // on an idle machine).
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { freePort } from '../bench/engine-process.ts';
 import { Store } from '../core/store.ts';
 import { mulberry32 } from '../core/hashing.ts';
+import { rollUp } from '../metrics/rollups.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tidemark-writepath-'));
 const storePath = join(dir, 'store');
@@ -165,6 +166,8 @@ describe('the write path across process lives on one data directory', () => {
     const store = await Store.open({ dataPath: storePath, database: 'tidemark' });
     try {
       await store.command('SYSTEM STOP MERGES tidemark.samples');
+      // The last life was killed: let the roll-up loop catch up with what it stored (each life also rolled as it ran).
+      await rollUp(store, { all: true });
       // Every life's own samples: pushed before a SIGTERM or a SIGKILL restart, all there.
       const perLife = await store.query<{ metric: string; c: number }>(
         `SELECT s.metric AS metric, count() AS c FROM tidemark.samples AS x

@@ -8,8 +8,11 @@ import type { Store } from '../../core/store.ts';
 import type { Bus, Delivery } from '../../core/bus/bus.ts';
 import { Ingester, ingesterMetrics } from '../../metrics/ingester.ts';
 import { silentLogger } from '../../core/log.ts';
+import { rollUp } from '../../metrics/rollups.ts';
 
-const METRIC_TABLES = ['samples', 'samples_1m', 'samples_1h'] as const;
+// The raw table only: a merge in a rollup sums `count` (a duplicate stays counted), and the roll-up
+// loop's re-rolls delete rollup rows, which needs the merge pool.
+const METRIC_TABLES = ['samples'] as const;
 
 /**
  * No merges in the metrics tables, in this process and in any other that
@@ -35,6 +38,8 @@ export interface StoredCounts {
 }
 
 export async function storedCounts(store: Store, tenant?: string): Promise<StoredCounts> {
+  // The rollups as the roll-up loop leaves them once it has caught up with what is stored.
+  await rollUp(store, { all: true });
   const where = tenant === undefined ? '' : ' WHERE tenant = {tenant:String}';
   const params = tenant === undefined ? {} : { tenant };
   const [raw] = await store.query<{ rows: string; distinct: string }>(`SELECT count() AS rows, uniqExact(series_id, ts) AS distinct FROM ${store.table('samples')}${where}`, params);
