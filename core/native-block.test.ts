@@ -59,3 +59,26 @@ describe('encodeNativeBlock', () => {
     expect(block.subarray(at + 24).toString('latin1')).toBe('\x01a\x01b\x01c\x01x\x01y\x01z');
   });
 });
+
+describe('encodeNativeBlock strings', () => {
+  it('prefixes each string with its UTF-8 byte length, also where that length needs a longer prefix than its character count', () => {
+    // 100 characters of 2 bytes: 100 fits one varint byte, 200 needs two.
+    const wide = 'é'.repeat(100);
+    const ascii = 'a'.repeat(300);
+    const block = encodeNativeBlock([{ name: 's', type: 'String', data: [wide, ascii, '', '✓'] }], 4);
+    let at = 1 + 1 + 2 + 7; // columns, rows, "s", "String"
+    const read = () => {
+      let len = 0;
+      for (let shift = 1; ; shift *= 128) {
+        const b = block[at++]!;
+        len += (b & 0x7f) * shift;
+        if (b < 0x80) break;
+      }
+      const s = block.subarray(at, at + len).toString('utf8');
+      at += len;
+      return s;
+    };
+    expect([read(), read(), read(), read()]).toEqual([wide, ascii, '', '✓']);
+    expect(at).toBe(block.length);
+  });
+});

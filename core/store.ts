@@ -185,6 +185,16 @@ function existsShm(): boolean {
   }
 }
 
+/** Bytes of `v` as an unsigned LEB128 varint. */
+function varintSize(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
 /** Appends Native-format values to a growing buffer: varint lengths, strings, raw bytes. */
 class NativeWriter {
   private buf = Buffer.allocUnsafe(1 << 16);
@@ -207,10 +217,18 @@ class NativeWriter {
   }
 
   string(s: string): void {
-    const bytes = Buffer.byteLength(s);
-    this.varint(bytes);
-    this.room(bytes);
-    this.n += this.buf.write(s, this.n, 'utf8');
+    // One pass: the length prefix is reserved for the UTF-16 length (the byte length of ASCII text,
+    // the common case) and the text written after it; text with wider characters, whose byte length
+    // needs a longer prefix, is moved up. Measuring every string first (Buffer.byteLength) then
+    // writing it read each line twice.
+    const guess = varintSize(s.length);
+    // Room for the widest prefix and text, so that varint() below never moves the buffer.
+    this.room(10 + s.length * 3);
+    const written = this.buf.write(s, this.n + guess, 'utf8');
+    const size = varintSize(written);
+    if (size !== guess) this.buf.copy(this.buf, this.n + size, this.n + guess, this.n + guess + written);
+    this.varint(written);
+    this.n += written;
   }
 
   uint64(v: number): void {
@@ -223,7 +241,8 @@ class NativeWriter {
 
   bytes(view: ArrayBufferView): void {
     this.room(view.byteLength);
-    this.buf.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), this.n);
+    if (Buffer.isBuffer(view)) view.copy(this.buf, this.n);
+    else this.buf.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), this.n);
     this.n += view.byteLength;
   }
 
