@@ -29,7 +29,12 @@ export type QueryParams = Record<string, unknown>;
 export type NativeColumn =
   | { readonly name: string; readonly type: 'UInt64' | 'Int64' | 'Float64' | 'UInt32' | 'UInt8'; readonly data: ArrayBufferView }
   | { readonly name: string; readonly type: 'String'; readonly data: readonly string[] }
-  | { readonly name: string; readonly type: 'Array(String)'; readonly data: readonly (readonly string[])[] };
+  | { readonly name: string; readonly type: 'Array(String)'; readonly data: readonly (readonly string[])[] }
+  /**
+   * A string map per row. Rows that share one map object (a log stream's labels) are encoded once
+   * and copied as bytes: the block's cost is then per stream, not per row and key.
+   */
+  | { readonly name: string; readonly type: 'Map(String, String)'; readonly data: readonly Readonly<Record<string, string>>[] };
 
 export class Store {
   readonly embedded: boolean;
@@ -213,6 +218,16 @@ function existsShm(): boolean {
   }
 }
 
+/** Bytes of `v` as an unsigned LEB128 varint. */
+function varintSize(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
 /** Appends Native-format values to a growing buffer: varint lengths, strings, raw bytes. */
 class NativeWriter {
   private buf = Buffer.allocUnsafe(1 << 16);
@@ -235,22 +250,42 @@ class NativeWriter {
   }
 
   string(s: string): void {
-    const bytes = Buffer.byteLength(s);
-    this.varint(bytes);
-    this.room(bytes);
-    this.n += this.buf.write(s, this.n, 'utf8');
+    // One pass: the length prefix is reserved for the UTF-16 length (the byte length of ASCII text,
+    // the common case) and the text written after it; text with wider characters, whose byte length
+    // needs a longer prefix, is moved up. Measuring every string first (Buffer.byteLength) then
+    // writing it read each line twice.
+    const guess = varintSize(s.length);
+    // Room for the widest prefix and text, so that varint() below never moves the buffer.
+    this.room(10 + s.length * 3);
+    const written = this.buf.write(s, this.n + guess, 'utf8');
+    const size = varintSize(written);
+    if (size !== guess) this.buf.copy(this.buf, this.n + size, this.n + guess, this.n + guess + written);
+    this.varint(written);
+    this.n += written;
   }
 
   uint64(v: number): void {
     this.room(8);
-    this.buf.writeBigUInt64LE(BigInt(v), this.n);
+    // Two 32-bit halves: no BigInt per value (offsets are written once per row).
+    this.buf.writeUInt32LE(v >>> 0, this.n);
+    this.buf.writeUInt32LE(Math.floor(v / 0x1_0000_0000) >>> 0, this.n + 4);
     this.n += 8;
   }
 
   bytes(view: ArrayBufferView): void {
     this.room(view.byteLength);
-    this.buf.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), this.n);
+    if (Buffer.isBuffer(view)) view.copy(this.buf, this.n);
+    else this.buf.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), this.n);
     this.n += view.byteLength;
+  }
+
+  /** The bytes written since `from` (to copy an encoded run of values elsewhere). */
+  since(from: number): Buffer {
+    return Buffer.from(this.buf.subarray(from, this.n));
+  }
+
+  get length(): number {
+    return this.n;
   }
 
   finish(): Buffer {
@@ -268,6 +303,8 @@ export function encodeNativeBlock(columns: readonly NativeColumn[], rows: number
     w.string(c.type);
     if (c.type === 'String') {
       for (const v of c.data) w.string(v);
+    } else if (c.type === 'Map(String, String)') {
+      writeMapColumn(w, c.data);
     } else if (c.type === 'Array(String)') {
       // Arrays: the cumulative end offset of each row, then every element.
       let end = 0;
@@ -278,6 +315,33 @@ export function encodeNativeBlock(columns: readonly NativeColumn[], rows: number
     }
   }
   return w.finish();
+}
+
+/**
+ * A Map column as Native writes it: the cumulative entry count of each row,
+ * then every key, then every value. Each distinct map object is encoded
+ * once (keys and values as two runs of bytes) and its runs copied per row.
+ */
+function writeMapColumn(w: NativeWriter, rows: readonly Readonly<Record<string, string>>[]): void {
+  const encoded = new Map<Readonly<Record<string, string>>, { size: number; keys: Buffer; values: Buffer }>();
+  const scratch = new NativeWriter();
+  const of = (m: Readonly<Record<string, string>>) => {
+    let e = encoded.get(m);
+    if (!e) {
+      const entries = Object.entries(m);
+      let start = scratch.length;
+      for (const [k] of entries) scratch.string(k);
+      const keys = scratch.since(start);
+      start = scratch.length;
+      for (const [, v] of entries) scratch.string(v);
+      encoded.set(m, (e = { size: entries.length, keys, values: scratch.since(start) }));
+    }
+    return e;
+  };
+  let end = 0;
+  for (const m of rows) w.uint64((end += of(m).size));
+  for (const m of rows) w.bytes(of(m).keys);
+  for (const m of rows) w.bytes(of(m).values);
 }
 
 /** Quote a string as a ClickHouse string literal (for identifiers we build ourselves, never user values: those go in query params). */

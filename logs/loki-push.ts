@@ -43,7 +43,7 @@ function checkJsonEntry(v: readonly unknown[], field: string): { tsNs: string; l
 }
 
 /** A log record of one entry: the stream's labels (with structured metadata merged in) at `tsNs`. */
-function record(tenant: string, labels: Record<string, string>, tsNs: string, ms: number, line: string): LogRecord {
+function record(tenant: string, labels: Readonly<Record<string, string>>, tsNs: string, ms: number, line: string): LogRecord {
   return {
     tenant,
     timestamp: ms,
@@ -74,7 +74,7 @@ function checkEntry(tsNs: string, line: string, limits: LineLimits, field: strin
 }
 
 /** Structured metadata joins the entry's labels (searchable as labels); it may not replace a stream label. */
-function withMetadata(labels: Record<string, string>, metadata: Record<string, string> | undefined, field: string): Record<string, string> {
+function withMetadata(labels: Readonly<Record<string, string>>, metadata: Record<string, string> | undefined, field: string): Readonly<Record<string, string>> {
   if (!metadata || Object.keys(metadata).length === 0) return labels;
   const problem = labelsProblem(metadata);
   if (problem && problem !== 'a stream needs at least one label') throw new InputError(field, problem);
@@ -123,6 +123,26 @@ export function uncompressSnappy(body: Uint8Array): Buffer {
   }
 }
 
+/**
+ * Checked label sets by their label string, shared across pushes: a shipper
+ * sends the same streams push after push, and parsing and checking a label
+ * string cost more than its lines when a push carries one or two lines per
+ * stream (30,000 containers behind a few shippers). The sets are frozen:
+ * records and the store's stream table share them. Bounded; cleared whole
+ * when full (a cache, not a registry).
+ */
+const checkedLabels = new Map<string, Readonly<Record<string, string>>>();
+const CHECKED_LABELS_MAX = 100_000;
+
+function streamLabels(text: string, field: string): Readonly<Record<string, string>> {
+  let labels = checkedLabels.get(text);
+  if (labels) return labels;
+  labels = Object.freeze(checkStream(parseLabelString(text, field), field));
+  if (checkedLabels.size >= CHECKED_LABELS_MAX) checkedLabels.clear();
+  checkedLabels.set(text, labels);
+  return labels;
+}
+
 /** Records of a snappy protobuf push; throws InputError naming the field. */
 export function lokiProtobufRecords(body: Uint8Array, tenant: string, limits: LineLimits, compressed = true): LogRecord[] {
   const raw = compressed ? uncompressSnappy(body) : body;
@@ -135,7 +155,7 @@ export function lokiProtobufRecords(body: Uint8Array, tenant: string, limits: Li
   }
   const out: LogRecord[] = [];
   streams.forEach((s, i) => {
-    const labels = checkStream(parseLabelString(s.labels, `streams[${i}].labels`), `streams[${i}].labels`);
+    const labels = streamLabels(s.labels, `streams[${i}].labels`);
     s.entries.forEach((e, j) => {
       const field = `streams[${i}].entries[${j}]`;
       if (!(e.nanos >= 0 && e.nanos < 1e9)) throw new InputError(`${field}.timestamp.nanos`, 'expected 0 to 999,999,999');
