@@ -10,6 +10,7 @@ import type { Sample, SeriesData } from './evaluate.ts';
 import { selectorSql, selectorSpans, type QueryTimes, type SqlQuery } from './plan.ts';
 import { PromQLError } from './errors.ts';
 import { regexProblem } from '../regex.ts';
+import { rollupWatermark } from '../rollups.ts';
 import { chooseRollup, chunksFor, countSql, findPushdowns, mergePartials, pushdownSql, rollupNaNSql, type Partial } from './pushdown.ts';
 import { labelsKey } from './evaluate.ts';
 
@@ -110,6 +111,8 @@ export async function readData(store: Store, ast: Expr, times: QueryTimes, stepM
       opts.stats.samplesRead += n;
       if (opts.stats.samplesRead > opts.maxSamples) throw tooManySamples();
       let rollup = chooseRollup(p, steps);
+      // The roll-up loop fills buckets after they close: a read reaching a bucket still announced reads raw.
+      if (rollup && !(await rolledUpTo(store, opts.tenant, rollup.table, lastStep - vs.offsetMs))) rollup = null;
       if (rollup) {
         const nan = await runQuery(store, rollupNaNSql(rollup, table, opts.tenant, p, steps.startMs - vs.offsetMs - p.matrix.rangeMs, lastStep - vs.offsetMs), opts, 'JSONEachRow');
         if ((JSON.parse(nan.split('\n')[0]!) as { n: number }).n > 0) rollup = null;
@@ -238,4 +241,11 @@ export function parseSeries(text: string): SeriesData[] {
     out.push({ metric, t, v, stale, clean });
   }
   return out;
+}
+
+/** Whether every bucket of `table` that a read ending at `endMs` touches is rolled up already. */
+async function rolledUpTo(store: Store, tenant: string, table: 'samples_1m' | 'samples_1h', endMs: number): Promise<boolean> {
+  const watermark = await rollupWatermark(store, tenant);
+  const oldestPendingS = table === 'samples_1m' ? watermark['1m'] : watermark['1h'];
+  return endMs < oldestPendingS * 1000;
 }

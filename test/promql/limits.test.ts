@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestStore, type TestStore } from '../helpers/store.ts';
 import { instantQuery, rangeQuery, PromQLError } from '../../metrics/promql/engine.ts';
+import { announce, rollUp } from '../../metrics/rollups.ts';
 
 let t: TestStore;
 const T0 = Date.UTC(2026, 10, 1, 0, 0, 0);
@@ -33,6 +34,9 @@ beforeAll(async () => {
      SELECT 'default', number % ${SERIES}, fromUnixTimestamp64Milli(toInt64(${T0} + intDiv(number, ${SERIES}) * 1000), 'UTC'), toFloat64(intDiv(number, ${SERIES}))
      FROM numbers(${SERIES * SECONDS})`,
   );
+  // Written around the ingester, so announced and rolled here as the ingester and the roll-up loop would.
+  await announce(store, '1m', [{ tenant: 'default', buckets: Array.from({ length: SECONDS / 60 }, (_, i) => T0 / 1000 + i * 60) }], 'test');
+  await rollUp(store, { all: true });
 });
 
 afterAll(async () => {
@@ -60,6 +64,18 @@ describe('PromQL limits', () => {
     expect(min.data).toEqual({ resultType: 'matrix', result: [{ metric: {}, values: expected(-300) }] });
     const unaligned = await rangeQuery(t.store, 'max(max_over_time(load_total[5m]))', start + 500, start + 600_500, 60_000, opts);
     expect(unaligned.stats?.table).toBe('samples');
+  });
+
+  it('reads raw, with the same answer, while a bucket its rollup read touches is still announced', async () => {
+    const start = T0 + 3_600_000;
+    const opts = { tenant: 'default', stats: true };
+    const rolled = await rangeQuery(t.store, 'max(max_over_time(load_total[5m]))', start, start + 600_000, 60_000, opts);
+    await announce(t.store, '1m', [{ tenant: 'default', buckets: [start / 1000 + 300] }], 'test');
+    const pending = await rangeQuery(t.store, 'max(max_over_time(load_total[5m]))', start, start + 600_000, 60_000, opts);
+    expect(rolled.stats?.table).toBe('samples_1m');
+    expect(pending.stats?.table).toBe('samples');
+    expect(pending.data).toEqual(rolled.data);
+    await rollUp(t.store, { all: true });
   });
 
   it('refuses a query over maxSamples with execution (422), on the pushed-down and the Node path', async () => {
