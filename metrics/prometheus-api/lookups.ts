@@ -6,6 +6,7 @@
 import type { QueryParams, Store } from '../../core/store.ts';
 import type { LabelMatcher } from '../range-query.ts';
 import { matcherSql } from '../range-sql.ts';
+import { rollupWatermark } from '../rollups.ts';
 import { STORE_MAX_MS, STORE_MIN_MS } from './params.ts';
 
 export interface Lookup {
@@ -23,7 +24,7 @@ export interface Lookup {
 const MAX_DATETIME_S = 4_294_967_295;
 
 /** WHERE clause over the series table for a lookup. */
-function whereOf(store: Store, lookup: Lookup, params: QueryParams): string {
+async function whereOf(store: Store, lookup: Lookup, params: QueryParams): Promise<string> {
   params['tenant'] = lookup.tenant;
   const where = ['tenant = {tenant:String}'];
   let i = 0;
@@ -32,9 +33,14 @@ function whereOf(store: Store, lookup: Lookup, params: QueryParams): string {
   if (lookup.startMs !== undefined || lookup.endMs !== undefined) {
     params['ws'] = Math.max(0, Math.floor((lookup.startMs ?? STORE_MIN_MS) / 1000));
     params['we'] = Math.min(MAX_DATETIME_S, Math.ceil((lookup.endMs ?? STORE_MAX_MS) / 1000));
+    // Hours the roll-up loop has filled come from the hourly rollup; the hours after its watermark from raw samples.
+    params['wm'] = Math.min(MAX_DATETIME_S, (await rollupWatermark(store, lookup.tenant))['1h']);
     where.push(
       `series_id IN (SELECT series_id FROM ${store.table('samples_1h')} WHERE tenant = {tenant:String}
-        AND ts >= toStartOfHour(toDateTime({ws:UInt32}, 'UTC')) AND ts <= toDateTime({we:UInt32}, 'UTC'))`,
+        AND ts >= toStartOfHour(toDateTime({ws:UInt32}, 'UTC')) AND ts <= toDateTime({we:UInt32}, 'UTC') AND ts < toDateTime({wm:UInt32}, 'UTC')
+        UNION ALL
+        SELECT series_id FROM ${store.table('samples')} WHERE tenant = {tenant:String}
+        AND ts >= toDateTime64(greatest({wm:UInt32}, toUInt32(toStartOfHour(toDateTime({ws:UInt32}, 'UTC')))), 3, 'UTC') AND ts < toDateTime64({we:UInt32} + 3600, 3, 'UTC'))`,
     );
   }
   return where.join(' AND ');
@@ -62,7 +68,7 @@ export async function lookupSeries(store: Store, lookup: Lookup): Promise<{ rows
   const params: QueryParams = {};
   // Not `AS labels`: that alias would shadow the column in WHERE.
   const rows = await store.query<{ series_labels: Record<string, string> }>(
-    `SELECT any(labels) AS series_labels FROM ${store.table('series')} WHERE ${whereOf(store, lookup, params)}
+    `SELECT any(labels) AS series_labels FROM ${store.table('series')} WHERE ${await whereOf(store, lookup, params)}
       GROUP BY series_id ORDER BY any(metric), toString(series_labels) ${limitSql(lookup.limit)}`,
     params,
   );
@@ -75,7 +81,7 @@ export async function lookupLabelNames(store: Store, lookup: Lookup): Promise<{ 
   const params: QueryParams = {};
   const rows = await store.query<{ name: string }>(
     `SELECT DISTINCT arrayJoin(mapKeys(mapFilter((k, v) -> v != '', labels))) AS name FROM ${store.table('series')}
-      WHERE ${whereOf(store, lookup, params)} ORDER BY name ${limitSql(lookup.limit)}`,
+      WHERE ${await whereOf(store, lookup, params)} ORDER BY name ${limitSql(lookup.limit)}`,
     params,
   );
   return cut(rows.map((r) => r.name), lookup.limit);
@@ -87,7 +93,7 @@ export async function lookupLabelValues(store: Store, lookup: Lookup, label: str
   const value = label === '__name__' ? 'metric' : 'labels[{label:String}]';
   const rows = await store.query<{ value: string }>(
     `SELECT DISTINCT ${value} AS value FROM ${store.table('series')}
-      WHERE ${whereOf(store, lookup, params)} AND value != '' ORDER BY value ${limitSql(lookup.limit)}`,
+      WHERE ${await whereOf(store, lookup, params)} AND value != '' ORDER BY value ${limitSql(lookup.limit)}`,
     params,
   );
   return cut(rows.map((r) => r.value), lookup.limit);

@@ -12,6 +12,7 @@
 import type { Store } from '../../core/store.ts';
 import { seriesId } from '../../metrics/series.ts';
 import { insertSeries } from '../../metrics/sample-writes.ts';
+import { announce, minutesOf, rollUp } from '../../metrics/rollups.ts';
 
 export interface FleetOptions {
   readonly clusters: readonly string[];
@@ -142,7 +143,7 @@ export function fleetFixture(options: FleetOptions): Fleet {
 /** Samples per insert into the store. */
 const CHUNK = 1_000_000;
 
-/** Loads the fleet into Tidemark's store under `tenant`: series definitions, then samples as Native blocks (the rollup views fill as in production). */
+/** Loads the fleet into Tidemark's store under `tenant`: series definitions, then samples as Native blocks (then announced and rolled up, as the ingester and the roll-up loop do). */
 export async function loadIntoStore(store: Store, tenant: string, fleet: Fleet): Promise<number> {
   const defs = fleet.series.map((s) => ({ id: seriesId(s.labels), labels: s.labels }));
   await insertSeries(store, tenant, defs);
@@ -183,6 +184,10 @@ export async function loadIntoStore(store: Store, tenant: string, fleet: Fleet):
     }
   }
   await flush();
+  // Written around the ingester: announced and rolled up here as the ingester and the roll-up loop would.
+  const minutes = minutesOf(Array.from({ length: fleet.points }, (_, i) => (startS + i * intervalS) * 1000));
+  await announce(store, '1m', [{ tenant, buckets: minutes }], 'fixture');
+  await rollUp(store, { all: true });
   return total;
 }
 
