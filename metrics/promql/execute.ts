@@ -11,7 +11,7 @@ import { selectorSql, selectorSpans, type QueryTimes, type SqlQuery } from './pl
 import { PromQLError } from './errors.ts';
 import { regexProblem } from '../regex.ts';
 import { rollupWatermark } from '../rollups.ts';
-import { chooseRollup, chunksFor, countSql, findPushdowns, mergePartials, pushdownSql, rollupNaNSql, type Partial } from './pushdown.ts';
+import { chooseRollup, chunksFor, countSql, findPushdowns, mergePartials, pushdownSql, rollupNaNSql, toPartial, type Partial } from './pushdown.ts';
 import { labelsKey } from './evaluate.ts';
 
 export interface ReadStats {
@@ -141,7 +141,7 @@ export async function readData(store: Store, ast: Expr, times: QueryTimes, stepM
           let group = partials.get(key);
           if (!group) partials.set(key, (group = { metric, byK: new Map() }));
           for (const [k, ...rest] of points) {
-            const part = rest.map(num) as Partial;
+            const part = toPartial(p.aggregation.op, rest.map(num));
             const list = group.byK.get(Number(k));
             if (list) list.push(part);
             else group.byK.set(Number(k), [part]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parsePromQL } from './parse.ts';
-import { chooseRollup, chunksFor, findPushdowns, mergePartials, pushdownSql } from './pushdown.ts';
+import { chooseRollup, chunksFor, findPushdowns, mergePartials, partialColumns, pushdownSql, toPartial } from './pushdown.ts';
 
 const times = { startMs: 0, endMs: 3_600_000, lookbackMs: 300_000, intervalMs: 60_000 };
 
@@ -61,6 +61,30 @@ describe('chunks', () => {
     expect(mergePartials('avg', [[6, 2, 1, 5, 2], [4, 2, 1, 3, 2]])).toBe(2.5);
     expect(mergePartials('max', [[NaN, 1, NaN, NaN, 0]])).toBeNaN();
     expect(mergePartials('group', parts)).toBe(1);
+  });
+
+  it('compute and send only the partials the aggregation merges, the rest filled with their merge identity', () => {
+    expect(partialColumns('avg')).toEqual(['ps_sum', 'ps_count']);
+    expect(partialColumns('sum')).toEqual(['ps_sum']);
+    expect(partialColumns('min')).toEqual(['ps_min', 'ps_num']);
+    expect(toPartial('avg', [6, 2])).toEqual([6, 2, NaN, NaN, 0]);
+    expect(toPartial('max', [5, 1])).toEqual([0, 0, NaN, 5, 1]);
+    expect(toPartial('count', [3])).toEqual([0, 3, NaN, NaN, 0]);
+    // Merged from trimmed partials, each operation gives what the full partials give.
+    const full: [number, number, number, number, number][] = [
+      [6, 2, 1, 5, 2],
+      [4, 3, -1, 3, 2],
+      [NaN, 1, NaN, NaN, 0],
+    ];
+    const index = { ps_sum: 0, ps_count: 1, ps_min: 2, ps_max: 3, ps_num: 4 } as const;
+    for (const op of ['sum', 'avg', 'min', 'max', 'count', 'group'] as const) {
+      const trimmed = full.map((part) => toPartial(op, partialColumns(op).map((c) => part[index[c]])));
+      expect(Object.is(mergePartials(op, trimmed), mergePartials(op, full)), op).toBe(true);
+    }
+    const [p] = findPushdowns(parsePromQL('avg by (node) (rate(x[5m]))'));
+    const q = pushdownSql(p!, (n) => `db.${n}`, 'acme', { startMs: 600_000, stepMs: 60_000, count: 50 }, times);
+    expect(q.sql).toContain('groupArray((k, ps_sum, ps_count))');
+    expect(q.sql).not.toContain('ps_min');
   });
 });
 

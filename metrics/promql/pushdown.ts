@@ -200,11 +200,12 @@ export function pushdownSql(p: Pushdown, table: (name: string) => string, tenant
     const groupLabels = a.without
       ? `mapFilter((name, val) -> NOT has({grouping:Array(String)}, name), ${outLabels})`
       : `mapFilter((name, val) -> has({grouping:Array(String)}, name) AND val != '', ${outLabels})`;
-    // Partial aggregates (sum, count, min and max ignoring NaN, non-NaN count) that chunks combine in mergePartials.
+    // Partial aggregates (sum, count, min and max ignoring NaN, non-NaN count) that chunks combine in mergePartials,
+    // only those the operation needs: each is computed for every (group, step) and sent as JSON.
     // Each series' group labels and their hash are computed once per series, not per (series, step) row.
-    body = `SELECT any(out_labels) AS out_labels, arraySort(groupArray((k, ps_sum, ps_count, ps_min, ps_max, ps_num))) AS points FROM (
-        SELECT gid, any(out_labels) AS out_labels, k, sum(value) AS ps_sum, count() AS ps_count,
-          minIf(value, NOT isNaN(value)) AS ps_min, maxIf(value, NOT isNaN(value)) AS ps_max, countIf(NOT isNaN(value)) AS ps_num
+    const columns = partialColumns(a.op);
+    body = `SELECT any(out_labels) AS out_labels, arraySort(groupArray((k, ${columns.join(', ')}))) AS points FROM (
+        SELECT gid, any(out_labels) AS out_labels, k, ${columns.map((c) => `${PARTIAL_SQL[c]} AS ${c}`).join(', ')}
         FROM (${perSeries}) AS ps
         INNER JOIN (SELECT series_id, ${groupLabels} AS out_labels, sipHash64(out_labels) AS gid FROM sel) AS g USING series_id
         GROUP BY gid, k)
@@ -244,6 +245,44 @@ export function chunksFor(series: number, steps: number): number {
 
 /** One group's partial aggregate at one step: [sum, count, min, max, non-NaN count]. */
 export type Partial = [number, number, number, number, number];
+
+const PARTIAL_COLUMNS = ['ps_sum', 'ps_count', 'ps_min', 'ps_max', 'ps_num'] as const;
+type PartialColumn = (typeof PARTIAL_COLUMNS)[number];
+const PARTIAL_SQL: Record<PartialColumn, string> = {
+  ps_sum: 'sum(value)',
+  ps_count: 'count()',
+  ps_min: 'minIf(value, NOT isNaN(value))',
+  ps_max: 'maxIf(value, NOT isNaN(value))',
+  ps_num: 'countIf(NOT isNaN(value))',
+};
+/** What a partial holds for a column the operation does not need: the identity of its merge. */
+const PARTIAL_NEUTRAL: Partial = [0, 0, NaN, NaN, 0];
+
+/** The partial columns an aggregation's merge reads (the others are never computed). */
+export function partialColumns(op: NonNullable<Pushdown['aggregation']>['op']): PartialColumn[] {
+  switch (op) {
+    case 'sum':
+      return ['ps_sum'];
+    case 'avg':
+      return ['ps_sum', 'ps_count'];
+    case 'count':
+    case 'group':
+      return ['ps_count'];
+    case 'min':
+      return ['ps_min', 'ps_num'];
+    case 'max':
+      return ['ps_max', 'ps_num'];
+  }
+}
+
+/** A whole Partial from the columns `partialColumns(op)` sent, in that order. */
+export function toPartial(op: NonNullable<Pushdown['aggregation']>['op'], values: readonly number[]): Partial {
+  const out = [...PARTIAL_NEUTRAL] as Partial;
+  partialColumns(op).forEach((c, i) => {
+    out[PARTIAL_COLUMNS.indexOf(c)] = values[i]!;
+  });
+  return out;
+}
 
 /** The aggregation's value from the partials of every chunk (min/max ignore NaN unless all are NaN, as Prometheus does). */
 export function mergePartials(op: NonNullable<Pushdown['aggregation']>['op'], parts: readonly Partial[]): number {
