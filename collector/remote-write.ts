@@ -7,6 +7,7 @@ import protobuf from 'protobufjs/minimal.js';
 import snappy from 'snappy';
 import { isUtf8 } from 'node:buffer';
 import { InputError } from '../core/errors.ts';
+import { snappyLength } from '../core/snappy.ts';
 import type { Labels, SampleBatch, SeriesDefinition } from '../core/bus/samples.ts';
 import { isValidLabelName, labelSetProblem, seriesId } from '../metrics/series.ts';
 import { LabelHasher } from './label-hash.ts';
@@ -352,16 +353,6 @@ function utf8(bytes: Uint8Array, field: string, what: string): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 }
 
-/** The uncompressed length a snappy block announces in its preamble (a varint), or -1 when it has none. */
-function snappyLength(body: Uint8Array): number {
-  let length = 0;
-  for (let i = 0, scale = 1; i < 5 && i < body.length; i++, scale *= 128) {
-    const b = body[i]!;
-    length += (b & 0x7f) * scale;
-    if (b < 0x80) return length;
-  }
-  return -1;
-}
 
 function uncompressBlock(body: Uint8Array, maxBytes: number): Buffer {
   if (body.length === 0) throw new InputError('body', 'empty body: expected a snappy-compressed WriteRequest');

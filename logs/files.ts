@@ -21,6 +21,7 @@ import type { Logger } from '../core/log.ts';
 import { parseDuration } from '../core/duration.ts';
 import type { LogsConfig } from './config.ts';
 import { PartialJoiner, parseCriLine, podLogLabels, podLogPath } from './cri.ts';
+import { logRecord } from './record.ts';
 import { lineLimits, timeProblem } from './limits.ts';
 
 /** Most bytes read from one file per round, so one busy file cannot starve the others. */
@@ -228,19 +229,7 @@ export class FileSource {
   }
 
   private record(labels: Record<string, string>, tsNs: bigint, line: string): LogRecord {
-    return {
-      tenant: this.options.tenant,
-      timestamp: Number(tsNs / 1_000_000n),
-      timestampNs: tsNs.toString(),
-      cluster: labels['cluster'] ?? '',
-      namespace: labels['namespace'] ?? '',
-      workload: labels['workload'] ?? '',
-      pod: labels['pod'] ?? '',
-      container: labels['container'] ?? '',
-      stream: labels['stream'] ?? '',
-      message: line,
-      labels,
-    };
+    return logRecord(this.options.tenant, labels, tsNs.toString(), Number(tsNs / 1_000_000n), line);
   }
 
   /** Writes positions atomically and durably (temporary file, fsync, rename), only when they changed. */

@@ -6,10 +6,12 @@
 import snappy from 'snappy';
 import { z } from 'zod';
 import { InputError } from '../core/errors.ts';
+import { snappyLength } from '../core/snappy.ts';
 import { parseInput } from '../core/validate.ts';
 import type { LogRecord } from '../core/bus/records.ts';
 import { decodePushRequest, timestampNanos, type RawStream } from './logproto.ts';
 import { parseLabelString } from './label-string.ts';
+import { logRecord } from './record.ts';
 import { labelsProblem, lineProblem, storedLabels, timeProblem, type LineLimits } from './limits.ts';
 
 /** Largest uncompressed protobuf push accepted (a small snappy body can announce gigabytes). */
@@ -40,23 +42,6 @@ function checkJsonEntry(v: readonly unknown[], field: string): { tsNs: string; l
     for (const [k, mv] of Object.entries(metadata)) if (typeof mv !== 'string') throw new InputError(`${field}[2].${k}`, 'expected a string');
   }
   return { tsNs: ts, line, metadata: metadata as Record<string, string> | undefined };
-}
-
-/** A log record of one entry: the stream's labels (with structured metadata merged in) at `tsNs`. */
-function record(tenant: string, labels: Readonly<Record<string, string>>, tsNs: string, ms: number, line: string): LogRecord {
-  return {
-    tenant,
-    timestamp: ms,
-    timestampNs: tsNs,
-    cluster: labels['cluster'] ?? '',
-    namespace: labels['namespace'] ?? '',
-    workload: labels['workload'] ?? '',
-    pod: labels['pod'] ?? '',
-    container: labels['container'] ?? '',
-    stream: labels['stream'] ?? '',
-    message: line,
-    labels,
-  };
 }
 
 function checkStream(labels: Record<string, string>, field: string): Record<string, string> {
@@ -95,22 +80,12 @@ export function lokiJsonRecords(body: unknown, tenant: string, limits: LineLimit
       // Leading zeros would make two spellings of one time; the canonical decimal is stored.
       const tsNs = e.tsNs.length > 1 && e.tsNs.startsWith('0') ? BigInt(e.tsNs).toString() : e.tsNs;
       checkEntry(tsNs, e.line, limits, field);
-      out.push(record(tenant, withMetadata(labels, e.metadata, `${field}[2]`), tsNs, tsNs.length > 6 ? Number(tsNs.slice(0, -6)) : 0, e.line));
+      out.push(logRecord(tenant, withMetadata(labels, e.metadata, `${field}[2]`), tsNs, tsNs.length > 6 ? Number(tsNs.slice(0, -6)) : 0, e.line));
     });
   });
   return out;
 }
 
-/** The uncompressed length a snappy block announces in its preamble, or -1. */
-function snappyLength(body: Uint8Array): number {
-  let length = 0;
-  for (let i = 0, scale = 1; i < 5 && i < body.length; i++, scale *= 128) {
-    const b = body[i]!;
-    length += (b & 0x7f) * scale;
-    if (b < 0x80) return length;
-  }
-  return -1;
-}
 
 export function uncompressSnappy(body: Uint8Array): Buffer {
   if (body.length === 0) throw new InputError('body', 'empty body: expected a snappy-compressed logproto.PushRequest');
@@ -164,7 +139,7 @@ export function lokiProtobufRecords(body: Uint8Array, tenant: string, limits: Li
       if (t) throw new InputError(`${field}.timestamp`, t);
       const l = lineProblem(e.line, limits);
       if (l) throw new InputError(`${field}.line`, l);
-      out.push(record(tenant, withMetadata(labels, e.metadata ?? undefined, `${field}.structuredMetadata`), timestampNanos(e.seconds, e.nanos), ms, e.line));
+      out.push(logRecord(tenant, withMetadata(labels, e.metadata ?? undefined, `${field}.structuredMetadata`), timestampNanos(e.seconds, e.nanos), ms, e.line));
     });
   });
   return out;

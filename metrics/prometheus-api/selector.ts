@@ -5,9 +5,9 @@
 // empty string. Pure.
 import { parser } from '@prometheus-io/lezer-promql';
 import type { SyntaxNode } from '@lezer/common';
-import { RE2JS } from 're2js';
 import type { LabelMatcher, MatchOp } from '../range-query.ts';
 import { regexProblem } from '../regex.ts';
+import { matchesEmpty } from '../promql/parse.ts';
 import { badParam } from './errors.ts';
 
 const ESCAPES: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', "'": "'", '"': '"' };
@@ -62,20 +62,6 @@ function position(text: string, offset: number): string {
 function opOf(node: SyntaxNode): MatchOp | null {
   const name = node.firstChild?.name;
   return name === 'EqlSingle' ? '=' : name === 'Neq' ? '!=' : name === 'EqlRegex' ? '=~' : name === 'NeqRegex' ? '!~' : null;
-}
-
-/** Whether the matcher matches a series that lacks the label (its value is then ""). */
-function matchesEmpty(m: LabelMatcher): boolean {
-  switch (m.op) {
-    case '=':
-      return m.value === '';
-    case '!=':
-      return m.value !== '';
-    case '=~':
-      return RE2JS.compile(`^(?:${m.value})$`).matches('');
-    case '!~':
-      return !RE2JS.compile(`^(?:${m.value})$`).matches('');
-  }
 }
 
 /**

@@ -5,13 +5,11 @@
 /** A series' label set, __name__ included. */
 export type Labels = Record<string, string>;
 
-export type MatchOp = '=' | '!=' | '=~' | '!~';
+import type { LabelMatcher, MatchOp } from '../range-query.ts';
 
-export interface Matcher {
-  readonly name: string;
-  readonly op: MatchOp;
-  readonly value: string;
-}
+export type { MatchOp };
+/** A label matcher: the same shape the range API reads. */
+export type Matcher = LabelMatcher;
 
 /** The `@` modifier: a fixed time (ms), or the query's start or end. */
 export type AtModifier = { readonly kind: 'time'; readonly ms: number } | { readonly kind: 'start' } | { readonly kind: 'end' };

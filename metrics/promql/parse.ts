@@ -411,7 +411,8 @@ function describe(text: string): string {
   return JSON.stringify(text.slice(0, 40));
 }
 
-function matchesEmpty(m: Matcher): boolean {
+/** Whether the matcher matches a series that lacks the label (its value is then ""). */
+export function matchesEmpty(m: Matcher): boolean {
   switch (m.op) {
     case '=':
       return m.value === '';
