@@ -61,9 +61,10 @@ async function lookupMs(url: string, metric: string, match: string): Promise<num
   const times: number[] = [];
   for (let i = 0; i < 5; i++) {
     const t0 = performance.now();
-    const r = await fetch(`${url}/api/v1/series?${new URLSearchParams({ metric, match })}`);
-    const body = (await r.json()) as { series?: unknown[] };
-    if (!r.ok || !body.series || body.series.length === 0) throw new Error(`series lookup failed: ${r.status} ${JSON.stringify(body).slice(0, 200)}`);
+    const [name, value] = match.split('=') as [string, string];
+    const r = await fetch(`${url}/api/v1/series?${new URLSearchParams({ 'match[]': `${metric}{${name}=${JSON.stringify(value)}}` })}`);
+    const body = (await r.json()) as { data?: unknown[] };
+    if (!r.ok || !body.data || body.data.length === 0) throw new Error(`series lookup failed: ${r.status} ${JSON.stringify(body).slice(0, 200)}`);
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
