@@ -264,7 +264,7 @@ function rollSql(store: Store, level: Level, list: string): string {
   if (level.name === '1m') {
     return `INSERT INTO ${store.table('samples_1m')} (tenant, series_id, ts, sum, count, min, max, first, last, values)
       SELECT tenant, series_id, toStartOfMinute(sample_ts) AS bucket, sum(value), count(), min(value), max(value),
-             min((sample_ts, value)), max((sample_ts, value)), groupArray(value)
+             (min(sample_ts), argMin(value, sample_ts)), (max(sample_ts), argMax(value, sample_ts)), groupArray(value)
       FROM (
         SELECT tenant, series_id, ts AS sample_ts, any(value) AS value FROM ${store.table('samples')}
         WHERE tenant = {tenant:String} AND ts >= toDateTime64({from:UInt32}, 3, 'UTC') AND ts < toDateTime64({to:UInt32}, 3, 'UTC')
@@ -281,8 +281,11 @@ function rollSql(store: Store, level: Level, list: string): string {
     GROUP BY tenant, series_id, bucket`;
 }
 
-/** Rolls one tenant's buckets of one rollup; returns the hour announcements a minute roll made. */
-async function applyPlan(store: Store, level: Level, plan: RollPlan): Promise<Pending[]> {
+/**
+ * Rolls one tenant's buckets of one rollup; returns the hour announcements a minute roll made: only for
+ * hours no announcement read this pass covers (`hoursAnnounced`, `${tenant}/${hour}`, which it extends).
+ */
+async function applyPlan(store: Store, level: Level, plan: RollPlan, hoursAnnounced: Set<string> = new Set()): Promise<Pending[]> {
   const { tenant } = plan;
   // First the bound, so that a crash after the insert below leaves its buckets marked as holding rows.
   await store.command(
@@ -301,7 +304,12 @@ async function applyPlan(store: Store, level: Level, plan: RollPlan): Promise<Pe
     await store.command(rollSql(store, level, part.join(',')), params, { ...BIG_QUERY, insert_deduplicate: 1, insert_deduplication_token: `rollup/${crypto.randomUUID()}` });
   }
   let hours: Pending[] = [];
-  if (level.name === '1m') hours = await announce(store, '1h', [{ tenant, buckets: new Set(plan.buckets.map((m) => Math.floor(m / 3600) * 3600)) }], 'rollup 1m');
+  if (level.name === '1m') {
+    // An hour already announced stays announced until its roll, which reads these minutes (it comes after them).
+    const fresh = new Set(plan.buckets.map((m) => Math.floor(m / 3600) * 3600).filter((h) => !hoursAnnounced.has(`${tenant}/${h}`)));
+    if (fresh.size > 0) hours = await announce(store, '1h', [{ tenant, buckets: fresh }], 'rollup 1m');
+    for (const h of fresh) hoursAnnounced.add(`${tenant}/${h}`);
+  }
   await settle(store, plan.settled);
   return hours;
 }
@@ -349,7 +357,9 @@ export async function rollUp(store: Store, options: RollupOptions = {}): Promise
   const tenants = new Set<string>();
   // One read when there is nothing to do (most passes of a quiet store).
   const pending = await pendingRows(store);
-  if (pending.length === 0) return result;
+  // Nothing closed yet (most passes while only the current minute is written): no more statements.
+  const closable = (p: Pending) => p.buckets.length > 0 && Math.max(...p.buckets) + (p.rollup === '1m' ? MINUTE.width : HOUR.width) <= closed;
+  if (!pending.some(closable)) return result;
   const rolled = await progress(store);
   const lastRolled = options.all ? undefined : options.lastRolled;
   const rerollAfter = options.rerollAfterMs ?? 60_000;
@@ -368,8 +378,9 @@ export async function rollUp(store: Store, options: RollupOptions = {}): Promise
   for (const plan of minutePlans) ledger?.taken(plan.settled);
   const settled = new Set<string>();
   const hourPending = pending.filter((p) => p.rollup === '1h');
+  const hoursAnnounced = new Set(hourPending.flatMap((p) => p.buckets.map((h) => `${p.tenant}/${h}`)));
   for (const plan of minutePlans) {
-    hourPending.push(...(await applyPlan(store, MINUTE, plan)));
+    hourPending.push(...(await applyPlan(store, MINUTE, plan, hoursAnnounced)));
     rolledNow('1m', plan);
     for (const id of plan.settled) settled.add(id);
     result.minutes += plan.buckets.length;

@@ -277,3 +277,39 @@ describe('announcing once per roll (the ledger shared with the loop in this proc
     expect(Number(m2!.c)).toBe(3);
   });
 });
+
+describe('statements per pass', () => {
+  it('a pass with nothing closed reads once; an open hour is announced once however many of its minutes roll', async () => {
+    const metric = 'roll_statements';
+    const tenant = 'hours';
+    const base = T0 + 144 * 3600_000;
+    const statements: string[] = [];
+    const counted = Object.create(t.store) as typeof t.store;
+    counted.query = async (sql: string, ...rest: unknown[]) => (statements.push(sql), (t.store.query as (...a: unknown[]) => Promise<never[]>)(sql, ...rest));
+    counted.command = async (sql: string, ...rest: unknown[]) => (statements.push(sql), (t.store.command as (...a: unknown[]) => Promise<void>)(sql, ...rest));
+    counted.insertRows = async (table: string, rows: readonly unknown[], ...rest: unknown[]) => {
+      if (rows.length > 0) statements.push(`insert ${table}`);
+      return (t.store.insertRows as (...a: unknown[]) => Promise<void>)(table, rows, ...rest);
+    };
+    const ing = newIngester();
+    await ingest(ing, [{ labels: { __name__: metric }, ts: base + 5_000, value: 1 }], tenant);
+    // Minute 0 still open (within its grace): one read, nothing else.
+    await rollUp(counted, { nowMs: base + 70_000, graceMs: 30_000 });
+    expect(statements).toHaveLength(1);
+    const hourRows = async () =>
+      Number((await t.store.query<{ c: string }>(`SELECT count() AS c FROM tidemark_test.rollup_pending WHERE tenant = '${tenant}' AND rollup = '1h'`))[0]!.c);
+    await rollUp(counted, { nowMs: base + 10 * 60_000 });
+    expect(await hourRows()).toBe(1);
+    for (let k = 1; k < 4; k++) {
+      await ingest(ing, [{ labels: { __name__: metric }, ts: base + k * 60_000 + 5_000, value: k }], tenant);
+      statements.length = 0;
+      await rollUp(counted, { nowMs: base + 10 * 60_000 });
+      expect(statements.filter((s) => s === 'insert rollup_pending'), statements.join('\n')).toHaveLength(0);
+    }
+    expect(await hourRows()).toBe(1);
+    await rollUp(t.store, { nowMs: base + 2 * 3600_000 });
+    expect(await hourRows()).toBe(0);
+    const [h] = await t.store.query<{ c: string }>(`SELECT sum(count) AS c FROM tidemark_test.samples_1h WHERE tenant = '${tenant}'`);
+    expect(Number(h!.c)).toBe(4);
+  });
+});
