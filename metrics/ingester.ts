@@ -239,6 +239,8 @@ export class Ingester {
   }
 
   async start(bus: Bus): Promise<void> {
+    // Read before the first delivery, so that it does not wait behind that delivery's statements.
+    this.storedBefore ??= await newestStored(this.store);
     await bus.consume('metrics', this.handle);
   }
 }
