@@ -18,7 +18,7 @@ import { createLogger, type Logger } from '../core/log.ts';
 import type { AppContext } from '../core/context.ts';
 import { parseDuration } from '../core/duration.ts';
 import { Ingester, ingesterMetrics } from '../metrics/ingester.ts';
-import { RollupLoop } from '../metrics/rollups.ts';
+import { AnnouncementLedger, RollupLoop } from '../metrics/rollups.ts';
 import { collectorRoutes } from '../collector/routes.ts';
 import { startCollectors } from '../collector/sources.ts';
 import { slaMigrations } from '../sla/schema.ts';
@@ -94,11 +94,13 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   const role = config.role;
   let ingester: Ingester | null = null;
   if (role === 'all' || role === 'ingester') {
-    ingester = new Ingester(store, ingesterMetrics(registry, bus), log);
+    // The roll-up loop here: a minute is announced once until the loop takes it (metrics/rollups.ts).
+    const ledger = config.ingester.rollup ? new AnnouncementLedger() : undefined;
+    ingester = new Ingester(store, ingesterMetrics(registry, bus), log, { ledger, boundByStart: config.bus.kind !== 'kafka' });
     await ingester.start(bus);
     await new LogsConsumer(store, registry, log).start(bus);
     if (config.ingester.rollup) {
-      const rollups = new RollupLoop(store, log, { everyMs: parseDuration(config.ingester.rollupEvery), graceMs: parseDuration(config.ingester.rollupGrace) });
+      const rollups = new RollupLoop(store, log, { everyMs: parseDuration(config.ingester.rollupEvery), graceMs: parseDuration(config.ingester.rollupGrace), ledger });
       rollups.start();
       // Stopped before the bus drains: what is not rolled yet stays announced for the next life.
       closers.unshift(() => rollups.stop());

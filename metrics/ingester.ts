@@ -15,10 +15,10 @@ import type { SampleBatch } from '../core/bus/samples.ts';
 import type { Store } from '../core/store.ts';
 import type { Logger } from '../core/log.ts';
 import { storeErrorKind } from './store-errors.ts';
-import { announce, minutesOf } from './rollups.ts';
+import { announcementRows, minutesOf, writeAnnouncements, type AnnouncementLedger, type Announcement } from './rollups.ts';
 import { addStage, ingestStageSeconds, type IngestStage } from './ingest-stages.ts';
-import { mergeBatches, withLate, type MergedSamples } from './sample-merge.ts';
-import { deadLetterOf, insertDeadLetter, insertSamples, insertSeries, unseenLateSamples } from './sample-writes.ts';
+import { mergeBatches, NewestTimes, withLate, type MergedSamples } from './sample-merge.ts';
+import { deadLetterOf, insertDeadLetter, insertSamples, insertSeries, newestStored, unseenLateSamples } from './sample-writes.ts';
 
 export interface IngesterMetrics {
   samples: Counter;
@@ -83,19 +83,47 @@ export function ingesterMetrics(registry: Registry, bus: Bus): IngesterMetrics {
   };
 }
 
+export interface IngesterOptions {
+  /** Bound on the duplicate-detection memory: past this many series the table starts afresh. */
+  maxTrackedSeries?: number;
+  /**
+   * Shared with the roll-up loop when it runs in this process (and is the only one taking the store's
+   * announcements): a minute is then announced once until the loop takes it, not by every insert.
+   * Without it every insert announces its minutes (the loop is elsewhere).
+   */
+  ledger?: AnnouncementLedger;
+  /**
+   * Whether samples past the newest one stored at start skip the check (default). Off where other
+   * processes store into the same store meanwhile (Kafka ingesters of one group: a partition handed
+   * over re-delivers what its previous owner stored after this process started).
+   */
+  boundByStart?: boolean;
+}
+
 export class Ingester {
   /** Samples stored since start. */
   stored = 0;
   /** Per series, the newest timestamp stored: anything at or before it is checked against the store. */
-  private readonly newest = new Map<bigint, number>();
+  private readonly newest = new NewestTimes();
+  /**
+   * The newest sample time (ms) the store held when this ingester started (read before its first insert,
+   * and again after a failed one): a sample of a series not in `newest` after it cannot be a re-send of
+   * something a previous life stored, so only samples at or before it are checked. Undefined: to be read.
+   */
+  private storedBefore: number | undefined;
+  private readonly maxTrackedSeries: number;
+  private readonly ledger: AnnouncementLedger | undefined;
 
   constructor(
     private readonly store: Store,
     private readonly metrics: IngesterMetrics,
     private readonly log: Logger,
-    /** Bound on the duplicate-detection memory: past this many series the map starts afresh. */
-    private readonly maxTrackedSeries = 2_000_000,
-  ) {}
+    options: IngesterOptions = {},
+  ) {
+    this.maxTrackedSeries = options.maxTrackedSeries ?? 2_000_000;
+    this.ledger = options.ledger;
+    if (options.boundByStart === false) this.storedBefore = Infinity;
+  }
 
   /**
    * Stores one delivery. Rejects (so the bus redelivers, same token) when the
@@ -143,6 +171,8 @@ export class Ingester {
     // The payloads come back (same token, or one by one): forget what this attempt advanced so
     // that they are checked against the store; ClickHouse also drops a retry by its token.
     this.newest.clear();
+    // What this attempt stored may be past the bound read at start: read it again before the retry.
+    if (this.storedBefore !== Infinity) this.storedBefore = undefined;
     this.log.error({ err: (err as Error).message, token, retry: storeErrorKind(err) === 'retryable' }, 'insert failed');
   }
 
@@ -150,32 +180,55 @@ export class Ingester {
   private async insert(payloads: readonly SampleBatch[], token: string): Promise<void> {
     if (this.newest.size > this.maxTrackedSeries) this.newest.clear();
     const started = performance.now();
-    const merged = mergeBatches(payloads, this.newest);
-    let at = addStage('encode', started);
+    this.storedBefore ??= await newestStored(this.store);
+    let at = addStage('verify', started);
+    const merged = mergeBatches(payloads, this.newest, this.storedBefore);
+    at = addStage('encode', at);
     let stored = 0;
     let dropped = 0;
     const ready: MergedSamples[] = [];
-    const minutes: { tenant: string; buckets: Set<number> }[] = [];
+    const minutes: Announcement[] = [];
     for (const m of merged) {
       // Minutes of samples found already stored are announced too: a re-sent request re-rolls what it
       // touches, so rollups a previous life left short (killed before its roll) are made whole.
       minutes.push({ tenant: m.tenant, buckets: minutesOf(m.timestamps, minutesOf(m.late.map((l) => l.ts))) });
+      if (m.late.length === 0) {
+        ready.push(m);
+        dropped += m.duplicates;
+        continue;
+      }
       const verifyStarted = performance.now();
       // Samples already stored are dropped, so that each (series, ts) is in the raw table once.
       const late = await unseenLateSamples(this.store, m.tenant, m.late);
-      if (m.late.length > 0) this.metrics.verifySeconds.observe((performance.now() - verifyStarted) / 1000);
+      this.metrics.verifySeconds.observe((performance.now() - verifyStarted) / 1000);
       at = addStage('verify', verifyStarted);
       dropped += m.duplicates + (m.late.length - late.length);
       ready.push(withLate(m, late));
       at = addStage('encode', at);
     }
     // Announced before the raw insert: a process killed after it still leaves the minutes to roll.
-    await announce(this.store, '1m', minutes, token);
-    at = addStage('announce', at);
-    for (const all of ready) {
-      await insertSeries(this.store, all.tenant, all.series);
-      await insertSamples(this.store, all, token);
-      stored += all.length;
+    // With the loop in this process, only minutes no untaken announcement covers; the ones relied on
+    // are held until the raw insert is done, so the loop cannot roll them before it.
+    const held: string[] = [];
+    try {
+      const ledger = this.ledger;
+      const rows = announcementRows('1m', ledger ? minutes.map((a) => ({ tenant: a.tenant, buckets: ledger.cover(a.tenant, a.buckets, held) })) : minutes, token);
+      if (rows.length > 0) {
+        for (const r of rows) {
+          ledger?.hold(r.id);
+          if (ledger) held.push(r.id);
+        }
+        await writeAnnouncements(this.store, rows);
+        for (const r of rows) ledger?.written(r);
+      }
+      at = addStage('announce', at);
+      for (const all of ready) {
+        await insertSeries(this.store, all.tenant, all.series);
+        await insertSamples(this.store, all, token);
+        stored += all.length;
+      }
+    } finally {
+      this.ledger?.release(held);
     }
     addStage('insert', at);
     this.metrics.insertSeconds.observe((performance.now() - started) / 1000);
@@ -186,6 +239,8 @@ export class Ingester {
   }
 
   async start(bus: Bus): Promise<void> {
+    // Read before the first delivery, so that it does not wait behind that delivery's statements.
+    this.storedBefore ??= await newestStored(this.store);
     await bus.consume('metrics', this.handle);
   }
 }

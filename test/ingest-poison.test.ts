@@ -55,7 +55,7 @@ describe('the ingester against the store', () => {
   });
 
   it('splits by day only past the limit', () => {
-    const [m] = mergeBatches([sampleBatch(points('split', 120, DAY))], new Map());
+    const [m] = mergeBatches([sampleBatch(points('split', 120, DAY))]);
     const all = withLate(m!, m!.late);
     const parts = splitByDay(all);
     expect(parts.map((p) => p.length)).toEqual([MAX_DAYS_PER_INSERT, MAX_DAYS_PER_INSERT, 120 - 2 * MAX_DAYS_PER_INSERT]);

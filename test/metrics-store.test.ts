@@ -192,7 +192,7 @@ describe('duplicates', () => {
     await ingest(newIngester(), b);
     // A fresh ingester now checks a series it has not seen against the store, so the duplicate is
     // written below the ingester (as a replica or a foreign writer could), with another token.
-    const [m] = mergeBatches([b], new Map());
+    const [m] = mergeBatches([b]);
     await insertSamples(t.store, withLate(m!, m!.late), 'test/raw-duplicate');
     const stored = await t.store.query<{ c: number }>(`SELECT count() AS c FROM tidemark_test.samples WHERE series_id = ${seriesId(labels)}`);
     expect(stored[0]!.c).toBe(2);

@@ -9,7 +9,7 @@ import { Ingester, ingesterMetrics } from '../metrics/ingester.ts';
 import { MemoryBus } from '../core/bus/memory-bus.ts';
 import { silentLogger } from '../core/log.ts';
 import { runRangeQuery } from '../metrics/query.ts';
-import { planRolls, rollUp, rollupWatermark, minutesOf } from '../metrics/rollups.ts';
+import { AnnouncementLedger, planRolls, rollUp, rollupWatermark, minutesOf } from '../metrics/rollups.ts';
 import { mulberry32 } from '../core/hashing.ts';
 import type { Aggregation } from '../metrics/aggregations.ts';
 import type { SourceTable } from '../metrics/range-query.ts';
@@ -197,5 +197,119 @@ describe('a pass cut short', () => {
     await rollUp(t.store, { all: true });
     const [row] = await t.store.query<{ tenant: string; c: number }>(`SELECT tenant, sum(count) AS c FROM tidemark_test.samples_1h WHERE ts = toDateTime(${base / 1000}, 'UTC') GROUP BY tenant`);
     expect(row).toEqual({ tenant: 'other', c: 1 });
+  });
+});
+
+describe('announcing once per roll (the ledger shared with the loop in this process)', () => {
+  it('announces a minute once until the loop takes it, and again after', () => {
+    const ledger = new AnnouncementLedger();
+    const held: string[] = [];
+    expect(ledger.cover('t', [60, 120], held)).toEqual([60, 120]);
+    ledger.written({ id: 'a', tenant: 't', rollup: '1m', buckets: [60, 120] });
+    expect(ledger.cover('t', [60, 120, 180], held)).toEqual([180]);
+    expect(held).toEqual(['a']);
+    expect(ledger.cover('u', [60], [])).toEqual([60]);
+    expect(ledger.isHeld('a')).toBe(true);
+    ledger.release(held);
+    expect(ledger.isHeld('a')).toBe(false);
+    ledger.taken(['a']);
+    expect(ledger.cover('t', [60], [])).toEqual([60]);
+    expect(ledger.size).toBe(0);
+  });
+
+  it('writes no announcement for a minute already announced and not taken; one after the loop took it', async () => {
+    const metric = 'roll_ledger';
+    const base = T0 + 96 * 3600_000;
+    const ledger = new AnnouncementLedger();
+    const ing = new Ingester(t.store, ingesterMetrics(new Registry(), bus), silentLogger, { ledger });
+    const rows = async () => Number((await t.store.query<{ c: string }>(`SELECT count() AS c FROM tidemark_test.rollup_pending WHERE tenant = 'ledger'`))[0]!.c);
+    for (let k = 0; k < 4; k++) await ingest(ing, [{ labels: { __name__: metric }, ts: base + k * 10_000, value: k }], 'ledger');
+    expect(await rows()).toBe(1);
+    await rollUp(t.store, { all: true, ledger });
+    expect(await rows()).toBe(0);
+    await ingest(ing, [{ labels: { __name__: metric }, ts: base + 45_000, value: 9 }], 'ledger');
+    expect(await rows()).toBe(1);
+    await rollUp(t.store, { all: true, ledger });
+    const [c] = await t.store.query<{ raw: string; m: string }>(
+      `SELECT (SELECT count() FROM tidemark_test.samples WHERE tenant = 'ledger') AS raw, (SELECT sum(count) FROM tidemark_test.samples_1m WHERE tenant = 'ledger') AS m`,
+    );
+    expect({ raw: Number(c!.raw), m: Number(c!.m) }).toEqual({ raw: 5, m: 5 });
+  });
+
+  it('a pass running while an insert relies on an announcement leaves it for the next pass, so no sample is rolled short', async () => {
+    const metric = 'roll_race';
+    const base = T0 + 120 * 3600_000;
+    const tenant = 'race';
+    const ledger = new AnnouncementLedger();
+    // The raw insert of the second delivery waits at a gate, as a slow insert would, while a pass runs.
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    let gated = false;
+    let reached!: () => void;
+    const atGate = new Promise<void>((r) => (reached = r));
+    const slow = Object.create(t.store) as typeof t.store;
+    slow.insertNative = async (...args: Parameters<typeof t.store.insertNative>) => {
+      if (gated && args[0] === 'samples') {
+        reached();
+        await gate;
+      }
+      return t.store.insertNative(...args);
+    };
+    const ing = new Ingester(slow, ingesterMetrics(new Registry(), bus), silentLogger, { ledger });
+    await ingest(ing, [{ labels: { __name__: metric }, ts: base, value: 1 }], tenant);
+    gated = true;
+    const second = ingest(ing, [{ labels: { __name__: metric }, ts: base + 20_000, value: 2 }], tenant);
+    await atGate;
+    // The announcement the first delivery wrote covers the second one's minute, and the second holds it.
+    const during = await rollUp(t.store, { all: true, ledger });
+    expect(during.minutes).toBe(0);
+    open();
+    await second;
+    await rollUp(t.store, { all: true, ledger });
+    const [m] = await t.store.query<{ c: string }>(`SELECT sum(count) AS c FROM tidemark_test.samples_1m WHERE tenant = '${tenant}'`);
+    expect(Number(m!.c)).toBe(2);
+    expect(await rollupWatermark(t.store, tenant)).toEqual({ '1m': Infinity, '1h': Infinity });
+    // Taken: the next insert into that minute announces again, and its sample is rolled too.
+    await ingest(ing, [{ labels: { __name__: metric }, ts: base + 40_000, value: 3 }], tenant);
+    expect((await rollupWatermark(t.store, tenant))['1m']).toBe(base / 1000);
+    await rollUp(t.store, { all: true, ledger });
+    const [m2] = await t.store.query<{ c: string }>(`SELECT sum(count) AS c FROM tidemark_test.samples_1m WHERE tenant = '${tenant}'`);
+    expect(Number(m2!.c)).toBe(3);
+  });
+});
+
+describe('statements per pass', () => {
+  it('a pass with nothing closed reads once; an open hour is announced once however many of its minutes roll', async () => {
+    const metric = 'roll_statements';
+    const tenant = 'hours';
+    const base = T0 + 144 * 3600_000;
+    const statements: string[] = [];
+    const counted = Object.create(t.store) as typeof t.store;
+    counted.query = async (sql: string, ...rest: unknown[]) => (statements.push(sql), (t.store.query as (...a: unknown[]) => Promise<never[]>)(sql, ...rest));
+    counted.command = async (sql: string, ...rest: unknown[]) => (statements.push(sql), (t.store.command as (...a: unknown[]) => Promise<void>)(sql, ...rest));
+    counted.insertRows = async (table: string, rows: readonly unknown[], ...rest: unknown[]) => {
+      if (rows.length > 0) statements.push(`insert ${table}`);
+      return (t.store.insertRows as (...a: unknown[]) => Promise<void>)(table, rows, ...rest);
+    };
+    const ing = newIngester();
+    await ingest(ing, [{ labels: { __name__: metric }, ts: base + 5_000, value: 1 }], tenant);
+    // Minute 0 still open (within its grace): one read, nothing else.
+    await rollUp(counted, { nowMs: base + 70_000, graceMs: 30_000 });
+    expect(statements).toHaveLength(1);
+    const hourRows = async () =>
+      Number((await t.store.query<{ c: string }>(`SELECT count() AS c FROM tidemark_test.rollup_pending WHERE tenant = '${tenant}' AND rollup = '1h'`))[0]!.c);
+    await rollUp(counted, { nowMs: base + 10 * 60_000 });
+    expect(await hourRows()).toBe(1);
+    for (let k = 1; k < 4; k++) {
+      await ingest(ing, [{ labels: { __name__: metric }, ts: base + k * 60_000 + 5_000, value: k }], tenant);
+      statements.length = 0;
+      await rollUp(counted, { nowMs: base + 10 * 60_000 });
+      expect(statements.filter((s) => s === 'insert rollup_pending'), statements.join('\n')).toHaveLength(0);
+    }
+    expect(await hourRows()).toBe(1);
+    await rollUp(t.store, { nowMs: base + 2 * 3600_000 });
+    expect(await hourRows()).toBe(0);
+    const [h] = await t.store.query<{ c: string }>(`SELECT sum(count) AS c FROM tidemark_test.samples_1h WHERE tenant = '${tenant}'`);
+    expect(Number(h!.c)).toBe(4);
   });
 });
