@@ -133,7 +133,7 @@ async function run(store: Store, ast: Expr, startMs: number, endMs: number, step
     timeoutMs,
     signal: opts.signal,
     stats,
-  });
+  }, check);
   let result: PromQLData;
   try {
     result = evaluate(new Evaluator({ ...times, data, pushed, check }));
