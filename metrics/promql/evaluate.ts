@@ -78,10 +78,21 @@ export function labelsKey(metric: Labels): string {
   return k;
 }
 
+const nameless = new WeakMap<Labels, Labels>();
+
+/**
+ * The label set without __name__: one object per input object, so that a
+ * series keeps one label-set object (and labelsKey its cached key) across
+ * the steps of a range query. Label sets are never mutated.
+ */
 export function dropName(metric: Labels): Labels {
   if (!('__name__' in metric)) return metric;
-  const { __name__: _, ...rest } = metric;
-  return rest;
+  let out = nameless.get(metric);
+  if (out === undefined) {
+    const { __name__: _, ...rest } = metric;
+    nameless.set(metric, (out = rest));
+  }
+  return out;
 }
 
 function upperBound(a: ArrayLike<number>, x: number, lo = 0, hi = a.length): number {
@@ -644,9 +655,30 @@ export class Evaluator {
     return { type: 'vector', samples: this.unique(out) };
   }
 
+  /** Per binary expression: its matching signature and result label sets, cached by label-set object across steps. */
+  private readonly binopCache = new Map<Binary, { sig: (m: Labels) => string; results: WeakMap<Labels, WeakMap<Labels, Labels>> }>();
+
   private vectorBinop(e: Binary, lhs: Sample[], rhs: Sample[]): Sample[] {
     const m = e.matching!;
-    const sig = signatureFn(m.on, m.labels);
+    let cache = this.binopCache.get(e);
+    if (!cache) {
+      const compute = signatureFn(m.on, m.labels);
+      const sigs = new WeakMap<Labels, string>();
+      const sig = (metric: Labels): string => {
+        let k = sigs.get(metric);
+        if (k === undefined) sigs.set(metric, (k = compute(metric)));
+        return k;
+      };
+      this.binopCache.set(e, (cache = { sig, results: new WeakMap() }));
+    }
+    const { sig, results } = cache;
+    const result = (l: Labels, r: Labels): Labels => {
+      let byRight = results.get(l);
+      if (!byRight) results.set(l, (byRight = new WeakMap()));
+      let out = byRight.get(r);
+      if (!out) byRight.set(r, (out = resultMetric(l, r, e)));
+      return out;
+    };
     if (e.op === 'and' || e.op === 'unless') {
       const right = new Set(rhs.map((s) => sig(s.metric)));
       return lhs.filter((s) => right.has(sig(s.metric)) === (e.op === 'and'));
@@ -680,7 +712,7 @@ export class Evaluator {
       if (e.bool) {
         value = keep ? 1 : 0;
       } else if (!keep) continue;
-      let metric = resultMetric(ls.metric, rs.metric, e);
+      let metric = result(ls.metric, rs.metric);
       if (e.bool) metric = dropName(metric);
       const seen = matched.get(k);
       if (m.card === 'one-to-one') {

@@ -40,10 +40,11 @@ describe('seriesListSql and sampleRowsSql', () => {
     expect(q.sql).not.toContain('acme');
   });
 
-  it('read the given series in the table order, ids as 64-bit integers, at most the limit', () => {
+  it('read the given series, ids as 64-bit integers, each series’ samples as time-ordered arrays, at most the limit', () => {
     const q = sampleRowsSql((n) => `db.${n}`, 'acme', ['18446744073709551615', '7'], { minMs: 1.5, maxMs: 2.5 }, 100);
     expect(q.sql).toContain('series_id IN {ids:Array(UInt64)}');
-    expect(q.sql).toContain('ORDER BY tenant, series_id, ts');
+    expect(q.sql).toContain('arraySort((v, t) -> t, groupArray(v), groupArray(t))');
+    expect(q.sql).toContain('LIMIT {limit:UInt64}');
     expect(q.params).toEqual({ tenant: 'acme', ids: [18446744073709551615n, 7n], minMs: 1, maxMs: 3, limit: 100 });
   });
 });

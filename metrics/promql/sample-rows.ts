@@ -1,91 +1,122 @@
-// Samples as ClickHouse sends them in RowBinary — rows of (series_id
-// UInt64, time Int64 ms, value Float64), 24 bytes each, ordered by series
-// and time — turned into SeriesData in one pass over typed-array views of
-// the bytes: no text, no per-sample objects. A (series, time) stored twice
-// before a ReplacingMergeTree merge arrives twice in a row and is kept
-// once; staleness markers are recognised by their bit pattern (read as
-// bits: a NaN's payload does not survive every float path).
+// Samples as ClickHouse sends them in RowBinary — one row per series:
+// series_id UInt64, then its times (ms) and values as Array(Float64), both
+// in time order — turned into SeriesData: each array is one byte copy into
+// a Float64Array, no text and no per-sample objects. A (series, time)
+// stored twice before a ReplacingMergeTree merge appears twice in a row
+// and is kept once; staleness markers are recognised by their bit pattern
+// (read as bits: a NaN's payload does not survive every float path).
 import { endianness } from 'node:os';
 import type { Labels } from './ast.ts';
 import type { SeriesData } from './evaluate.ts';
 
-export const ROW_BYTES = 24;
 /** Prometheus' staleness marker, 0x7ff0000000000002, as its two little-endian 32-bit halves. */
 const STALE_LO = 2;
 const STALE_HI = 0x7ff00000;
 const LITTLE_ENDIAN = endianness() === 'LE';
 
-/** The rows' bytes 8-aligned (a Float64Array cannot view them otherwise). */
-function aligned(bytes: Uint8Array): Uint8Array {
-  if (bytes.byteOffset % 8 === 0) return bytes;
-  const copy = new Uint8Array(bytes.length);
-  copy.set(bytes);
-  return copy;
-}
-
-/** The series id of row i, as the decimal text the series selection gave it. */
-function idText(u32: Uint32Array, i: number): string {
-  return ((BigInt(u32[i * 6 + 1]!) << 32n) | BigInt(u32[i * 6]!)).toString();
-}
-
 export interface DecodedRows {
   series: SeriesData[];
-  /** Rows received, duplicates and staleness markers included (what the sample budget counts). */
+  /** Samples received, duplicates and staleness markers included (what the sample budget counts). */
   rows: number;
 }
 
+class Reader {
+  private pos = 0;
+  constructor(private readonly bytes: Uint8Array) {}
+
+  get done(): boolean {
+    return this.pos >= this.bytes.length;
+  }
+
+  private need(n: number): void {
+    if (this.pos + n > this.bytes.length) throw new Error(`sample rows: truncated at byte ${this.pos} of ${this.bytes.length}`);
+  }
+
+  /** The series id as decimal text (it is 64-bit). */
+  id(): string {
+    this.need(8);
+    const b = this.bytes;
+    const p = this.pos;
+    const lo = (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+    const hi = (b[p + 4]! | (b[p + 5]! << 8) | (b[p + 6]! << 16) | (b[p + 7]! << 24)) >>> 0;
+    this.pos += 8;
+    return ((BigInt(hi) << 32n) | BigInt(lo)).toString();
+  }
+
+  /** An Array(Float64): LEB128 length, then the raw little-endian values. */
+  float64s(): Float64Array {
+    let n = 0;
+    let shift = 0;
+    for (;;) {
+      this.need(1);
+      const byte = this.bytes[this.pos++]!;
+      n += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) break;
+      shift += 7;
+    }
+    this.need(n * 8);
+    const out = new Float64Array(n);
+    new Uint8Array(out.buffer).set(this.bytes.subarray(this.pos, this.pos + n * 8));
+    this.pos += n * 8;
+    return out;
+  }
+}
+
 /**
- * Decodes RowBinary sample rows. `labels` maps a series id (decimal text) to
- * its label set; rows of a series not in it are skipped (a series stored
- * after the selection ran). Series with no rows are absent.
+ * Decodes the RowBinary rows of `sampleRowsSql`. `labels` maps a series id
+ * (decimal text) to its label set; a series not in it is skipped (stored
+ * after the selection ran). Series without samples are absent.
  */
 export function decodeSampleRows(bytes: Uint8Array, labels: ReadonlyMap<string, Labels>): DecodedRows {
-  if (bytes.length % ROW_BYTES !== 0) throw new Error(`sample rows: ${bytes.length} bytes is not a whole number of ${ROW_BYTES}-byte rows`);
-  if (!LITTLE_ENDIAN) throw new Error('sample rows: a big-endian host cannot view RowBinary as typed arrays');
-  const rows = bytes.length / ROW_BYTES;
-  const buf = aligned(bytes);
-  const u32 = new Uint32Array(buf.buffer, buf.byteOffset, rows * 6);
-  const i32 = new Int32Array(buf.buffer, buf.byteOffset, rows * 6);
-  const f64 = new Float64Array(buf.buffer, buf.byteOffset, rows * 3);
-  // One allocation for every series' times, values and stale flags; each series views its part.
-  const T = new Float64Array(rows);
-  const V = new Float64Array(rows);
-  const S = new Uint8Array(rows);
+  if (!LITTLE_ENDIAN) throw new Error('sample rows: a big-endian host cannot view RowBinary floats as typed arrays');
+  const reader = new Reader(bytes);
   const series: SeriesData[] = [];
-  let j = 0;
-  let i = 0;
-  while (i < rows) {
-    const idLo = u32[i * 6]!;
-    const idHi = u32[i * 6 + 1]!;
-    const metric = labels.get(idText(u32, i));
-    const begin = j;
+  let rows = 0;
+  while (!reader.done) {
+    const metric = labels.get(reader.id());
+    let t = reader.float64s();
+    let v = reader.float64s();
+    if (t.length !== v.length) throw new Error(`sample rows: ${t.length} times but ${v.length} values`);
+    rows += t.length;
+    if (!metric || t.length === 0) continue;
+    // Staleness markers first, from the bits as they arrived (a copy through a JS number may not keep a NaN's payload).
+    const bits = new Uint32Array(v.buffer, v.byteOffset, v.length * 2);
+    let stale = new Uint8Array(t.length);
     let staleCount = 0;
-    let prevT = NaN;
-    for (; i < rows && u32[i * 6] === idLo && u32[i * 6 + 1] === idHi; i++) {
-      const t = i32[i * 6 + 3]! * 4294967296 + u32[i * 6 + 2]!;
-      if (t === prevT || !metric) continue;
-      prevT = t;
-      T[j] = t;
-      V[j] = f64[i * 3 + 2]!;
-      if (u32[i * 6 + 4] === STALE_LO && u32[i * 6 + 5] === STALE_HI) {
-        S[j] = 1;
+    for (let i = 0; i < v.length; i++) {
+      if (bits[i * 2] === STALE_LO && bits[i * 2 + 1] === STALE_HI) {
+        stale[i] = 1;
         staleCount++;
       }
-      j++;
     }
-    if (!metric || j === begin) continue;
-    const t = T.subarray(begin, j);
-    const v = V.subarray(begin, j);
-    const stale = S.subarray(begin, j);
+    // Duplicates are adjacent (times sorted): keep the first of each run.
+    let dups = 0;
+    for (let i = 1; i < t.length; i++) if (t[i] === t[i - 1]) dups++;
+    if (dups > 0) {
+      const ut = new Float64Array(t.length - dups);
+      const uv = new Float64Array(t.length - dups);
+      const us = new Uint8Array(t.length - dups);
+      staleCount = 0;
+      let j = 0;
+      for (let i = 0; i < t.length; i++) {
+        if (i > 0 && t[i] === t[i - 1]) continue;
+        ut[j] = t[i]!;
+        uv[j] = v[i]!;
+        staleCount += us[j++] = stale[i]!;
+      }
+      t = ut;
+      v = uv;
+      stale = us;
+    }
     let clean = { t, v };
     if (staleCount > 0) {
       const ct = new Float64Array(t.length - staleCount);
       const cv = new Float64Array(t.length - staleCount);
       let c = 0;
-      for (let k = 0; k < t.length; k++) {
-        if (stale[k]) continue;
-        ct[c] = t[k]!;
-        cv[c++] = v[k]!;
+      for (let i = 0; i < t.length; i++) {
+        if (stale[i]) continue;
+        ct[c] = t[i]!;
+        cv[c++] = v[i]!;
       }
       clean = { t: ct, v: cv };
     }
