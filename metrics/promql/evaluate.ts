@@ -79,6 +79,8 @@ export function labelsKey(metric: Labels): string {
 }
 
 const nameless = new WeakMap<Labels, Labels>();
+/** histogram_quantile's group of a bucket series: its labels without __name__ and le, one object per input object. */
+const withoutLe = new WeakMap<Labels, Labels>();
 
 /**
  * The label set without __name__: one object per input object, so that a
@@ -508,7 +510,11 @@ export class Evaluator {
       if (le === undefined) continue;
       const upperBound = parseGoFloat(le);
       if (upperBound === null) continue;
-      const { le: _, ...rest } = dropName(s.metric);
+      let rest = withoutLe.get(s.metric);
+      if (!rest) {
+        const { le: _, ...others } = dropName(s.metric);
+        withoutLe.set(s.metric, (rest = others));
+      }
       const k = labelsKey(rest);
       let g = groups.get(k);
       if (!g) groups.set(k, (g = { metric: rest, buckets: [] }));
@@ -516,6 +522,8 @@ export class Evaluator {
     }
     return [...groups.values()].map((g) => ({ metric: g.metric, value: bucketQuantile(q, g.buckets) }));
   }
+
+  private readonly groupCache = new Map<Aggregate, WeakMap<Labels, Labels>>();
 
   private aggregate(e: Aggregate, t: number): Sample[] {
     let param: number | string | null = null;
@@ -529,17 +537,24 @@ export class Evaluator {
       if (!e.without) grouping = [...grouping, valueLabel];
     }
     const groups = new Map<string, { metric: Labels; samples: Sample[] }>();
+    // A series' group is the same at every step: kept per label-set object (count_values' depends on the value).
+    let cache = this.groupCache.get(e);
+    if (!cache) this.groupCache.set(e, (cache = new WeakMap()));
     for (const s0 of samples) {
       let s = s0;
       if (e.op === 'count_values') s = { metric: { ...s.metric, [valueLabel]: formatValue(s.value) }, value: s.value };
-      const metric: Labels = {};
-      if (e.without) {
-        for (const [k, v] of Object.entries(s.metric)) if (k !== '__name__' && !grouping.includes(k)) metric[k] = v;
-      } else {
-        for (const k of grouping) {
-          const v = s.metric[k];
-          if (v !== undefined && v !== '') metric[k] = v;
+      let metric = e.op === 'count_values' ? undefined : cache.get(s.metric);
+      if (!metric) {
+        metric = {};
+        if (e.without) {
+          for (const [k, v] of Object.entries(s.metric)) if (k !== '__name__' && !grouping.includes(k)) metric[k] = v;
+        } else {
+          for (const k of grouping) {
+            const v = s.metric[k];
+            if (v !== undefined && v !== '') metric[k] = v;
+          }
         }
+        if (e.op !== 'count_values') cache.set(s.metric, metric);
       }
       const k = labelsKey(metric);
       let g = groups.get(k);

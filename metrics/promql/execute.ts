@@ -33,6 +33,8 @@ export interface ReadOptions {
 export interface ReadData {
   data: Map<VectorSelector, SeriesData[]>;
   pushed: Map<Expr, Map<number, Sample[]>>;
+  /** A range query that is one pushdown whole: its answer, without per-step samples (`pushed` then lacks it). */
+  root: StepAccumulator | null;
 }
 
 export function tooManySamples(): PromQLError {
@@ -135,6 +137,7 @@ async function readSeries(store: Store, vs: VectorSelector, span: TimeSpan, opts
 export async function readData(store: Store, ast: Expr, times: QueryTimes, stepMs: number, opts: ReadOptions, check: () => void = () => {}): Promise<ReadData> {
   const data = new Map<VectorSelector, SeriesData[]>();
   const pushed = new Map<Expr, Map<number, Sample[]>>();
+  let root: StepAccumulator | null = null;
   const table = (name: string) => store.table(name);
   const pushdowns = findPushdowns(ast, times.lookbackMs);
   const rollups: ('samples_1m' | 'samples_1h')[] = [];
@@ -163,7 +166,8 @@ export async function readData(store: Store, ast: Expr, times: QueryTimes, stepM
             acc.add(s);
           }
         });
-        pushed.set(p.expr, acc.byStep());
+        if (stepMs > 0 && unparen(ast) === p.expr) root = acc;
+        else pushed.set(p.expr, acc.byStep());
         continue;
       }
       rollups.push(rollup.table);
@@ -222,7 +226,11 @@ export async function readData(store: Store, ast: Expr, times: QueryTimes, stepM
   }
   // The table reported: a rollup when every read was one (the finer of them), else the raw table.
   if (rawReads === 0 && rollups.length > 0) opts.stats.table = rollups.includes('samples_1m') ? 'samples_1m' : 'samples_1h';
-  return { data, pushed };
+  return { data, pushed, root };
+}
+
+function unparen(e: Expr): Expr {
+  return e.kind === 'paren' ? unparen(e.expr) : e;
 }
 
 function checkRegexes(vs: VectorSelector): void {

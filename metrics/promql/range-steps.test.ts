@@ -107,4 +107,15 @@ describe('StepAccumulator', () => {
     for (const x of s) acc.add(x);
     expect(acc.byStep().get(0)!.map((x) => x.metric['__name__'])).toEqual(['x', 'x']);
   });
+
+  it('gives a whole-query answer as the engine’s series: sorted by labels, only the steps with a value, times in seconds', () => {
+    const s = [seriesData({ __name__: 'x', job: 'b' }, [[0, 1, false], [60_000, 3, false]]), seriesData({ __name__: 'x', job: 'a' }, [[60_000, 5, false], [120_000, 8, false]])];
+    const [p] = findPushdowns(parsePromQL('increase(x[1m])'));
+    const acc = new StepAccumulator(p!, { startMs: 0, stepMs: 60_000, count: 3 });
+    for (const x of s) acc.add(x);
+    expect(acc.matrix(String)).toEqual([
+      { metric: { job: 'a' }, values: [[120, '3']] },
+      { metric: { job: 'b' }, values: [[60, '2']] },
+    ]);
+  });
 });

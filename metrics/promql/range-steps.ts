@@ -201,6 +201,25 @@ export class StepAccumulator {
     }
   }
 
+  /**
+   * The range query's answer when the pushdown is the whole query: one
+   * entry per series (or group) with a value, sorted by labels as the
+   * engine sorts, values as Prometheus writes them; no per-step samples.
+   */
+  matrix(format: (v: number) => string): { metric: Labels; values: [number, string][] }[] {
+    const { steps } = this;
+    const out: { key: string; metric: Labels; values: [number, string][] }[] = [];
+    const emit = (metric: Labels, value: Float64Array, present: (k: number) => boolean) => {
+      const values: [number, string][] = [];
+      for (let k = 0; k < steps.count; k++) if (present(k)) values.push([(steps.startMs + k * steps.stepMs) / 1000, format(value[k]!)]);
+      if (values.length > 0) out.push({ key: labelsKey(metric), metric, values });
+    };
+    for (const s of this.plain) emit(s.metric, s.value, (k) => s.has[k] === 1);
+    for (const g of this.groups.values()) emit(g.metric, g.value, (k) => g.count[k]! > 0);
+    out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return out.map(({ metric, values }) => ({ metric, values }));
+  }
+
   /** Every step's samples by step time (steps without any are absent). */
   byStep(): Map<number, Sample[]> {
     const { steps } = this;
