@@ -99,9 +99,11 @@ export function seriesListSql(table: (name: string) => string, tenant: string, m
 /**
  * The samples of the given series in the span, as RowBinary: one row per
  * series, (series_id UInt64, times Array(Float64) in ms, values
- * Array(Float64)), both arrays in time order. Measured against one row per
- * sample in the table's order (read in order, merged): about 30% less
- * store time and a third fewer bytes, and each array is one copy in Node.
+ * Array(Float64)), both sorted by time. Measured on 600 series, 864,600
+ * samples: one row per sample in the table's order (read in order, merged)
+ * 488 ms, these arrays 344 ms, and a third fewer bytes; unsorted arrays
+ * sorted in Node where needed cost more CPU in all (median 518 vs 444 ms
+ * with decoding, 12 runs interleaved).
  * Staleness markers and not-yet-merged duplicates are included
  * (sample-rows.ts flags and drops them). At most `limit` samples are read.
  */

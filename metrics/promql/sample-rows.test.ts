@@ -57,6 +57,13 @@ describe('decodeSampleRows', () => {
     expect(x!.clean.t).toBe(x!.t);
   });
 
+  it('sorts a series whose parts arrived out of order, markers and duplicates with their samples', () => {
+    const { series } = decodeSampleRows(rows([[7n, [3000, 4000, 1000, 2000, 2000], [3, STALE_BITS, 1, 2, 2]]]), labels);
+    expect([...series[0]!.t]).toEqual([1000, 2000, 3000, 4000]);
+    expect([...series[0]!.stale]).toEqual([0, 0, 0, 1]);
+    expect([...series[0]!.clean.v]).toEqual([1, 2, 3]);
+  });
+
   it('reads arrays longer than one length byte', () => {
     const t = Array.from({ length: 300 }, (_, i) => i * 15_000);
     const { series } = decodeSampleRows(rows([[7n, t, t.map((x) => x / 2)]]), labels);

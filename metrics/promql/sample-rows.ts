@@ -1,6 +1,6 @@
 // Samples as ClickHouse sends them in RowBinary — one row per series:
-// series_id UInt64, then its times (ms) and values as Array(Float64), both
-// in time order — turned into SeriesData: each array is one byte copy into
+// series_id UInt64, then its times (ms) and values as Array(Float64), in
+// time order — turned into SeriesData: each array is one byte copy into
 // a Float64Array, no text and no per-sample objects. A (series, time)
 // stored twice before a ReplacingMergeTree merge appears twice in a row
 // and is kept once; staleness markers are recognised by their bit pattern
@@ -62,6 +62,19 @@ class Reader {
   }
 }
 
+function sortByTime(t: Float64Array, v: Float64Array, stale: Uint8Array): [Float64Array, Float64Array, Uint8Array] {
+  const order = Array.from(t.keys()).sort((a, b) => t[a]! - t[b]!);
+  const st = new Float64Array(t.length);
+  const sv = new Float64Array(t.length);
+  const ss = new Uint8Array(t.length);
+  order.forEach((from, to) => {
+    st[to] = t[from]!;
+    sv[to] = v[from]!;
+    ss[to] = stale[from]!;
+  });
+  return [st, sv, ss];
+}
+
 /**
  * Decodes the RowBinary rows of `sampleRowsSql`. `labels` maps a series id
  * (decimal text) to its label set; a series not in it is skipped (stored
@@ -81,7 +94,7 @@ export function decodeSampleRows(bytes: Uint8Array, labels: ReadonlyMap<string, 
     if (!metric || t.length === 0) continue;
     // Staleness markers first, from the bits as they arrived (a copy through a JS number may not keep a NaN's payload).
     const bits = new Uint32Array(v.buffer, v.byteOffset, v.length * 2);
-    let stale = new Uint8Array(t.length);
+    let stale: Uint8Array = new Uint8Array(t.length);
     let staleCount = 0;
     for (let i = 0; i < v.length; i++) {
       if (bits[i * 2] === STALE_LO && bits[i * 2 + 1] === STALE_HI) {
@@ -89,7 +102,11 @@ export function decodeSampleRows(bytes: Uint8Array, labels: ReadonlyMap<string, 
         staleCount++;
       }
     }
-    // Duplicates are adjacent (times sorted): keep the first of each run.
+    // sampleRowsSql sorts; the decoder does not rely on it (an unsorted series costs a stable sort here).
+    let sorted = true;
+    for (let i = 1; i < t.length && sorted; i++) if (t[i]! < t[i - 1]!) sorted = false;
+    if (!sorted) [t, v, stale] = sortByTime(t, v, stale);
+    // Duplicates are adjacent once sorted: keep the first of each run.
     let dups = 0;
     for (let i = 1; i < t.length; i++) if (t[i] === t[i - 1]) dups++;
     if (dups > 0) {
