@@ -1,11 +1,12 @@
-// The pure compiler of the sub-expressions ClickHouse evaluates whole:
-// `f(sel[r])` for the rate family and the *_over_time aggregates, and
-// `sum|avg|min|max|count|group [by|without] (f(sel[r]))` over them. Per
-// output step k (te = start + k·step − offset) the samples in [te − r, te]
-// are gathered by fanning each sample out to the steps whose window holds
-// it (ARRAY JOIN), aggregated per (series, step), rate's extrapolation
-// computed in SQL exactly as Prometheus does, then grouped across series.
-// Everything else is evaluated in Node over samples (evaluate.ts).
+// The pure planner of the sub-expressions evaluated for every step at once
+// (range-steps.ts): `f(sel[r])` for the rate family and the *_over_time
+// aggregates, and `sum|avg|min|max|count|group [by|without]` over them or
+// over an instant selector. Which rollup, if any, answers one exactly
+// (chooseRollup), and the SQL of that rollup read: per output step k
+// (te = start + k·step − offset) the whole buckets in [te − r, te) fanned
+// out to the steps whose window holds them plus the raw samples at te,
+// aggregated per (series, step), then grouped across series. Everything
+// else is evaluated step by step (evaluate.ts).
 import type { Aggregate, Call, Expr, MatrixSelector } from './ast.ts';
 import { childrenOf } from './parse.ts';
 import { seriesSelectionSql, type QueryTimes, type SqlQuery } from './plan.ts';
@@ -36,11 +37,11 @@ function pushableCall(e: Expr): { call: Call; fn: PushdownFunction; matrix: Matr
 }
 
 /**
- * Most steps one rollup bucket may fan out to in the rollup statement.
- * Beyond it (e.g. a 1 h window at 1 min steps over hourly... or 1 s steps:
- * 3,600 rows per bucket) the statement's work is all after its reads, where
- * neither max_execution_time nor (embedded) an abort can stop it; raw
- * samples through range-steps.ts, which checks the deadline per series, take those.
+ * Most steps one rollup bucket may fan out to in the rollup statement
+ * (pushdownSql). Beyond it (e.g. a 2 h window at 1 min steps: 121 rows per
+ * bucket) the statement's work is all after its reads, where neither
+ * max_execution_time nor (embedded) an abort can stop it; raw samples
+ * through range-steps.ts, which checks the deadline per series, take those.
  */
 export const MAX_FANOUT = 100;
 
