@@ -122,14 +122,21 @@ async function readSeries(store: Store, vs: VectorSelector, span: TimeSpan, opts
     const [id, metric] = JSON.parse(line) as [string, Labels];
     labels.set(id, metric);
   }
-  const ids = [...labels.keys()];
+  // In label order, as Prometheus hands a selector's series on: sums and means then add up in its order, and the
+  // same query gives the same bits every time (the store returns series in any order).
+  const byLabels = (a: Labels, b: Labels) => {
+    const ka = labelsKey(a);
+    const kb = labelsKey(b);
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  };
+  const ids = [...labels.keys()].sort((a, b) => byLabels(labels.get(a)!, labels.get(b)!));
   for (let i = 0; i < ids.length; i += SERIES_PER_READ) {
     const budget = opts.maxSamples - opts.stats.samplesRead;
     const bytes = await runRowBinary(store, sampleRowsSql(table, opts.tenant, ids.slice(i, i + SERIES_PER_READ), span, budget + 1), opts);
     const { series, rows } = decodeSampleRows(bytes, labels);
     opts.stats.samplesRead += rows;
     if (opts.stats.samplesRead > opts.maxSamples) throw tooManySamples();
-    each(series);
+    each(series.sort((a, b) => byLabels(a.metric, b.metric)));
   }
 }
 
