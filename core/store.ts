@@ -139,10 +139,18 @@ export class Store {
   }
 
   /** The raw bytes of a query's result in the given format, for answers passed on as they are. */
-  async queryBytes(sql: string, format: 'JSONEachRow' | 'JSONCompactEachRow', params?: QueryParams, settings?: ClickHouseSettings): Promise<Buffer> {
+  async queryBytes(
+    sql: string,
+    format: 'JSONEachRow' | 'JSONCompactEachRow' | 'RowBinary',
+    params?: QueryParams,
+    settings?: ClickHouseSettings,
+    control: { queryId?: string; signal?: AbortSignal } = {},
+  ): Promise<Buffer> {
     const result = await this.client.exec({
       query: `${sql} FORMAT ${format}`,
       query_params: params,
+      query_id: control.queryId,
+      abort_signal: control.signal,
       clickhouse_settings: this.scoped({ output_format_json_quote_64bit_integers: 0, ...settings }),
     });
     const chunks: Buffer[] = [];

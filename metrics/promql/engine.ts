@@ -9,6 +9,7 @@ import { EvalError, Evaluator, labelsKey, type Value } from './evaluate.ts';
 import { exprString, formatValue } from './format.ts';
 import { ParseError, parsePromQL, typeOf } from './parse.ts';
 import { readData, type ReadStats } from './execute.ts';
+import type { StepAccumulator } from './range-steps.ts';
 
 export { PromQLError, type PromErrorType } from './errors.ts';
 import { PromQLError } from './errors.ts';
@@ -75,7 +76,9 @@ export async function rangeQuery(store: Store, expr: string, startMs: number, en
   if (!(stepMs > 0)) throw new PromQLError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
   if (endMs < startMs) throw new PromQLError('bad_data', 'end timestamp must not be before start time');
   if ((endMs - startMs) / stepMs > 11_000) throw new PromQLError('bad_data', 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
-  return run(store, ast, startMs, endMs, stepMs, opts, (evaluator) => {
+  return run(store, ast, startMs, endMs, stepMs, opts, (evaluator, root) => {
+    // The whole query computed for all steps at once: its series as they are.
+    if (root) return { resultType: 'matrix', result: root.matrix(formatValue) };
     const series = new Map<string, { metric: Record<string, string>; values: SampleValue[] }>();
     for (let t = startMs; t <= endMs; t += stepMs) {
       const v = evaluator.eval(ast, t);
@@ -115,7 +118,7 @@ function instantData(v: Value, timeMs: number, ast: Expr): PromQLData {
   }
 }
 
-async function run(store: Store, ast: Expr, startMs: number, endMs: number, stepMs: number, opts: PromQLOptions, evaluate: (e: Evaluator) => PromQLData): Promise<PromQLAnswer> {
+async function run(store: Store, ast: Expr, startMs: number, endMs: number, stepMs: number, opts: PromQLOptions, evaluate: (e: Evaluator, root: StepAccumulator | null) => PromQLData): Promise<PromQLAnswer> {
   const began = performance.now();
   const timeoutMs = opts.timeoutMs ?? DEFAULTS.timeoutMs;
   const deadline = Date.now() + timeoutMs;
@@ -126,17 +129,17 @@ async function run(store: Store, ast: Expr, startMs: number, endMs: number, step
   check();
   const times = { startMs, endMs, lookbackMs: opts.lookbackDeltaMs ?? DEFAULTS.lookbackDeltaMs, intervalMs: DEFAULTS.intervalMs };
   const stats: ReadStats = { samplesRead: 0, table: 'samples' };
-  const { data, pushed } = await readData(store, ast, times, stepMs, {
+  const { data, pushed, root } = await readData(store, ast, times, stepMs, {
     tenant: opts.tenant,
     maxSamples: opts.maxSamples ?? DEFAULTS.maxSamples,
     deadline,
     timeoutMs,
     signal: opts.signal,
     stats,
-  });
+  }, check);
   let result: PromQLData;
   try {
-    result = evaluate(new Evaluator({ ...times, data, pushed, check }));
+    result = evaluate(new Evaluator({ ...times, data, pushed, check }), root);
   } catch (e) {
     if (e instanceof EvalError) throw new PromQLError('execution', e.message);
     throw e;

@@ -78,10 +78,23 @@ export function labelsKey(metric: Labels): string {
   return k;
 }
 
+const nameless = new WeakMap<Labels, Labels>();
+/** histogram_quantile's group of a bucket series: its labels without __name__ and le, one object per input object. */
+const withoutLe = new WeakMap<Labels, Labels>();
+
+/**
+ * The label set without __name__: one object per input object, so that a
+ * series keeps one label-set object (and labelsKey its cached key) across
+ * the steps of a range query. Label sets are never mutated.
+ */
 export function dropName(metric: Labels): Labels {
   if (!('__name__' in metric)) return metric;
-  const { __name__: _, ...rest } = metric;
-  return rest;
+  let out = nameless.get(metric);
+  if (out === undefined) {
+    const { __name__: _, ...rest } = metric;
+    nameless.set(metric, (out = rest));
+  }
+  return out;
 }
 
 function upperBound(a: ArrayLike<number>, x: number, lo = 0, hi = a.length): number {
@@ -497,7 +510,11 @@ export class Evaluator {
       if (le === undefined) continue;
       const upperBound = parseGoFloat(le);
       if (upperBound === null) continue;
-      const { le: _, ...rest } = dropName(s.metric);
+      let rest = withoutLe.get(s.metric);
+      if (!rest) {
+        const { le: _, ...others } = dropName(s.metric);
+        withoutLe.set(s.metric, (rest = others));
+      }
       const k = labelsKey(rest);
       let g = groups.get(k);
       if (!g) groups.set(k, (g = { metric: rest, buckets: [] }));
@@ -505,6 +522,8 @@ export class Evaluator {
     }
     return [...groups.values()].map((g) => ({ metric: g.metric, value: bucketQuantile(q, g.buckets) }));
   }
+
+  private readonly groupCache = new Map<Aggregate, WeakMap<Labels, Labels>>();
 
   private aggregate(e: Aggregate, t: number): Sample[] {
     let param: number | string | null = null;
@@ -518,17 +537,24 @@ export class Evaluator {
       if (!e.without) grouping = [...grouping, valueLabel];
     }
     const groups = new Map<string, { metric: Labels; samples: Sample[] }>();
+    // A series' group is the same at every step: kept per label-set object (count_values' depends on the value).
+    let cache = this.groupCache.get(e);
+    if (!cache) this.groupCache.set(e, (cache = new WeakMap()));
     for (const s0 of samples) {
       let s = s0;
       if (e.op === 'count_values') s = { metric: { ...s.metric, [valueLabel]: formatValue(s.value) }, value: s.value };
-      const metric: Labels = {};
-      if (e.without) {
-        for (const [k, v] of Object.entries(s.metric)) if (k !== '__name__' && !grouping.includes(k)) metric[k] = v;
-      } else {
-        for (const k of grouping) {
-          const v = s.metric[k];
-          if (v !== undefined && v !== '') metric[k] = v;
+      let metric = e.op === 'count_values' ? undefined : cache.get(s.metric);
+      if (!metric) {
+        metric = {};
+        if (e.without) {
+          for (const [k, v] of Object.entries(s.metric)) if (k !== '__name__' && !grouping.includes(k)) metric[k] = v;
+        } else {
+          for (const k of grouping) {
+            const v = s.metric[k];
+            if (v !== undefined && v !== '') metric[k] = v;
+          }
         }
+        if (e.op !== 'count_values') cache.set(s.metric, metric);
       }
       const k = labelsKey(metric);
       let g = groups.get(k);
@@ -644,9 +670,30 @@ export class Evaluator {
     return { type: 'vector', samples: this.unique(out) };
   }
 
+  /** Per binary expression: its matching signature and result label sets, cached by label-set object across steps. */
+  private readonly binopCache = new Map<Binary, { sig: (m: Labels) => string; results: WeakMap<Labels, WeakMap<Labels, Labels>> }>();
+
   private vectorBinop(e: Binary, lhs: Sample[], rhs: Sample[]): Sample[] {
     const m = e.matching!;
-    const sig = signatureFn(m.on, m.labels);
+    let cache = this.binopCache.get(e);
+    if (!cache) {
+      const compute = signatureFn(m.on, m.labels);
+      const sigs = new WeakMap<Labels, string>();
+      const sig = (metric: Labels): string => {
+        let k = sigs.get(metric);
+        if (k === undefined) sigs.set(metric, (k = compute(metric)));
+        return k;
+      };
+      this.binopCache.set(e, (cache = { sig, results: new WeakMap() }));
+    }
+    const { sig, results } = cache;
+    const result = (l: Labels, r: Labels): Labels => {
+      let byRight = results.get(l);
+      if (!byRight) results.set(l, (byRight = new WeakMap()));
+      let out = byRight.get(r);
+      if (!out) byRight.set(r, (out = resultMetric(l, r, e)));
+      return out;
+    };
     if (e.op === 'and' || e.op === 'unless') {
       const right = new Set(rhs.map((s) => sig(s.metric)));
       return lhs.filter((s) => right.has(sig(s.metric)) === (e.op === 'and'));
@@ -680,7 +727,7 @@ export class Evaluator {
       if (e.bool) {
         value = keep ? 1 : 0;
       } else if (!keep) continue;
-      let metric = resultMetric(ls.metric, rs.metric, e);
+      let metric = result(ls.metric, rs.metric);
       if (e.bool) metric = dropName(metric);
       const seen = matched.get(k);
       if (m.card === 'one-to-one') {

@@ -5,9 +5,11 @@
 // planner puts on each read. Turns the rows into SeriesData for evaluate.ts.
 import { randomUUID } from 'node:crypto';
 import type { Store } from '../../core/store.ts';
-import type { Expr, VectorSelector } from './ast.ts';
+import type { Expr, Labels, VectorSelector } from './ast.ts';
 import type { Sample, SeriesData } from './evaluate.ts';
-import { selectorSql, selectorSpans, type QueryTimes, type SqlQuery } from './plan.ts';
+import { sampleRowsSql, selectorSpans, seriesListSql, type QueryTimes, type SqlQuery, type TimeSpan } from './plan.ts';
+import { decodeSampleRows } from './sample-rows.ts';
+import { StepAccumulator } from './range-steps.ts';
 import { PromQLError } from './errors.ts';
 import { regexProblem } from '../regex.ts';
 import { rollupWatermark } from '../rollups.ts';
@@ -31,6 +33,8 @@ export interface ReadOptions {
 export interface ReadData {
   data: Map<VectorSelector, SeriesData[]>;
   pushed: Map<Expr, Map<number, Sample[]>>;
+  /** A range query that is one pushdown whole: its answer, without per-step samples (`pushed` then lacks it). */
+  root: StepAccumulator | null;
 }
 
 export function tooManySamples(): PromQLError {
@@ -39,6 +43,17 @@ export function tooManySamples(): PromQLError {
 
 /** Runs one SELECT under the query's deadline and signal; returns its text in the given format. */
 export async function runQuery(store: Store, q: SqlQuery, opts: ReadOptions, format: 'JSONEachRow' | 'JSONCompactEachRow'): Promise<string> {
+  return underDeadline(store, opts, (settings, control) => store.queryText(q.sql, q.params, settings, format, control));
+}
+
+/** Runs one SELECT under the query's deadline and signal; returns its RowBinary bytes. */
+export async function runRowBinary(store: Store, q: SqlQuery, opts: ReadOptions): Promise<Buffer> {
+  return underDeadline(store, opts, (settings, control) => store.queryBytes(q.sql, 'RowBinary', q.params, settings, control));
+}
+
+type Settings = Parameters<Store['queryText']>[2];
+
+async function underDeadline<T>(store: Store, opts: ReadOptions, run: (settings: Settings, control: { queryId: string; signal: AbortSignal }) => Promise<T>): Promise<T> {
   const remaining = opts.deadline - Date.now();
   if (opts.signal?.aborted) throw new PromQLError('canceled', 'query was canceled');
   if (remaining <= 0) throw new PromQLError('timeout', `query timed out in query execution (${opts.timeoutMs} ms)`);
@@ -55,16 +70,13 @@ export async function runQuery(store: Store, q: SqlQuery, opts: ReadOptions, for
     controller.abort();
   }, remaining);
   try {
-    return await store.queryText(
-      q.sql,
-      q.params,
+    return await run(
       {
         // Fractional seconds: embedded chDB cannot interrupt a running query, so this is what ends it there.
         max_execution_time: Math.max(0.1, Math.round(remaining) / 1000),
         output_format_json_quote_denormals: 1,
         cancel_http_readonly_queries_on_client_close: 1,
       },
-      format,
       { queryId, signal: controller.signal },
     );
   } catch (e) {
@@ -92,12 +104,49 @@ async function killQuery(store: Store, queryId: string): Promise<void> {
   }
 }
 
+/** Series per sample read: a statement's rows (24 bytes each in RowBinary) and their arrays stay near 100-200 MB at 15 s samples over a day. */
+export const SERIES_PER_READ = 1000;
+
+/**
+ * A selector's series and their samples in the span, `SERIES_PER_READ`
+ * series per statement, each batch handed to `each` as it arrives (a
+ * pushdown folds a batch into its per-step answer and lets it go); the
+ * sample budget counts every row read.
+ */
+async function readSeries(store: Store, vs: VectorSelector, span: TimeSpan, opts: ReadOptions, each: (series: SeriesData[]) => void): Promise<void> {
+  const table = (name: string) => store.table(name);
+  const list = await runQuery(store, seriesListSql(table, opts.tenant, vs.matchers), opts, 'JSONCompactEachRow');
+  const labels = new Map<string, Labels>();
+  for (const line of list.split('\n')) {
+    if (!line) continue;
+    const [id, metric] = JSON.parse(line) as [string, Labels];
+    labels.set(id, metric);
+  }
+  // In label order, as Prometheus hands a selector's series on: sums and means then add up in its order, and the
+  // same query gives the same bits every time (the store returns series in any order).
+  const byLabels = (a: Labels, b: Labels) => {
+    const ka = labelsKey(a);
+    const kb = labelsKey(b);
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  };
+  const ids = [...labels.keys()].sort((a, b) => byLabels(labels.get(a)!, labels.get(b)!));
+  for (let i = 0; i < ids.length; i += SERIES_PER_READ) {
+    const budget = opts.maxSamples - opts.stats.samplesRead;
+    const bytes = await runRowBinary(store, sampleRowsSql(table, opts.tenant, ids.slice(i, i + SERIES_PER_READ), span, budget + 1), opts);
+    const { series, rows } = decodeSampleRows(bytes, labels);
+    opts.stats.samplesRead += rows;
+    if (opts.stats.samplesRead > opts.maxSamples) throw tooManySamples();
+    each(series.sort((a, b) => byLabels(a.metric, b.metric)));
+  }
+}
+
 /** Reads every selector's series and samples over the span its evaluations reach. */
-export async function readData(store: Store, ast: Expr, times: QueryTimes, stepMs: number, opts: ReadOptions): Promise<ReadData> {
+export async function readData(store: Store, ast: Expr, times: QueryTimes, stepMs: number, opts: ReadOptions, check: () => void = () => {}): Promise<ReadData> {
   const data = new Map<VectorSelector, SeriesData[]>();
   const pushed = new Map<Expr, Map<number, Sample[]>>();
+  let root: StepAccumulator | null = null;
   const table = (name: string) => store.table(name);
-  const pushdowns = findPushdowns(ast, stepMs);
+  const pushdowns = findPushdowns(ast, times.lookbackMs);
   const rollups: ('samples_1m' | 'samples_1h')[] = [];
   let rawReads = 0;
   if (pushdowns.length > 0) {
@@ -106,24 +155,38 @@ export async function readData(store: Store, ast: Expr, times: QueryTimes, stepM
       const vs = p.matrix.vector;
       checkRegexes(vs);
       const lastStep = steps.startMs + (steps.count - 1) * steps.stepMs;
-      const counted = await runQuery(store, countSql(table, opts.tenant, vs, steps.startMs - vs.offsetMs - p.matrix.rangeMs, lastStep - vs.offsetMs), opts, 'JSONEachRow');
+      const span = { minMs: steps.startMs - vs.offsetMs - p.matrix.rangeMs, maxMs: lastStep - vs.offsetMs };
+      let rollup = chooseRollup(p, steps);
+      // The roll-up loop fills buckets after they close: a read reaching a bucket still announced reads raw.
+      if (rollup && !(await rolledUpTo(store, opts.tenant, rollup.table, span.maxMs))) rollup = null;
+      if (rollup) {
+        const nan = await runQuery(store, rollupNaNSql(rollup, table, opts.tenant, p, span.minMs, span.maxMs), opts, 'JSONEachRow');
+        if ((JSON.parse(nan.split('\n')[0]!) as { n: number }).n > 0) rollup = null;
+      }
+      if (!rollup) {
+        // Raw samples, every step's window computed in Node in one pass per series (range-steps.ts).
+        rawReads++;
+        const acc = new StepAccumulator(p, steps);
+        await readSeries(store, vs, span, opts, (series) => {
+          for (const s of series) {
+            check();
+            acc.add(s);
+          }
+        });
+        if (stepMs > 0 && unparen(ast) === p.expr) root = acc;
+        else pushed.set(p.expr, acc.byStep());
+        continue;
+      }
+      rollups.push(rollup.table);
+      const counted = await runQuery(store, countSql(table, opts.tenant, vs, span.minMs, span.maxMs), opts, 'JSONEachRow');
       const { n, s } = counted ? (JSON.parse(counted.split('\n')[0]!) as { n: number; s: number }) : { n: 0, s: 0 };
       opts.stats.samplesRead += n;
       if (opts.stats.samplesRead > opts.maxSamples) throw tooManySamples();
-      let rollup = chooseRollup(p, steps);
-      // The roll-up loop fills buckets after they close: a read reaching a bucket still announced reads raw.
-      if (rollup && !(await rolledUpTo(store, opts.tenant, rollup.table, lastStep - vs.offsetMs))) rollup = null;
-      if (rollup) {
-        const nan = await runQuery(store, rollupNaNSql(rollup, table, opts.tenant, p, steps.startMs - vs.offsetMs - p.matrix.rangeMs, lastStep - vs.offsetMs), opts, 'JSONEachRow');
-        if ((JSON.parse(nan.split('\n')[0]!) as { n: number }).n > 0) rollup = null;
-      }
-      if (rollup) rollups.push(rollup.table);
-      else rawReads++;
       const byStep = new Map<number, Sample[]>();
       const partials = new Map<string, { metric: Record<string, string>; byK: Map<number, Partial[]> }>();
       const of = chunksFor(s, steps.count);
       for (let index = 0; index < of; index++) {
-        const text = await runQuery(store, pushdownSql(p, table, opts.tenant, steps, times, { index, of }, rollup), opts, 'JSONCompactEachRow');
+        const text = await runQuery(store, pushdownSql(p, table, opts.tenant, steps, rollup, { index, of }), opts, 'JSONCompactEachRow');
         for (const line of text.split('\n')) {
           if (!line) continue;
           if (!p.aggregation) {
@@ -162,18 +225,19 @@ export async function readData(store: Store, ast: Expr, times: QueryTimes, stepM
   for (const [vs, span] of selectorSpans(ast, times, new Set(pushdowns.map((p) => p.expr)))) {
     checkRegexes(vs);
     rawReads++;
-    const budget = opts.maxSamples - opts.stats.samplesRead;
-    const text = await runQuery(store, selectorSql(table, opts.tenant, vs.matchers, span, budget + 1), opts, 'JSONCompactEachRow');
-    const series = parseSeries(text);
-    let n = 0;
-    for (const s of series) n += s.t.length;
-    opts.stats.samplesRead += n;
-    if (opts.stats.samplesRead > opts.maxSamples) throw tooManySamples();
-    data.set(vs, series);
+    const all: SeriesData[] = [];
+    await readSeries(store, vs, span, opts, (series) => {
+      for (const s of series) all.push(s);
+    });
+    data.set(vs, all);
   }
   // The table reported: a rollup when every read was one (the finer of them), else the raw table.
   if (rawReads === 0 && rollups.length > 0) opts.stats.table = rollups.includes('samples_1m') ? 'samples_1m' : 'samples_1h';
-  return { data, pushed };
+  return { data, pushed, root };
+}
+
+function unparen(e: Expr): Expr {
+  return e.kind === 'paren' ? unparen(e.expr) : e;
 }
 
 function checkRegexes(vs: VectorSelector): void {
@@ -202,45 +266,6 @@ function parseFloatCH(s: string): number {
     default:
       return Number(s);
   }
-}
-
-type Point = [number, number | string, number | boolean];
-
-/** JSON rows `[id, labels, [[ms, value, stale], …]]` into one SeriesData per series. */
-export function parseSeries(text: string): SeriesData[] {
-  const out: SeriesData[] = [];
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    const [, metric, points] = JSON.parse(line) as [string, Record<string, string>, Point[]];
-    const n = points.length;
-    const t = new Float64Array(n);
-    const v = new Float64Array(n);
-    const stale = new Uint8Array(n);
-    let staleCount = 0;
-    for (let i = 0; i < n; i++) {
-      const p = points[i]!;
-      t[i] = p[0];
-      v[i] = typeof p[1] === 'number' ? p[1] : parseFloatCH(p[1]);
-      if (p[2] === 1 || p[2] === true) {
-        stale[i] = 1;
-        staleCount++;
-      }
-    }
-    let clean = { t, v };
-    if (staleCount > 0) {
-      const ct = new Float64Array(n - staleCount);
-      const cv = new Float64Array(n - staleCount);
-      let j = 0;
-      for (let i = 0; i < n; i++) {
-        if (stale[i]) continue;
-        ct[j] = t[i]!;
-        cv[j++] = v[i]!;
-      }
-      clean = { t: ct, v: cv };
-    }
-    out.push({ metric, t, v, stale, clean });
-  }
-  return out;
 }
 
 /** Whether every bucket of `table` that a read ending at `endMs` touches is rolled up already. */

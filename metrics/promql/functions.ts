@@ -18,21 +18,26 @@ export interface Window {
  */
 export function extrapolatedRate(w: Window, rangeStartMs: number, rangeEndMs: number, isCounter: boolean, isRate: boolean): number | null {
   if (w.n < 2) return null;
-  const first = w.v[0]!;
-  const last = w.v[w.n - 1]!;
+  return extrapolatedRateAt(w.t, w.v, 0, w.n, rangeStartMs, rangeEndMs, isCounter, isRate);
+}
+
+/** extrapolatedRate over the samples [lo, hi) of whole arrays (at least two): the all-steps evaluation (range-steps.ts) slides over them. */
+export function extrapolatedRateAt(t: ArrayLike<number>, v: ArrayLike<number>, lo: number, hi: number, rangeStartMs: number, rangeEndMs: number, isCounter: boolean, isRate: boolean): number {
+  const first = v[lo]!;
+  const last = v[hi - 1]!;
   let result = last - first;
   if (isCounter) {
     let prev = 0;
-    for (let i = 0; i < w.n; i++) {
-      const x = w.v[i]!;
+    for (let i = lo; i < hi; i++) {
+      const x = v[i]!;
       if (x < prev) result += prev;
       prev = x;
     }
   }
-  let durationToStart = (w.t[0]! - rangeStartMs) / 1000;
-  const durationToEnd = (rangeEndMs - w.t[w.n - 1]!) / 1000;
-  const sampledInterval = (w.t[w.n - 1]! - w.t[0]!) / 1000;
-  const averageDurationBetweenSamples = sampledInterval / (w.n - 1);
+  let durationToStart = (t[lo]! - rangeStartMs) / 1000;
+  const durationToEnd = (rangeEndMs - t[hi - 1]!) / 1000;
+  const sampledInterval = (t[hi - 1]! - t[lo]!) / 1000;
+  const averageDurationBetweenSamples = sampledInterval / (hi - lo - 1);
   if (isCounter && result > 0 && first >= 0) {
     const durationToZero = sampledInterval * (first / result);
     if (durationToZero < durationToStart) durationToStart = durationToZero;
@@ -97,10 +102,15 @@ export function linearRegression(w: Window, interceptMs: number): [number, numbe
 }
 
 export function avgOverTime(w: Window): number {
+  return avgOverTimeAt(w.v, 0, w.n);
+}
+
+/** avg_over_time of v[lo, hi): Prometheus' incremental mean. */
+export function avgOverTimeAt(v: ArrayLike<number>, lo: number, hi: number): number {
   let mean = 0;
   let count = 0;
-  for (let i = 0; i < w.n; i++) {
-    const x = w.v[i]!;
+  for (let i = lo; i < hi; i++) {
+    const x = v[i]!;
     count++;
     if (!Number.isFinite(mean) && !Number.isNaN(mean)) {
       if (!Number.isFinite(x) && !Number.isNaN(x) && mean > 0 === x > 0) continue;
@@ -112,24 +122,37 @@ export function avgOverTime(w: Window): number {
 }
 
 export function sumOverTime(w: Window): number {
+  return sumOverTimeAt(w.v, 0, w.n);
+}
+
+export function sumOverTimeAt(v: ArrayLike<number>, lo: number, hi: number): number {
   let sum = 0;
-  for (let i = 0; i < w.n; i++) sum += w.v[i]!;
+  for (let i = lo; i < hi; i++) sum += v[i]!;
   return sum;
 }
 
 export function minOverTime(w: Window): number {
-  let min = w.v[0]!;
-  for (let i = 1; i < w.n; i++) {
-    const x = w.v[i]!;
+  return minOverTimeAt(w.v, 0, w.n);
+}
+
+/** min_over_time of v[lo, hi) (at least one): NaN only when every value is NaN. */
+export function minOverTimeAt(v: ArrayLike<number>, lo: number, hi: number): number {
+  let min = v[lo]!;
+  for (let i = lo + 1; i < hi; i++) {
+    const x = v[i]!;
     if (x < min || Number.isNaN(min)) min = x;
   }
   return min;
 }
 
 export function maxOverTime(w: Window): number {
-  let max = w.v[0]!;
-  for (let i = 1; i < w.n; i++) {
-    const x = w.v[i]!;
+  return maxOverTimeAt(w.v, 0, w.n);
+}
+
+export function maxOverTimeAt(v: ArrayLike<number>, lo: number, hi: number): number {
+  let max = v[lo]!;
+  for (let i = lo + 1; i < hi; i++) {
+    const x = v[i]!;
     if (x > max || Number.isNaN(max)) max = x;
   }
   return max;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parsePromQL } from './parse.ts';
-import { selectorSpans, selectorSql } from './plan.ts';
+import { sampleRowsSql, selectorSpans, seriesListSql } from './plan.ts';
 
 const times = { startMs: 1_000_000, endMs: 2_000_000, lookbackMs: 300_000, intervalMs: 60_000 };
 
@@ -28,15 +28,23 @@ describe('selectorSpans', () => {
   });
 });
 
-describe('selectorSql', () => {
-  it('filters on the tenant, passes values as parameters and anchors regexes', () => {
+describe('seriesListSql and sampleRowsSql', () => {
+  it('filter on the tenant, pass values as parameters and anchor regexes', () => {
     const vs = parsePromQL('a{job=~"x|y", env!="prod"}');
     if (vs.kind !== 'vector') throw new Error('expected a selector');
-    const q = selectorSql((n) => `db.${n}`, 'acme', vs.matchers, { minMs: 1, maxMs: 2 }, 100);
+    const q = seriesListSql((n) => `db.${n}`, 'acme', vs.matchers);
     expect(q.sql).toContain('tenant = {tenant:String}');
     expect(q.sql).toContain("match(labels[{m1n:String}], concat('^(?:', {m1v:String}, ')$'))");
     expect(q.sql).toContain('metric = {m0v:String}');
-    expect(q.params).toMatchObject({ tenant: 'acme', m0v: 'a', m1n: 'job', m1v: 'x|y', m2n: 'env', m2v: 'prod', limit: 100 });
+    expect(q.params).toMatchObject({ tenant: 'acme', m0v: 'a', m1n: 'job', m1v: 'x|y', m2n: 'env', m2v: 'prod' });
     expect(q.sql).not.toContain('acme');
+  });
+
+  it('read the given series, ids as 64-bit integers, each series’ samples as time-ordered arrays, at most the limit', () => {
+    const q = sampleRowsSql((n) => `db.${n}`, 'acme', ['18446744073709551615', '7'], { minMs: 1.5, maxMs: 2.5 }, 100);
+    expect(q.sql).toContain('series_id IN {ids:Array(UInt64)}');
+    expect(q.sql).toContain('arraySort((v, t) -> t, groupArray(v), groupArray(t))');
+    expect(q.sql).toContain('LIMIT {limit:UInt64}');
+    expect(q.params).toEqual({ tenant: 'acme', ids: [18446744073709551615n, 7n], minMs: 1, maxMs: 3, limit: 100 });
   });
 });

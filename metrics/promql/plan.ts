@@ -1,8 +1,9 @@
 // The pure planner: from a checked syntax tree and the query's times, what
 // each selector must read (the time range its evaluations reach, through
 // offsets, @ and subqueries) and the ClickHouse SQL that reads it: series
-// selection by matchers and deduplicated samples (ReplacingMergeTree rows
-// before merges count once). No I/O; execute.ts runs what this returns.
+// selection by matchers, then the samples of those series as binary rows
+// (sample-rows.ts drops the duplicates a ReplacingMergeTree holds before a
+// merge). No I/O; execute.ts runs what this returns.
 import type { Expr, Matcher, VectorSelector } from './ast.ts';
 import { childrenOf } from './parse.ts';
 import { STALE_BITS_SQL } from '../schema.ts';
@@ -88,26 +89,32 @@ export function seriesSelectionSql(table: (name: string) => string, tenant: stri
   return `SELECT series_id, any(labels) AS series_labels FROM ${table('series')} WHERE ${where.join(' AND ')} GROUP BY series_id`;
 }
 
-/**
- * A selector's series and their samples in the span, in one query: one
- * JSON row per series, `[id, labels, [[ms, value, stale], …]]`, samples
- * deduplicated (a (series, time) stored twice before a merge counts once)
- * and sorted by time; at most `limit` samples in all (the budget plus one,
- * to notice when it is exceeded).
- */
-export function selectorSql(table: (name: string) => string, tenant: string, matchers: readonly Matcher[], span: TimeSpan, limit: number): SqlQuery {
-  const params: Record<string, unknown> = { minMs: Math.floor(span.minMs), maxMs: Math.ceil(span.maxMs), limit };
+/** A selector's series, one JSON row each: `[id, labels]` (the id as text: it is 64-bit). */
+export function seriesListSql(table: (name: string) => string, tenant: string, matchers: readonly Matcher[]): SqlQuery {
+  const params: Record<string, unknown> = {};
   const sel = seriesSelectionSql(table, tenant, matchers, params);
-  const sql = `WITH sel AS (${sel})
-    SELECT toString(series_id) AS id, series_labels, points FROM sel
-    LEFT JOIN (
-      SELECT series_id, arraySort(groupArray((t, value, reinterpretAsUInt64(value) = ${STALE_BITS_SQL}))) AS points FROM (
-        SELECT series_id, toUnixTimestamp64Milli(ts) AS t, any(value) AS value FROM ${table('samples')}
-        WHERE tenant = {tenant:String} AND series_id IN (SELECT series_id FROM sel)
+  return { sql: `SELECT toString(series_id), series_labels FROM (${sel})`, params };
+}
+
+/**
+ * The samples of the given series in the span, as RowBinary: one row per
+ * series, (series_id UInt64, times Array(Float64) in ms, values
+ * Array(Float64)), both sorted by time. Measured on 600 series, 864,600
+ * samples: one row per sample in the table's order (read in order, merged)
+ * 488 ms, these arrays 344 ms, and a third fewer bytes; unsorted arrays
+ * sorted in Node where needed cost more CPU in all (median 518 vs 444 ms
+ * with decoding, 12 runs interleaved).
+ * Staleness markers and not-yet-merged duplicates are included
+ * (sample-rows.ts flags and drops them). At most `limit` samples are read.
+ */
+export function sampleRowsSql(table: (name: string) => string, tenant: string, ids: readonly string[], span: TimeSpan, limit: number): SqlQuery {
+  return {
+    sql: `SELECT series_id, arraySort(groupArray(t)), arraySort((v, t) -> t, groupArray(v), groupArray(t)) FROM (
+        SELECT series_id, toFloat64(toUnixTimestamp64Milli(ts)) AS t, value AS v FROM ${table('samples')}
+        WHERE tenant = {tenant:String} AND series_id IN {ids:Array(UInt64)}
           AND ts >= fromUnixTimestamp64Milli({minMs:Int64}, 'UTC') AND ts <= fromUnixTimestamp64Milli({maxMs:Int64}, 'UTC')
-        GROUP BY series_id, ts
         LIMIT {limit:UInt64})
-      GROUP BY series_id) AS p USING series_id
-    WHERE length(points) > 0`;
-  return { sql, params };
+      GROUP BY series_id`,
+    params: { tenant, ids: ids.map((id) => BigInt(id)), minMs: Math.floor(span.minMs), maxMs: Math.ceil(span.maxMs), limit },
+  };
 }

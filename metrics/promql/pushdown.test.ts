@@ -2,8 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { parsePromQL } from './parse.ts';
 import { chooseRollup, chunksFor, findPushdowns, mergePartials, partialColumns, pushdownSql, toPartial } from './pushdown.ts';
 
-const times = { startMs: 0, endMs: 3_600_000, lookbackMs: 300_000, intervalMs: 60_000 };
-
 describe('findPushdowns', () => {
   it('pushes an aggregation over a range function of a named selector down whole', () => {
     const e = parsePromQL('avg by (node) (rate(node_cpu_seconds_total[5m]))');
@@ -17,10 +15,11 @@ describe('findPushdowns', () => {
     expect(findPushdowns(parsePromQL('topk(3, rate(a[5m]))')).map((p) => [p.fn, p.aggregation])).toEqual([['rate', null]]);
   });
 
-  it('leaves to Node a window that would fan each sample out to more than MAX_FANOUT steps', () => {
-    expect(findPushdowns(parsePromQL('sum(rate(a[1h]))'), 1000)).toEqual([]);
-    expect(findPushdowns(parsePromQL('sum(rate(a[1h]))'), 60_000)).toHaveLength(1);
-    expect(findPushdowns(parsePromQL('sum(rate(a[1h]))'))).toHaveLength(1);
+  it('pushes an aggregation over an instant selector, its window the lookback', () => {
+    const [p, ...rest] = findPushdowns(parsePromQL('sum by (ns) ((x{a="b"} offset 1m))'), 120_000);
+    expect(rest).toEqual([]);
+    expect(p).toMatchObject({ fn: 'instant', matrix: { rangeMs: 120_000, vector: { name: 'x', offsetMs: 60_000 } }, aggregation: { op: 'sum', grouping: ['ns'] } });
+    for (const src of ['sum(x @ 100)', 'topk(2, x)', 'x', 'sum(x + 1)']) expect(findPushdowns(parsePromQL(src)), src).toEqual([]);
   });
 
   it('leaves to Node what ClickHouse does not compute exactly here', () => {
@@ -31,14 +30,19 @@ describe('findPushdowns', () => {
 });
 
 describe('pushdownSql', () => {
-  it('filters on the tenant, splits by series hash when chunked, and fans samples out to the steps whose closed window holds them', () => {
-    const [p] = findPushdowns(parsePromQL('sum by (job) (increase(x{job="a"}[5m] offset 1m))'));
-    const q = pushdownSql(p!, (n) => `db.${n}`, 'acme', { startMs: 600_000, stepMs: 60_000, count: 50 }, times, { index: 2, of: 4 });
+  it('reads min/max from a rollup: filters on the tenant, splits by series hash when chunked, fans buckets out to the steps whose closed window holds them', () => {
+    const [p] = findPushdowns(parsePromQL('max by (job) (max_over_time(x{job="a"}[5m] offset 1m))'));
+    const q = pushdownSql(p!, (n) => `db.${n}`, 'acme', { startMs: 600_000, stepMs: 60_000, count: 50 }, { table: 'samples_1m', bucketMs: 60_000 }, { index: 2, of: 4 });
     expect(q.sql).toContain('tenant = {tenant:String}');
+    expect(q.sql).toContain('FROM db.samples_1m');
     expect(q.sql).toContain('series_id % {chunkOf:UInt64} = {chunkIndex:UInt64}');
-    expect(q.sql).toContain('ceil((t + {off:Int64} - {startMs:Int64}) / {stepMs:Int64})');
-    expect(q.sql).toContain('floor((t + {off:Int64} + {r:Int64} - {startMs:Int64}) / {stepMs:Int64})');
+    expect(q.sql).toContain('floor((b + {off:Int64} + {r:Int64} - {startMs:Int64}) / {stepMs:Int64})');
     expect(q.params).toMatchObject({ tenant: 'acme', off: 60_000, r: 300_000, minMs: 600_000 - 60_000 - 300_000, maxMs: 600_000 + 49 * 60_000 - 60_000, lastK: 49, chunkOf: 4, chunkIndex: 2, grouping: ['job'] });
+  });
+
+  it('refuses what a rollup cannot answer', () => {
+    const [p] = findPushdowns(parsePromQL('sum(rate(x[5m]))'));
+    expect(() => pushdownSql(p!, (n) => `db.${n}`, 'acme', { startMs: 0, stepMs: 60_000, count: 5 }, { table: 'samples_1m', bucketMs: 60_000 })).toThrow(/rate/);
   });
 });
 
@@ -81,8 +85,8 @@ describe('chunks', () => {
       const trimmed = full.map((part) => toPartial(op, partialColumns(op).map((c) => part[index[c]])));
       expect(Object.is(mergePartials(op, trimmed), mergePartials(op, full)), op).toBe(true);
     }
-    const [p] = findPushdowns(parsePromQL('avg by (node) (rate(x[5m]))'));
-    const q = pushdownSql(p!, (n) => `db.${n}`, 'acme', { startMs: 600_000, stepMs: 60_000, count: 50 }, times);
+    const [p] = findPushdowns(parsePromQL('avg by (node) (max_over_time(x[5m]))'));
+    const q = pushdownSql(p!, (n) => `db.${n}`, 'acme', { startMs: 600_000, stepMs: 60_000, count: 50 }, { table: 'samples_1m', bucketMs: 60_000 });
     expect(q.sql).toContain('groupArray((k, ps_sum, ps_count))');
     expect(q.sql).not.toContain('ps_min');
   });
@@ -101,6 +105,8 @@ describe('chooseRollup', () => {
 
   it('reads raw when a rollup could answer differently', () => {
     expect(chooseRollup(pd('max_over_time(x[90s])'), steps(600_000, 60_000))).toBeNull();
+    // A bucket would fan out to more than MAX_FANOUT steps in the statement: raw samples through range-steps.ts instead.
+    expect(chooseRollup(pd('max_over_time(x[2h])'), steps(7_200_000, 60_000))).toBeNull();
     expect(chooseRollup(pd('max_over_time(x[5m])'), steps(600_500, 60_000))).toBeNull();
     expect(chooseRollup(pd('max_over_time(x[5m])'), steps(600_000, 15_000))).toBeNull();
     expect(chooseRollup(pd('max_over_time(x[5m] offset 30s)'), steps(600_000, 60_000))).toBeNull();

@@ -1,18 +1,20 @@
-// The pure compiler of the sub-expressions ClickHouse evaluates whole:
-// `f(sel[r])` for the rate family and the *_over_time aggregates, and
-// `sum|avg|min|max|count|group [by|without] (f(sel[r]))` over them. Per
-// output step k (te = start + k·step − offset) the samples in [te − r, te]
-// are gathered by fanning each sample out to the steps whose window holds
-// it (ARRAY JOIN), aggregated per (series, step), rate's extrapolation
-// computed in SQL exactly as Prometheus does, then grouped across series.
-// Everything else is evaluated in Node over samples (evaluate.ts).
+// The pure planner of the sub-expressions evaluated for every step at once
+// (range-steps.ts): `f(sel[r])` for the rate family and the *_over_time
+// aggregates, and `sum|avg|min|max|count|group [by|without]` over them or
+// over an instant selector. Which rollup, if any, answers one exactly
+// (chooseRollup), and the SQL of that rollup read: per output step k
+// (te = start + k·step − offset) the whole buckets in [te − r, te) fanned
+// out to the steps whose window holds them plus the raw samples at te,
+// aggregated per (series, step), then grouped across series. Everything
+// else is evaluated step by step (evaluate.ts).
 import type { Aggregate, Call, Expr, MatrixSelector } from './ast.ts';
 import { childrenOf } from './parse.ts';
 import { seriesSelectionSql, type QueryTimes, type SqlQuery } from './plan.ts';
 import { STALE_BITS_SQL } from '../schema.ts';
 
 export const PUSHDOWN_FUNCTIONS = ['rate', 'increase', 'delta', 'sum_over_time', 'count_over_time', 'min_over_time', 'max_over_time', 'avg_over_time', 'last_over_time', 'present_over_time'] as const;
-export type PushdownFunction = (typeof PUSHDOWN_FUNCTIONS)[number];
+/** A range function, or `instant`: an instant-vector selector under an aggregation (its "range" the lookback). */
+export type PushdownFunction = (typeof PUSHDOWN_FUNCTIONS)[number] | 'instant';
 const PUSHDOWN_AGGREGATIONS = ['sum', 'avg', 'min', 'max', 'count', 'group'] as const;
 type PushdownAggregation = (typeof PUSHDOWN_AGGREGATIONS)[number];
 
@@ -24,11 +26,10 @@ export interface Pushdown {
   readonly aggregation: { op: PushdownAggregation; grouping: readonly string[]; without: boolean } | null;
 }
 
-function pushableCall(e: Expr, stepMs: number): { call: Call; fn: PushdownFunction; matrix: MatrixSelector } | null {
+function pushableCall(e: Expr): { call: Call; fn: PushdownFunction; matrix: MatrixSelector } | null {
   if (e.kind !== 'call' || !(PUSHDOWN_FUNCTIONS as readonly string[]).includes(e.fn)) return null;
   const arg = e.args[0];
   if (!arg || arg.kind !== 'matrix') return null;
-  if (stepMs > 0 && arg.rangeMs / stepMs + 1 > MAX_FANOUT) return null;
   const vs = arg.vector;
   // A selector across metric names could collide once __name__ is dropped (an error in Prometheus): Node checks that.
   if (vs.at || !vs.matchers.some((m) => m.name === '__name__' && m.op === '=')) return null;
@@ -36,31 +37,38 @@ function pushableCall(e: Expr, stepMs: number): { call: Call; fn: PushdownFuncti
 }
 
 /**
- * Most steps one sample may fan out to. Beyond it (e.g. a 1 h window at 1 s
- * steps: 3,600 rows per sample) the statement's work is all after its reads,
- * where neither max_execution_time nor (embedded) an abort can stop it; the
- * Node evaluator, which checks the deadline as it goes, takes those.
+ * Most steps one rollup bucket may fan out to in the rollup statement
+ * (pushdownSql). Beyond it (e.g. a 2 h window at 1 min steps: 121 rows per
+ * bucket) the statement's work is all after its reads, where neither
+ * max_execution_time nor (embedded) an abort can stop it; raw samples
+ * through range-steps.ts, which checks the deadline per series, take those.
  */
 export const MAX_FANOUT = 100;
 
 /**
- * The sub-expressions to push down: the largest pushable node on each path
- * from the root, never inside a subquery (whose steps are not the query's).
- * `stepMs` 0 is an instant query (one step).
+ * The sub-expressions evaluated for all steps at once: the largest pushable
+ * node on each path from the root, never inside a subquery (whose steps are
+ * not the query's).
  */
-export function findPushdowns(root: Expr, stepMs = 0): Pushdown[] {
+export function findPushdowns(root: Expr, lookbackMs = 300_000): Pushdown[] {
   const out: Pushdown[] = [];
   const walk = (e: Expr): void => {
     if (e.kind === 'subquery') return;
     if (e.kind === 'aggregate' && (PUSHDOWN_AGGREGATIONS as readonly string[]).includes(e.op)) {
-      const inner = pushableCall(e.expr, stepMs);
+      const a = e as Aggregate;
+      const aggregation = { op: a.op as PushdownAggregation, grouping: a.grouping, without: a.without };
+      const vs = unparen(e.expr);
+      if (vs.kind === 'vector' && !vs.at) {
+        out.push({ expr: e, fn: 'instant', matrix: { kind: 'matrix', vector: vs, rangeMs: lookbackMs }, aggregation });
+        return;
+      }
+      const inner = pushableCall(e.expr);
       if (inner) {
-        const a = e as Aggregate;
-        out.push({ expr: e, fn: inner.fn, matrix: inner.matrix, aggregation: { op: a.op as PushdownAggregation, grouping: a.grouping, without: a.without } });
+        out.push({ expr: e, fn: inner.fn, matrix: inner.matrix, aggregation });
         return;
       }
     }
-    const call = pushableCall(e, stepMs);
+    const call = pushableCall(e);
     if (call) {
       out.push({ expr: e, fn: call.fn, matrix: call.matrix, aggregation: null });
       return;
@@ -71,69 +79,8 @@ export function findPushdowns(root: Expr, stepMs = 0): Pushdown[] {
   return out;
 }
 
-/** Float literal for SQL from a number we computed (never user text). */
-function f(n: number): string {
-  return Number.isInteger(n) ? `${n}.0` : String(n);
-}
-
-/** The per-(series, step) value of the function over its window's aggregates. */
-function valueSql(fn: PushdownFunction, rangeMs: number): string {
-  switch (fn) {
-    case 'sum_over_time':
-      return 's';
-    case 'count_over_time':
-      return 'toFloat64(n)';
-    case 'avg_over_time':
-      return 's / n';
-    case 'min_over_time':
-      return 'if(n_num = 0, nan, lo)';
-    case 'max_over_time':
-      return 'if(n_num = 0, nan, hi)';
-    case 'last_over_time':
-      return 'vn';
-    case 'present_over_time':
-      return '1.0';
-    default: {
-      const counter = fn !== 'delta';
-      const rate = fn === 'rate';
-      // Prometheus' extrapolatedRate, term for term.
-      const result = counter ? '((vn - v1) + reset_sum)' : '(vn - v1)';
-      const sampled = '((tn - t1) / 1000)';
-      const avgDur = `(${sampled} / (n - 1))`;
-      const toStart0 = '((t1 - (te - r)) / 1000)';
-      const toStart = counter ? `if(${result} > 0 AND v1 >= 0, least(${toStart0}, ${sampled} * (v1 / ${result})), ${toStart0})` : toStart0;
-      const toEnd = '((te - tn) / 1000)';
-      const ext = `(${sampled} + if(${toStart} < ${avgDur} * 1.1, ${toStart}, ${avgDur} / 2) + if(${toEnd} < ${avgDur} * 1.1, ${toEnd}, ${avgDur} / 2))`;
-      const factor = rate ? `((${ext} / ${sampled}) / ${f(rangeMs / 1000)})` : `(${ext} / ${sampled})`;
-      return `if(n < 2, nan, ${result} * ${factor})`;
-    }
-  }
-}
-
-/** The per-(series, step) aggregates a function's value needs, and no more (each costs in a GROUP BY of series × steps groups). */
-function windowAggregates(fn: PushdownFunction): string {
-  switch (fn) {
-    case 'rate':
-    case 'increase':
-      return 'count() AS n, min(t) AS t1, max(t) AS tn, argMin(v, t) AS v1, argMax(v, t) AS vn, sum(if(prev_t >= te - {r:Int64}, rc, 0)) AS reset_sum';
-    case 'delta':
-      return 'count() AS n, min(t) AS t1, max(t) AS tn, argMin(v, t) AS v1, argMax(v, t) AS vn';
-    case 'last_over_time':
-      return 'count() AS n, argMax(v, t) AS vn';
-    case 'min_over_time':
-      return 'count() AS n, countIf(NOT isNaN(v)) AS n_num, minIf(v, NOT isNaN(v)) AS lo';
-    case 'max_over_time':
-      return 'count() AS n, countIf(NOT isNaN(v)) AS n_num, maxIf(v, NOT isNaN(v)) AS hi';
-    case 'present_over_time':
-      return 'count() AS n';
-    default:
-      return 'count() AS n, sum(v) AS s';
-  }
-}
-
-function needsRows(fn: PushdownFunction): string {
-  // Rate-family answers need two samples; the others one.
-  return fn === 'rate' || fn === 'increase' || fn === 'delta' ? 'n >= 2' : 'n >= 1';
+function unparen(e: Expr): Expr {
+  return e.kind === 'paren' ? unparen(e.expr) : e;
 }
 
 export interface PushdownSteps {
@@ -143,10 +90,15 @@ export interface PushdownSteps {
 }
 
 /**
- * The SQL of one pushdown: JSON rows `[labels, [[k, value], …]]`, one per
- * output series (per group when aggregated), k the step index.
+ * The SQL of a min_over_time/max_over_time pushdown read from a rollup
+ * (chooseRollup): JSON rows `[labels, [[k, partials…], …]]`, one per output
+ * series (per group when aggregated), k the step index. Each rollup bucket
+ * is fanned out to the steps whose window holds it (at most MAX_FANOUT),
+ * aggregated per (series, step) with the raw samples exactly at te, then
+ * grouped across series.
  */
-export function pushdownSql(p: Pushdown, table: (name: string) => string, tenant: string, steps: PushdownSteps, times: QueryTimes, chunk: Chunk = { index: 0, of: 1 }, rollup: Rollup | null = null): SqlQuery {
+export function pushdownSql(p: Pushdown, table: (name: string) => string, tenant: string, steps: PushdownSteps, rollup: Rollup, chunk: Chunk = { index: 0, of: 1 }): SqlQuery {
+  if (p.fn !== 'min_over_time' && p.fn !== 'max_over_time') throw new Error(`pushdownSql: ${p.fn} is not read from a rollup`);
   const params: Record<string, unknown> = {};
   const vs = p.matrix.vector;
   // One chunk of the series (by id hash): the (series, step) groups of a chunk fit in memory.
@@ -163,32 +115,9 @@ export function pushdownSql(p: Pushdown, table: (name: string) => string, tenant
   params['lastK'] = steps.count - 1;
   params['off'] = off;
   params['r'] = r;
-  void times;
-  const counter = p.fn === 'rate' || p.fn === 'increase';
-  // One pass in (series, time) order: a row with its predecessor's time is a duplicate stored twice
-  // before a ReplacingMergeTree merge (dropped: measured 2.5x cheaper than GROUP BY series_id, ts), and
-  // for counters each sample carries what its drop adds (the value before it); a window counts the
-  // drops whose previous sample is inside it too, as Prometheus sums them pair by pair.
-  const corrected = `SELECT series_id, t, v, ${counter ? 'if(v < prev, prev, 0)' : '0.0'} AS rc, prev_t FROM (
-         SELECT series_id, t, v,
-           lagInFrame(v, 1, v) OVER w AS prev,
-           lagInFrame(t, 1, toInt64(-9000000000000000000)) OVER w AS prev_t
-         FROM pts WINDOW w AS (PARTITION BY series_id ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW))
-       WHERE t != prev_t`;
-  const perStep = rollup
-    ? rollupPerStepSql(rollup, table)
-    : `SELECT series_id, k, {startMs:Int64} + k * {stepMs:Int64} - {off:Int64} AS te, toFloat64({r:Int64}) AS r,
-        ${windowAggregates(p.fn)}
-      FROM (
-        SELECT series_id, t, v, rc, prev_t,
-          arrayJoin(range(greatest(toInt64(ceil((t + {off:Int64} - {startMs:Int64}) / {stepMs:Int64})), 0),
-                          least(toInt64(floor((t + {off:Int64} + {r:Int64} - {startMs:Int64}) / {stepMs:Int64})), {lastK:Int64}) + 1)) AS k
-        FROM (${corrected}))
-      GROUP BY series_id, k`;
-  const value = valueSql(p.fn, r);
-  const keepName = p.fn === 'last_over_time';
-  const outLabels = keepName ? 'series_labels' : `mapFilter((name, val) -> name != '__name__', series_labels)`;
-  const perSeries = `SELECT series_id, k, toFloat64(${value}) AS value FROM (${perStep}) WHERE ${needsRows(p.fn)}`;
+  const value = p.fn === 'min_over_time' ? 'if(n_num = 0, nan, lo)' : 'if(n_num = 0, nan, hi)';
+  const outLabels = `mapFilter((name, val) -> name != '__name__', series_labels)`;
+  const perSeries = `SELECT series_id, k, toFloat64(${value}) AS value FROM (${rollupPerStepSql(rollup, table)}) WHERE n >= 1`;
   let body: string;
   if (!p.aggregation) {
     body = `SELECT ${outLabels} AS out_labels, arraySort(groupArray((k, value))) AS points
@@ -212,20 +141,13 @@ export function pushdownSql(p: Pushdown, table: (name: string) => string, tenant
       GROUP BY gid`;
   }
   const sql = `WITH sel AS (${sel}),
-      pts AS (${
-        rollup
-          ? `SELECT series_id, t, v FROM (
+      pts AS (SELECT series_id, t, v FROM (
           SELECT series_id, toUnixTimestamp64Milli(ts) AS t, any(value) AS v FROM ${table('samples')}
           WHERE tenant = {tenant:String} AND series_id IN (SELECT series_id FROM sel)
             AND ts >= fromUnixTimestamp64Milli({minMs:Int64}, 'UTC') AND ts <= fromUnixTimestamp64Milli({maxMs:Int64}, 'UTC')
             AND (toUnixTimestamp64Milli(ts) + {off:Int64} - {startMs:Int64}) % {stepMs:Int64} = 0
           GROUP BY series_id, ts)
-        WHERE reinterpretAsUInt64(v) != ${STALE_BITS_SQL}`
-          : `SELECT series_id, toUnixTimestamp64Milli(ts) AS t, value AS v FROM ${table('samples')}
-        WHERE tenant = {tenant:String} AND series_id IN (SELECT series_id FROM sel)
-          AND ts >= fromUnixTimestamp64Milli({minMs:Int64}, 'UTC') AND ts <= fromUnixTimestamp64Milli({maxMs:Int64}, 'UTC')
-          AND reinterpretAsUInt64(value) != ${STALE_BITS_SQL}`
-      })
+        WHERE reinterpretAsUInt64(v) != ${STALE_BITS_SQL})
     ${body}`;
   return { sql, params };
 }
@@ -337,6 +259,7 @@ export function chooseRollup(p: Pushdown, steps: PushdownSteps): Rollup | null {
   if (p.fn !== 'min_over_time' && p.fn !== 'max_over_time') return null;
   const off = p.matrix.vector.offsetMs;
   const r = p.matrix.rangeMs;
+  if (steps.count > 1 && r / steps.stepMs + 1 > MAX_FANOUT) return null;
   for (const [table, bucketMs] of [['samples_1h', 3_600_000], ['samples_1m', 60_000]] as const) {
     const aligned = r % bucketMs === 0 && (steps.count === 1 || steps.stepMs % bucketMs === 0) && (((steps.startMs - off) % bucketMs) + bucketMs) % bucketMs === 0;
     if (aligned) return { table, bucketMs };
