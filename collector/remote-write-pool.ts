@@ -1,0 +1,189 @@
+// Where remote_write requests are decoded: in a small pool of worker
+// threads (collector.decodeWorkers), so that HTTP serving,
+// decoding and the ingester's inserts overlap on separate cores, or on the
+// main thread (0 workers). Either way a request comes back as a batch to
+// publish and a commit to call once the bus took it, or as the InputError
+// the receiver answers 400 with, and with the seconds it took, for the
+// ingest stage counters. The tenant is decided on the main thread and
+// travels with the task; the body goes to the worker and the columns come
+// back by transfer, not copied.
+import { BroadcastChannel, Worker } from 'node:worker_threads';
+import { randomUUID } from 'node:crypto';
+import type { InputError } from '../core/errors.ts';
+import type { SampleBatch } from '../core/bus/samples.ts';
+import type { SampleTimeBounds } from './sample-bounds.ts';
+import { refusalError, TenantDecoders, type DecodeOutcome, type DecodeTask, type DecoderOptions } from './remote-write-decoding.ts';
+import { workerModuleUrl, type CommittedSeries, type DecodeReplyMessage, type DecodeRequestMessage, type DecodeWorkerData } from './remote-write-worker.ts';
+
+/** A decoded request: its batch and commit, or why it was refused; and the seconds it took. */
+export interface DecodedRequest {
+  readonly batch?: SampleBatch;
+  readonly error?: InputError;
+  /** Call after the bus took the batch: its new series are then known to every decoder of the pool. */
+  commit(): void;
+  /** Seconds decoding (net of resolving), wherever it ran. */
+  readonly decodeSeconds: number;
+  /** Seconds resolving series seen for the first time. */
+  readonly resolveSeconds: number;
+}
+
+export interface RemoteWriteDecoding {
+  /** Worker threads decoding; 0 when decoding runs on the calling thread. */
+  readonly workers: number;
+  decode(tenant: string, body: Buffer, bounds?: SampleTimeBounds): Promise<DecodedRequest>;
+  /** Stops the workers (requests still decoding finish first). */
+  close(): Promise<void>;
+}
+
+export interface RemoteWriteDecodingOptions extends DecoderOptions {
+  /** Worker threads; 0 decodes on the main thread. */
+  readonly workers: number;
+}
+
+export function createRemoteWriteDecoding(options: RemoteWriteDecodingOptions): RemoteWriteDecoding {
+  return options.workers > 0 ? new DecodingPool(options) : new InThreadDecoding(options);
+}
+
+/** Decoding on the calling thread. */
+class InThreadDecoding implements RemoteWriteDecoding {
+  readonly workers = 0;
+  private readonly decoders: TenantDecoders;
+
+  constructor(options: DecoderOptions) {
+    this.decoders = new TenantDecoders(options);
+  }
+
+  async decode(tenant: string, body: Buffer, bounds?: SampleTimeBounds): Promise<DecodedRequest> {
+    const { outcome, decoded } = this.decoders.decode({ tenant, body, ...(bounds ? { bounds } : {}) });
+    return {
+      ...(outcome.batch ? { batch: outcome.batch } : {}),
+      ...(outcome.refused ? { error: refusalError(outcome.refused) } : {}),
+      commit: () => decoded?.commit(),
+      decodeSeconds: outcome.decodeSeconds,
+      resolveSeconds: outcome.resolveSeconds,
+    };
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * A worker thread running this pool's worker module. From TypeScript
+ * sources (tests, tsx) the thread first registers tsx's loader through its
+ * API: loader hooks given on the command line do not reach a worker's own
+ * modules on Node 20.
+ */
+function startWorkerThread(data: DecodeWorkerData): Worker {
+  if (!workerModuleUrl.endsWith('.ts')) return new Worker(new URL(workerModuleUrl), { workerData: data });
+  const api = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const code = `import(${api}).then((tsx) => { tsx.register(); return import(${JSON.stringify(workerModuleUrl)}); });`;
+  return new Worker(code, { eval: true, workerData: data });
+}
+
+/** A body's bytes as something to transfer: its own buffer when it owns all of it, else a copy (a slice of a shared buffer must not be detached). */
+function transferable(body: Buffer): Uint8Array {
+  if (body.byteOffset === 0 && body.buffer.byteLength === body.byteLength && body.buffer instanceof ArrayBuffer) return body;
+  return new Uint8Array(body);
+}
+
+interface Pending {
+  resolve(outcome: DecodeOutcome): void;
+  reject(error: Error): void;
+}
+
+/** One worker thread and the tasks it holds. */
+class DecodeWorker {
+  readonly pending = new Map<number, Pending>();
+  private worker: Worker;
+
+  constructor(private readonly data: DecodeWorkerData) {
+    this.worker = this.start();
+  }
+
+  private start(): Worker {
+    const worker = startWorkerThread(this.data);
+    worker.on('message', (reply: DecodeReplyMessage) => {
+      const p = this.pending.get(reply.id);
+      if (!p) return;
+      this.pending.delete(reply.id);
+      if (this.pending.size === 0) worker.unref();
+      if (reply.outcome) p.resolve(reply.outcome);
+      else p.reject(new Error(`remote_write decoding failed: ${reply.failure}`));
+    });
+    // A worker that dies fails what it held (a 500 for those requests, as a decoder bug on the main thread would be) and is replaced.
+    worker.on('error', (e) => this.fail(e));
+    worker.on('exit', (code) => {
+      if (this.closing) return;
+      this.fail(new Error(`remote_write decoding worker exited with code ${code}`));
+      this.worker = this.start();
+    });
+    worker.unref();
+    return worker;
+  }
+
+  private closing = false;
+
+  private fail(e: Error): void {
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  run(id: number, task: DecodeTask, transfer: ArrayBuffer[]): Promise<DecodeOutcome> {
+    if (this.closing) return Promise.reject(new Error('remote_write decoding stopped'));
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      // Held while it has work: the process must not exit under a request being decoded.
+      this.worker.ref();
+      this.worker.postMessage({ id, task } satisfies DecodeRequestMessage, transfer);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.worker.terminate();
+    this.fail(new Error('remote_write decoding stopped'));
+  }
+}
+
+/** Worker threads decoding, each task to the one holding fewest. */
+class DecodingPool implements RemoteWriteDecoding {
+  readonly workers: number;
+  private readonly threads: DecodeWorker[] = [];
+  private readonly channel: BroadcastChannel;
+  private nextId = 0;
+
+  constructor(options: RemoteWriteDecodingOptions) {
+    this.workers = options.workers;
+    const name = `tidemark-remote-write-${process.pid}-${randomUUID()}`;
+    const data: DecodeWorkerData = { channel: name, ...(options.seriesCacheSize ? { seriesCacheSize: options.seriesCacheSize } : {}) };
+    this.channel = new BroadcastChannel(name);
+    this.channel.unref();
+    for (let i = 0; i < options.workers; i++) this.threads.push(new DecodeWorker(data));
+  }
+
+  async decode(tenant: string, body: Buffer, bounds?: SampleTimeBounds): Promise<DecodedRequest> {
+    const bytes = transferable(body);
+    const task: DecodeTask = { tenant, body: bytes, ...(bounds ? { bounds } : {}) };
+    let thread = this.threads[0]!;
+    for (const t of this.threads) if (t.pending.size < thread.pending.size) thread = t;
+    const outcome = await thread.run(this.nextId++, task, [bytes.buffer as ArrayBuffer]);
+    const fresh = outcome.fresh ?? null;
+    return {
+      ...(outcome.batch ? { batch: outcome.batch } : {}),
+      ...(outcome.refused ? { error: refusalError(outcome.refused) } : {}),
+      commit: () => {
+        if (fresh) this.channel.postMessage({ tenant, fresh } satisfies CommittedSeries);
+      },
+      decodeSeconds: outcome.decodeSeconds,
+      resolveSeconds: outcome.resolveSeconds,
+    };
+  }
+
+  /** Waits (at most 10 s) for the tasks in hand, then stops the workers. */
+  async close(): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (this.threads.some((t) => t.pending.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await Promise.all(this.threads.map((t) => t.close()));
+    this.channel.close();
+  }
+}
