@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { InputError } from '../core/errors.ts';
 import { seriesId } from '../metrics/series.ts';
-import { createRemoteWriteDecoding, type RemoteWriteDecoding } from './remote-write-pool.ts';
+import { createRemoteWriteDecoding, DecodingUnavailable, type RemoteWriteDecoding } from './remote-write-pool.ts';
 import { encodeWriteRequest, type WriteSeries } from './remote-write-encode.ts';
 import { fleetSeries } from './synthetic-fleet.ts';
 
@@ -87,6 +87,23 @@ describe('a pool of worker threads', () => {
     expect((await decoding.decode('acme', slice)).batch!.length).toBe(10);
     expect(shared.buffer.byteLength).toBe(encoded.length + 16);
     expect(slice.equals(encoded)).toBe(true);
+  });
+
+  it('fails what a dying worker held as unavailable (not the sender\'s fault), and starts it again', async () => {
+    decoding = createRemoteWriteDecoding({ workers: 1 });
+    const body = () => encodeWriteRequest(series.slice(0, 5));
+    expect((await decoding.decode('acme', body())).batch!.length).toBe(10);
+    const thread = (decoding as unknown as { threads: { worker: { terminate(): Promise<number> } }[] }).threads[0]!;
+    const held = decoding.decode('acme', body());
+    void thread.worker.terminate();
+    await expect(held).rejects.toBeInstanceOf(DecodingUnavailable);
+    await expect(decoding.decode('acme', body())).rejects.toBeInstanceOf(DecodingUnavailable);
+    let again: number | undefined;
+    for (let i = 0; i < 100 && again === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      again = await decoding.decode('acme', body()).then((r) => r.batch!.length, () => undefined);
+    }
+    expect(again).toBe(10);
   });
 
   it('spreads concurrent requests over its workers and stops when closed', async () => {

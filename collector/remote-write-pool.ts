@@ -15,6 +15,9 @@ import type { SampleTimeBounds } from './sample-bounds.ts';
 import { refusalError, TenantDecoders, type DecodeOutcome, type DecodeTask, type DecoderOptions } from './remote-write-decoding.ts';
 import { workerModuleUrl, type CommittedSeries, type DecodeReplyMessage, type DecodeRequestMessage, type DecodeWorkerData } from './remote-write-worker.ts';
 
+/** Decoding could not run (a worker died, or the pool is closing): not the sender's fault, worth a retry. */
+export class DecodingUnavailable extends Error {}
+
 /** A decoded request: its batch and commit, or why it was refused; and the seconds it took. */
 export interface DecodedRequest {
   readonly batch?: SampleBatch;
@@ -91,57 +94,65 @@ interface Pending {
   reject(error: Error): void;
 }
 
+/** How long a worker that died waits before it is started again (a worker that cannot start must not spin). */
+const RESTART_DELAY_MS = 1000;
+
 /** One worker thread and the tasks it holds. */
 class DecodeWorker {
   readonly pending = new Map<number, Pending>();
-  private worker: Worker;
+  private worker: Worker | null = null;
+  private closing = false;
 
   constructor(private readonly data: DecodeWorkerData) {
-    this.worker = this.start();
+    this.start();
   }
 
-  private start(): Worker {
+  private start(): void {
     const worker = startWorkerThread(this.data);
+    this.worker = worker;
     worker.on('message', (reply: DecodeReplyMessage) => {
       const p = this.pending.get(reply.id);
       if (!p) return;
       this.pending.delete(reply.id);
       if (this.pending.size === 0) worker.unref();
       if (reply.outcome) p.resolve(reply.outcome);
-      else p.reject(new Error(`remote_write decoding failed: ${reply.failure}`));
+      else p.reject(new DecodingUnavailable(`remote_write decoding failed: ${reply.failure}`));
     });
-    // A worker that dies fails what it held (a 500 for those requests, as a decoder bug on the main thread would be) and is replaced.
-    worker.on('error', (e) => this.fail(e));
+    // A worker that dies fails what it held (503: the sender sends again) and is started again.
+    worker.on('error', (e) => this.fail(new DecodingUnavailable(`remote_write decoding worker failed: ${e.message}`)));
     worker.on('exit', (code) => {
-      if (this.closing) return;
-      this.fail(new Error(`remote_write decoding worker exited with code ${code}`));
-      this.worker = this.start();
+      this.worker = null;
+      this.fail(new DecodingUnavailable(`remote_write decoding worker exited with code ${code}`));
+      if (!this.closing) setTimeout(() => this.closing || this.start(), RESTART_DELAY_MS).unref();
     });
     worker.unref();
-    return worker;
   }
-
-  private closing = false;
 
   private fail(e: Error): void {
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
   }
 
+  /** Whether it can take a task now. */
+  get alive(): boolean {
+    return this.worker !== null && !this.closing;
+  }
+
   run(id: number, task: DecodeTask, transfer: ArrayBuffer[]): Promise<DecodeOutcome> {
-    if (this.closing) return Promise.reject(new Error('remote_write decoding stopped'));
+    const worker = this.worker;
+    if (!worker || this.closing) return Promise.reject(new DecodingUnavailable('remote_write decoding is not running'));
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       // Held while it has work: the process must not exit under a request being decoded.
-      this.worker.ref();
-      this.worker.postMessage({ id, task } satisfies DecodeRequestMessage, transfer);
+      worker.ref();
+      worker.postMessage({ id, task } satisfies DecodeRequestMessage, transfer);
     });
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    await this.worker.terminate();
-    this.fail(new Error('remote_write decoding stopped'));
+    await this.worker?.terminate();
+    this.fail(new DecodingUnavailable('remote_write decoding stopped'));
   }
 }
 
@@ -165,7 +176,7 @@ class DecodingPool implements RemoteWriteDecoding {
     const bytes = transferable(body);
     const task: DecodeTask = { tenant, body: bytes, ...(bounds ? { bounds } : {}) };
     let thread = this.threads[0]!;
-    for (const t of this.threads) if (t.pending.size < thread.pending.size) thread = t;
+    for (const t of this.threads) if (!thread.alive || (t.alive && t.pending.size < thread.pending.size)) thread = t;
     const outcome = await thread.run(this.nextId++, task, [bytes.buffer as ArrayBuffer]);
     const fresh = outcome.fresh ?? null;
     return {

@@ -15,7 +15,7 @@ import { labelSetProblem } from '../metrics/series.ts';
 import type { AppContext } from '../core/context.ts';
 import { PayloadRejectedError } from '../core/bus/bus.ts';
 import type { Labels, SampleBatch } from '../core/bus/samples.ts';
-import { createRemoteWriteDecoding } from './remote-write-pool.ts';
+import { createRemoteWriteDecoding, DecodingUnavailable } from './remote-write-pool.ts';
 import { ingestStageSeconds } from '../metrics/ingest-stages.ts';
 import { formatFromContentType, parseExposition } from './exposition.ts';
 import { SeriesResolver } from './series-resolver.ts';
@@ -268,7 +268,11 @@ export function createCollectorRoutes(options: CollectorRouteOptions = {}): Rout
       decoding(metrics, 'remote_write', 'unsupported', () => checkRemoteWriteHeaders(request));
       checkBus(ctx, metrics, 'remote_write');
       const body = bodyBuffer(request, 'application/x-protobuf');
-      const result = await remoteWrite.decode(request.tenant, body, bounds());
+      const result = await remoteWrite.decode(request.tenant, body, bounds()).catch((e: unknown) => {
+        if (!(e instanceof DecodingUnavailable)) throw e;
+        metrics.requestsRejected.inc({ source: 'remote_write', reason: 'unavailable' });
+        throw unavailable('decoding_unavailable', `${e.message}; retry later`);
+      });
       // Decoding net of series resolution (the decoder counts its cache misses' time apart), wherever it ran.
       ingestStageSeconds.decode += result.decodeSeconds;
       ingestStageSeconds.resolve += result.resolveSeconds;
