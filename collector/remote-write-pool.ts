@@ -161,18 +161,22 @@ class DecodingPool implements RemoteWriteDecoding {
   readonly workers: number;
   private readonly threads: DecodeWorker[] = [];
   private readonly channel: BroadcastChannel;
+  private readonly data: DecodeWorkerData;
   private nextId = 0;
+  private closed = false;
 
   constructor(options: RemoteWriteDecodingOptions) {
     this.workers = options.workers;
     const name = `tidemark-remote-write-${process.pid}-${randomUUID()}`;
-    const data: DecodeWorkerData = { channel: name, ...(options.seriesCacheSize ? { seriesCacheSize: options.seriesCacheSize } : {}) };
+    this.data = { channel: name, ...(options.seriesCacheSize ? { seriesCacheSize: options.seriesCacheSize } : {}) };
     this.channel = new BroadcastChannel(name);
     this.channel.unref();
-    for (let i = 0; i < options.workers; i++) this.threads.push(new DecodeWorker(data));
   }
 
   async decode(tenant: string, body: Buffer, bounds?: SampleTimeBounds): Promise<DecodedRequest> {
+    if (this.closed) throw new DecodingUnavailable('remote_write decoding stopped');
+    // Started with the first request: an engine that never receives remote_write starts no thread.
+    while (this.threads.length < this.workers) this.threads.push(new DecodeWorker(this.data));
     const bytes = transferable(body);
     const task: DecodeTask = { tenant, body: bytes, ...(bounds ? { bounds } : {}) };
     let thread = this.threads[0]!;
@@ -192,6 +196,7 @@ class DecodingPool implements RemoteWriteDecoding {
 
   /** Waits (at most 10 s) for the tasks in hand, then stops the workers. */
   async close(): Promise<void> {
+    this.closed = true;
     const deadline = Date.now() + 10_000;
     while (this.threads.some((t) => t.pending.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await Promise.all(this.threads.map((t) => t.close()));
