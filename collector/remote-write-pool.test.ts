@@ -41,6 +41,7 @@ describe.each([0, 2])('remote_write decoding with %i worker threads', (workers) 
 
   it('defines a series once it is committed, on whichever worker the next request lands, and again when it was not', async () => {
     decoding = createRemoteWriteDecoding({ workers });
+    await decoding.started();
     const body = () => encodeWriteRequest(series.slice(0, 10));
     const first = await decoding.decode('acme', body());
     expect(first.batch!.series).toHaveLength(10);

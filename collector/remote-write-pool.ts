@@ -34,6 +34,12 @@ export interface RemoteWriteDecoding {
   /** Worker threads decoding; 0 when decoding runs on the calling thread. */
   readonly workers: number;
   decode(tenant: string, body: Buffer, bounds?: SampleTimeBounds): Promise<DecodedRequest>;
+  /**
+   * Starts the threads if the first request has not, and resolves once each
+   * listens. A series committed before a thread listened is not known to it
+   * (it defines it once more, harmlessly).
+   */
+  started(): Promise<void>;
   /** Stops the workers (requests still decoding finish first). */
   close(): Promise<void>;
 }
@@ -66,6 +72,8 @@ class InThreadDecoding implements RemoteWriteDecoding {
       resolveSeconds: outcome.resolveSeconds,
     };
   }
+
+  async started(): Promise<void> {}
 
   async close(): Promise<void> {}
 }
@@ -102,6 +110,8 @@ class DecodeWorker {
   readonly pending = new Map<number, Pending>();
   private worker: Worker | null = null;
   private closing = false;
+  /** Resolves when the current thread listens (to tasks and to committed series). */
+  ready: Promise<void> = Promise.resolve();
 
   constructor(private readonly data: DecodeWorkerData) {
     this.start();
@@ -110,7 +120,10 @@ class DecodeWorker {
   private start(): void {
     const worker = startWorkerThread(this.data);
     this.worker = worker;
+    let listening = () => {};
+    this.ready = new Promise((resolve) => (listening = resolve));
     worker.on('message', (reply: DecodeReplyMessage) => {
+      if (reply.ready) return listening();
       const p = this.pending.get(reply.id);
       if (!p) return;
       this.pending.delete(reply.id);
@@ -122,6 +135,7 @@ class DecodeWorker {
     worker.on('error', (e) => this.fail(new DecodingUnavailable(`remote_write decoding worker failed: ${e.message}`)));
     worker.on('exit', (code) => {
       this.worker = null;
+      listening();
       this.fail(new DecodingUnavailable(`remote_write decoding worker exited with code ${code}`));
       if (!this.closing) setTimeout(() => this.closing || this.start(), RESTART_DELAY_MS).unref();
     });
@@ -173,9 +187,14 @@ class DecodingPool implements RemoteWriteDecoding {
     this.channel.unref();
   }
 
+  async started(): Promise<void> {
+    // Started with the first request (or this call): an engine that never receives remote_write starts no thread.
+    while (this.threads.length < this.workers) this.threads.push(new DecodeWorker(this.data));
+    await Promise.all(this.threads.map((t) => t.ready));
+  }
+
   async decode(tenant: string, body: Buffer, bounds?: SampleTimeBounds): Promise<DecodedRequest> {
     if (this.closed) throw new DecodingUnavailable('remote_write decoding stopped');
-    // Started with the first request: an engine that never receives remote_write starts no thread.
     while (this.threads.length < this.workers) this.threads.push(new DecodeWorker(this.data));
     const bytes = transferable(body);
     const task: DecodeTask = { tenant, body: bytes, ...(bounds ? { bounds } : {}) };

@@ -31,9 +31,10 @@ export interface DecodeRequestMessage {
   readonly task: DecodeTask;
 }
 
-/** A worker's answer: the outcome, or the message of an error that is not the sender's fault. */
+/** A worker's answer: the outcome, or the message of an error that is not the sender's fault; or, once, that it is listening. */
 export interface DecodeReplyMessage {
   readonly id: number;
+  readonly ready?: true;
   readonly outcome?: DecodeOutcome;
   readonly failure?: string;
 }
@@ -60,6 +61,8 @@ function serve(data: DecodeWorkerData): void {
     }
     parentPort!.postMessage(reply, transfer);
   });
+  // Subscribed: series committed from now on reach this worker.
+  parentPort!.postMessage({ id: -1, ready: true } satisfies DecodeReplyMessage);
 }
 
 if (!isMainThread && parentPort && typeof (workerData as DecodeWorkerData | undefined)?.channel === 'string') serve(workerData as DecodeWorkerData);
