@@ -7,9 +7,13 @@
 // protobuf walk with its label-section hash and cache probe (known series),
 // both together, and on first sight the label decode, validation and id
 // hash (`resolve`, per new series). Also the series cache's bytes per
-// series at BENCH_CACHE_SERIES (144,000: bench:ingest's fleet).
+// series at BENCH_CACHE_SERIES (144,000: bench:ingest's fleet). Then the
+// worker pool: samples/s through 1 and 2 decoding threads, and what is left
+// on the main thread per sample.
 import snappy from 'snappy';
+import { readFileSync } from 'node:fs';
 import { RemoteWriteDecoder } from '../collector/remote-write.ts';
+import { createRemoteWriteDecoding } from '../collector/remote-write-pool.ts';
 import { encodeWriteRequest } from '../collector/remote-write-encode.ts';
 import { fleetSeries } from '../collector/synthetic-fleet.ts';
 
@@ -89,6 +93,64 @@ const perSeries = {
   table: 'cacheBytes' in cacheDecoder ? Math.round((cacheDecoder as { cacheBytes: number }).cacheBytes / cacheDecoder.knownSeries) : null,
 };
 
+// The worker pool: requests decoded by 1 and 2 worker threads, 4 in flight, as a receiver would
+// hand them over. What counts for the main thread is its own CPU time per sample (posting the
+// body, taking the batch and its definitions back; from /proc, Linux only: wall-clock measures
+// such as event-loop utilisation count the time a busy machine keeps the thread waiting),
+// against the full decode on the main thread above; and the samples/s the pool reaches in wall
+// time, which on a loaded machine mostly measures how soon each thread is scheduled again.
+/** CPU seconds of this process's main thread so far (user + system, from /proc), or NaN elsewhere. */
+function mainThreadCpuSeconds(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of stat (11 and 12 after the command name), in clock ticks (100 a second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+interface PoolFigures {
+  samples_per_s: number;
+  main_thread_ns_per_sample: number;
+  main_thread_ns_per_sample_new_series: number;
+}
+async function poolRun(workers: number): Promise<PoolFigures> {
+  const pool = createRemoteWriteDecoding({ workers });
+  await pool.started();
+  // Known series: every body decoded and committed once first.
+  for (const b of bodies) (await pool.decode('default', Buffer.from(b))).commit();
+  await new Promise((r) => setTimeout(r, 200));
+  const requests = Math.min(REQUESTS, 2000);
+  const timedRun = async (tenant: (r: number) => string, count: number): Promise<{ samples: number; wall: number; active: number }> => {
+    let next = 0;
+    let total = 0;
+    const cpu0 = mainThreadCpuSeconds();
+    const w0 = performance.now();
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (next < count) {
+          const r = next++;
+          total += (await pool.decode(tenant(r), Buffer.from(bodies[r % bodies.length]!))).batch!.length;
+        }
+      }),
+    );
+    const wall = (performance.now() - w0) / 1000;
+    return { samples: total, wall, active: mainThreadCpuSeconds() - cpu0 };
+  };
+  const known = await timedRun(() => 'default', requests);
+  // New series: a tenant per request, so every series is new to the worker and its definition crosses back.
+  const cold = await timedRun((r) => `cold-${r}`, 200);
+  await pool.close();
+  return {
+    samples_per_s: Math.round(known.samples / known.wall),
+    main_thread_ns_per_sample: ns(known.active, known.samples),
+    main_thread_ns_per_sample_new_series: ns(cold.active, cold.samples),
+  };
+}
+const pools = { workers_1: await poolRun(1), workers_2: await poolRun(2) };
+
 const phases = {
   snappy: ns(snappyCpu, samples),
   walk: ns(walkCpu, samples),
@@ -98,7 +160,7 @@ const phases = {
 };
 const bytes = bodies[0]!.length;
 console.log(
-  `request: ${SERIES} series, ${bytes} bytes snappy; known series ${Math.round(samples / knownWall)} samples/s (${Math.round(samples / knownCpu)} per CPU second); ns per sample: ${JSON.stringify(phases)}; cache bytes per series at ${CACHE_SERIES}: ${JSON.stringify(perSeries)}${gc ? '' : ' (process: run with node --expose-gc --import tsx)'}`,
+  `request: ${SERIES} series, ${bytes} bytes snappy; known series ${Math.round(samples / knownWall)} samples/s (${Math.round(samples / knownCpu)} per CPU second); ns per sample: ${JSON.stringify(phases)}; cache bytes per series at ${CACHE_SERIES}: ${JSON.stringify(perSeries)}; pool: ${JSON.stringify(pools)}${gc ? '' : ' (process: run with node --expose-gc --import tsx)'}`,
 );
 console.log(
   JSON.stringify({
@@ -108,6 +170,7 @@ console.log(
     new_series_samples_per_cpu_s: Math.round(coldSamples / coldCpu),
     ns_per_sample: phases,
     cache_bytes_per_series: perSeries,
+    pool: pools,
     request_bytes: bytes,
     series_per_request: SERIES,
   }),

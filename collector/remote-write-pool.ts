@@ -123,7 +123,10 @@ class DecodeWorker {
     let listening = () => {};
     this.ready = new Promise((resolve) => (listening = resolve));
     worker.on('message', (reply: DecodeReplyMessage) => {
-      if (reply.ready) return listening();
+      if (reply.ready) {
+        if (this.pending.size === 0) worker.unref();
+        return listening();
+      }
       const p = this.pending.get(reply.id);
       if (!p) return;
       this.pending.delete(reply.id);
@@ -139,7 +142,7 @@ class DecodeWorker {
       this.fail(new DecodingUnavailable(`remote_write decoding worker exited with code ${code}`));
       if (!this.closing) setTimeout(() => this.closing || this.start(), RESTART_DELAY_MS).unref();
     });
-    worker.unref();
+    // Held until it listens (someone may be waiting in started()), then only while it has work.
   }
 
   private fail(e: Error): void {
