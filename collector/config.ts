@@ -18,7 +18,8 @@ export const collectorSection = z
     /**
      * Worker threads decoding remote_write requests (snappy, protobuf, series
      * resolution), so that decoding overlaps HTTP serving and inserts; 0
-     * decodes on the main thread. See DEFAULT_DECODE_WORKERS for the measured choice.
+     * decodes on the main thread. The default (1) is measured: see
+     * DEFAULT_DECODE_WORKERS in routes.ts.
      */
     decodeWorkers: z.number().int().min(0).max(16).default(1),
   })
