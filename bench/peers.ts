@@ -104,7 +104,7 @@ async function prometheus(): Promise<Target> {
 
 async function tidemark(): Promise<Target> {
   // A request of 10,000 samples is well under the default body limit (32 MiB).
-  const engine = await startEngineProcess();
+  const engine = await startEngineProcess(JSON.parse(process.env['BENCH_ENGINE_CONFIG'] ?? '{}') as Record<string, unknown>);
   return {
     url: `${engine.url}/api/v1/write`,
     count: () => tidemarkSampleCount(engine.url, load.metrics, load.firstTimestampMs, load.lastTimestampMs),

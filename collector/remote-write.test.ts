@@ -131,6 +131,24 @@ describe('RemoteWriteDecoder', () => {
     expect(again.batch.seriesIds[0]).toBe(seriesId({ __name__: 'up', job: 'node' }));
   });
 
+  it('reads UTF-8 label values beyond ASCII and hashes them to the id core gives', () => {
+    const labels = { __name__: 'groesse_bytes', zone: 'Zürich-🌊', job: 'naïve' };
+    const { batch } = decoder().decode(encodeWriteRequest([{ labels, samples: [{ value: 1, timestamp: T0 }] }]));
+    expect(batch.series[0]!.labels).toEqual(labels);
+    expect(batch.seriesIds[0]).toBe(seriesId(labels));
+  });
+
+  it('reads a timestamp given as a ten-byte negative varint and refuses one cut short', () => {
+    const w = protobuf.Writer.create();
+    const ts = protobuf.Writer.create();
+    ts.uint32(0x0a).fork().uint32(0x0a).string('__name__').uint32(0x12).string('neg').ldelim();
+    ts.uint32(0x12).fork().uint32(0x09).double(1).uint32(0x10).int64(-5).ldelim();
+    w.uint32(0x0a).bytes(ts.finish());
+    const raw = w.finish();
+    expect([...decoder().decodeWriteRequest(raw).batch.timestamps]).toEqual([-5]);
+    expectInputError(() => decoder().decodeWriteRequest(raw.subarray(0, raw.length - 2)), 'timeseries[0]', /malformed protobuf/);
+  });
+
   it('skips metadata and fields it does not store', () => {
     const proto = encodeWriteRequestProto([{ labels: { __name__: 'm' }, samples: [{ value: 1, timestamp: T0 }] }]);
     const w = protobuf.Writer.create();

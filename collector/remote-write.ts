@@ -1,71 +1,23 @@
 // The Prometheus remote_write 1.0 decoder (snappy block + protobuf
 // prometheus.WriteRequest) into one SampleBatch (the encoder is in
-// remote-write-encode.ts). The decoder is the ingest hot path:
-// a series already seen by this process costs a hash of the raw bytes of its
-// label section and a map lookup, never a label decode.
-import protobuf from 'protobufjs/minimal.js';
+// remote-write-encode.ts). The decoder is the ingest hot path, so it walks
+// the bytes itself (no protobuf library, no object per message or sample):
+// values and timestamps go straight into typed columns, and a series already
+// seen costs a hash of the raw bytes of its label section and a probe of a
+// typed-array table (label-section-cache.ts) whose id words are copied into
+// the id column: no label decode, no BigInt, no allocation per sample.
+// Labels are decoded and validated only for a section not seen before.
 import snappy from 'snappy';
 import { isUtf8 } from 'node:buffer';
 import { InputError } from '../core/errors.ts';
 import { snappyLength } from '../core/snappy.ts';
-import type { Labels, SampleBatch, SeriesDefinition } from '../core/bus/samples.ts';
-import { isValidLabelName, labelSetProblem, seriesId } from '../metrics/series.ts';
+import type { SampleBatch, SeriesDefinition } from '../core/bus/samples.ts';
+import { isValidLabelName, isValidMetricName, seriesId, seriesIdOfCanonical } from '../metrics/series.ts';
 import { LabelHasher } from './label-hash.ts';
+import { LabelSectionCache, SectionTable, idWords } from './label-section-cache.ts';
 import { firstOutOfBounds, type SampleTimeBounds } from './sample-bounds.ts';
 
-const { Reader } = protobuf;
-type ProtoReader = protobuf.Reader;
-
-/** A remembered label section: the second hash half and length to confirm a match, and the series id. */
-interface LabelSectionEntry {
-  readonly check: number;
-  readonly length: number;
-  readonly id: bigint;
-  next: LabelSectionEntry | null;
-}
-
-/**
- * Series ids by the 64-bit hash of their raw label-section bytes (see
- * label-hash.ts), bounded: two generations, the older dropped whole when the
- * newer fills, entries still in use promoted. A hash is used rather than a
- * string of the bytes because V8 hashes a long fresh string at several times
- * the cost; two different label sets of equal length with the same 64-bit
- * hash would share an id (odds about n²/2^65 for n series).
- */
-export class LabelSectionCache {
-  private current = new Map<number, LabelSectionEntry>();
-  private previous = new Map<number, LabelSectionEntry>();
-  private count = 0;
-
-  constructor(readonly capacity: number) {
-    if (!(capacity >= 2)) throw new RangeError('series cache capacity must be at least 2');
-  }
-
-  get(hash: number, check: number, length: number): bigint | undefined {
-    for (let e: LabelSectionEntry | null | undefined = this.current.get(hash); e; e = e.next) if (e.check === check && e.length === length) return e.id;
-    for (let e: LabelSectionEntry | null | undefined = this.previous.get(hash); e; e = e.next) {
-      if (e.check === check && e.length === length) {
-        this.set(hash, check, length, e.id);
-        return e.id;
-      }
-    }
-    return undefined;
-  }
-
-  set(hash: number, check: number, length: number, id: bigint): void {
-    if (this.count * 2 >= this.capacity) {
-      this.previous = this.current;
-      this.current = new Map();
-      this.count = 0;
-    }
-    this.current.set(hash, { check, length, id, next: this.current.get(hash) ?? null });
-    this.count++;
-  }
-
-  get size(): number {
-    return this.current.size + this.previous.size;
-  }
-}
+export { LabelSectionCache } from './label-section-cache.ts';
 
 export interface RemoteWriteDecoderOptions {
   readonly tenant: string;
@@ -75,38 +27,125 @@ export interface RemoteWriteDecoderOptions {
   readonly maxDecodedBytes?: number;
 }
 
-const DEFAULT_MAX_DECODED_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_MAX_DECODED_BYTES = 256 * 1024 * 1024;
 
 /** A decoded request: its batch, and the acknowledgement that makes its new series known once the bus took it. */
 export interface DecodedWrite {
   readonly batch: SampleBatch;
+  /**
+   * The label sections first seen in this request, packed as FRESH_WORDS
+   * Int32s each (hash, check, length, id low word, id high word), or null:
+   * what commit() remembers, and what a worker pool sends its other workers.
+   */
+  readonly fresh: Int32Array | null;
   /** Call after the batch was accepted by the bus, so a rejected request's series are defined again next time. */
   commit(): void;
 }
 
+/** Int32s per packed fresh entry (see DecodedWrite.fresh). */
+export const FRESH_WORDS = 5;
+
 const MALFORMED = 'malformed protobuf WriteRequest';
 
-/** A series first seen in the request being decoded. */
-interface FreshSeries {
-  readonly hash: number;
-  readonly check: number;
-  readonly length: number;
-  readonly id: bigint;
+/** Thrown while walking the bytes; decode() turns it into an InputError naming the series or the body. */
+class Malformed extends Error {}
+
+// Where the last varint read ended: a module variable, so that reading one allocates nothing.
+let next = 0;
+
+/**
+ * A varint from buf[pos] as a number (exact up to 2^53; a negative int64,
+ * ten bytes on the wire, comes out negative); sets `next` past it.
+ */
+function varint(buf: Uint8Array, pos: number, limit: number): number {
+  let result = 0;
+  let scale = 1;
+  // Up to 7 bytes (49 bits) adds up exactly as a double; millisecond timestamps take 6.
+  for (let i = 0; i < 7; i++) {
+    if (pos >= limit) throw new Malformed(`truncated varint at byte ${pos}`);
+    const b = buf[pos++]!;
+    result += (b & 0x7f) * scale;
+    if (b < 0x80) {
+      next = pos;
+      return result;
+    }
+    scale *= 128;
+  }
+  return varint64(buf, pos - 7, limit);
+}
+
+/** A longer varint as a two's-complement 64-bit integer, in two 32-bit halves. */
+function varint64(buf: Uint8Array, pos: number, limit: number): number {
+  let low = 0;
+  let high = 0;
+  for (let shift = 0; shift < 70; shift += 7) {
+    if (pos >= limit) throw new Malformed(`truncated varint at byte ${pos}`);
+    const b = buf[pos++]!;
+    if (shift < 28) low |= (b & 0x7f) << shift;
+    else if (shift === 28) {
+      low |= (b & 0x0f) << 28;
+      high |= (b & 0x7f) >> 4;
+    } else high |= (b & 0x7f) << (shift - 32);
+    if (b < 0x80) {
+      next = pos;
+      return high * 4294967296 + (low >>> 0);
+    }
+  }
+  throw new Malformed(`a varint longer than 10 bytes at byte ${pos}`);
+}
+
+/** Skips the value of a field of wire type `type` starting at `pos`; returns the position after it. */
+function skipField(buf: Uint8Array, pos: number, limit: number, type: number, tag: number, at: number): number {
+  switch (type) {
+    case 0:
+      varint(buf, pos, limit);
+      return next;
+    case 1:
+      pos += 8;
+      break;
+    case 2: {
+      const length = varint(buf, pos, limit);
+      pos = next + length;
+      break;
+    }
+    case 5:
+      pos += 4;
+      break;
+    default:
+      // Groups (3, 4) are long deprecated and never sent by Prometheus; 6 and 7 do not exist.
+      throw new Malformed(`invalid tag ${tag} at byte ${at}`);
+  }
+  if (pos > limit) throw new Malformed(`a field overruns its message at byte ${at}`);
+  return pos;
+}
+
+/** Reads a tag at `pos` (one byte for every field the decoder knows); sets `next`. Field 0 is invalid. */
+function readTag(buf: Uint8Array, pos: number, limit: number): number {
+  const b = buf[pos]!;
+  let tag: number;
+  if (b < 0x80) {
+    tag = b;
+    next = pos + 1;
+  } else tag = varint(buf, pos, limit);
+  if (tag < 8) throw new Malformed(`invalid tag ${tag} at byte ${pos}`);
+  return tag;
 }
 
 /**
  * Decodes remote_write requests for one tenant. Not re-entrant (it reuses
- * growable columns between requests); one per receiver is enough because
- * decoding is synchronous.
+ * growable columns between requests); one per receiver (or per worker
+ * thread) is enough because decoding is synchronous.
  */
 export class RemoteWriteDecoder {
   private readonly cache: LabelSectionCache;
   private readonly hasher = new LabelHasher();
   private pieceHasher: LabelHasher | null = null;
-  private ids = new BigUint64Array(4096);
+  /** Label sections first seen in the request being decoded, so that one repeated within it is defined once. */
+  private readonly fresh = new SectionTable();
+  private ids = new Uint32Array(2 * 4096);
   private timestamps = new Float64Array(4096);
   private values = new Float64Array(4096);
-  private n = 0;
+  private readonly word = new Uint32Array(2);
 
   constructor(private readonly options: RemoteWriteDecoderOptions) {
     this.cache = new LabelSectionCache(options.seriesCacheSize ?? 1_000_000);
@@ -120,6 +159,16 @@ export class RemoteWriteDecoder {
     return this.cache.size;
   }
 
+  /** Bytes held by the series cache's tables. */
+  get cacheBytes(): number {
+    return this.cache.bytes;
+  }
+
+  /** Remembers series another decoder (another worker's) defined: entries as in DecodedWrite.fresh. */
+  remember(fresh: Int32Array): void {
+    this.cache.addPacked(fresh);
+  }
+
   /**
    * Decodes a snappy-compressed WriteRequest body. Throws InputError naming
    * what was wrong; with `bounds`, a sample timestamp outside them is wrong.
@@ -131,156 +180,167 @@ export class RemoteWriteDecoder {
   /** Decodes an uncompressed WriteRequest. Nothing is remembered until commit(). */
   decodeWriteRequest(raw: Uint8Array, bounds?: SampleTimeBounds): DecodedWrite {
     const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    const len = raw.length;
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     const hasher = this.hasher;
-    hasher.load(buf);
-    const reader = Reader.create(buf);
-    const definitions: SeriesDefinition[] = [];
+    hasher.load(raw);
     const cache = this.cache;
-    // New series of this request, so that a series repeated within it is defined once.
-    let fresh: FreshSeries[] | null = null;
-    let freshIds: LabelSectionCache | null = null;
-    this.n = 0;
+    const freshIds = this.fresh;
+    freshIds.clear();
+    const word = this.word;
+    const definitions: SeriesDefinition[] = [];
+    let fresh: number[] | null = null;
+    let n = 0;
     let index = 0;
     let inSeries = false;
+    let pos = 0;
     try {
-      while (reader.pos < reader.len) {
-        const tag = reader.uint32();
-        if (tag === 0x0a) {
-          const length = reader.uint32();
-          const end = reader.pos + length;
-          if (end > reader.len) throw new InputError(`timeseries[${index}]`, `${MALFORMED}: truncated`);
-          const first = this.n;
-          inSeries = true;
-          this.readTimeSeries(reader, buf, end);
-          if (bounds) {
-            const out = firstOutOfBounds(this.timestamps, first, this.n, bounds);
-            if (out) throw new InputError(`timeseries[${index}].samples[${out.index - first}].timestamp`, out.problem);
-          }
-          let bytes: Uint8Array = buf;
-          let from = this.labelStart;
-          let to = this.labelEnd;
-          let hash: number;
-          let check: number;
-          if (this.pieces) {
-            bytes = Buffer.concat(this.pieces);
-            from = 0;
-            to = bytes.length;
-            const pieceHasher = (this.pieceHasher ??= new LabelHasher());
-            pieceHasher.load(bytes);
-            hash = pieceHasher.hash(0, to);
-            check = pieceHasher.check;
-          } else {
-            hash = hasher.hash(from, to);
-            check = hasher.check;
-          }
-          const size = to - from;
-          let id = cache.get(hash, check, size);
-          if (id === undefined && freshIds) id = freshIds.get(hash, check, size);
-          if (id === undefined) {
-            const missStarted = performance.now();
-            const labels = decodeLabels(bytes, from, to, index);
-            id = seriesId(labels);
-            this.resolveSeconds += (performance.now() - missStarted) / 1000;
-            (fresh ??= []).push({ hash, check, length: size, id });
-            (freshIds ??= new LabelSectionCache(Infinity)).set(hash, check, size, id);
-            definitions.push({ id, labels });
-          }
-          // A loop, not fill(): a builtin call per series costs more than the usual single store.
-          const ids = this.ids;
-          for (let i = first; i < this.n; i++) ids[i] = id;
-          index++;
-          inSeries = false;
-        } else {
+      while (pos < len) {
+        const tag = readTag(buf, pos, len);
+        pos = next;
+        if (tag !== 0x0a) {
           // metadata (3) and anything newer are not samples.
-          if ((tag & 7) === 4 || tag >>> 3 === 0) throw new InputError('body', `${MALFORMED}: invalid tag ${tag} at byte ${reader.pos}`);
-          reader.skipType(tag & 7);
+          pos = skipField(buf, pos, len, tag & 7, tag, pos);
+          continue;
         }
+        inSeries = true;
+        const length = varint(buf, pos, len);
+        pos = next;
+        const end = pos + length;
+        if (end > len) throw new InputError(`timeseries[${index}]`, `${MALFORMED}: truncated`);
+        const first = n;
+        // Where the label fields lie: contiguous, as Prometheus sends them, unless `pieces` is set.
+        let labelStart = -1;
+        let labelEnd = -1;
+        let pieces: Buffer[] | null = null;
+        while (pos < end) {
+          const fieldStart = pos;
+          const t = readTag(buf, pos, end);
+          pos = next;
+          if (t === 0x12) {
+            let l = buf[pos]!;
+            if (l < 0x80) pos++;
+            else {
+              l = varint(buf, pos, end);
+              pos = next;
+            }
+            const sampleEnd = pos + l;
+            if (sampleEnd > end) throw new Malformed(`a sample overruns its timeseries at byte ${fieldStart}`);
+            let value = 0;
+            let timestamp = 0;
+            while (pos < sampleEnd) {
+              const st = readTag(buf, pos, sampleEnd);
+              pos = next;
+              if (st === 0x09) {
+                if (pos + 8 > sampleEnd) throw new Malformed('a sample overruns its length');
+                value = view.getFloat64(pos, true);
+                pos += 8;
+              } else if (st === 0x10) {
+                timestamp = varint(buf, pos, sampleEnd);
+                pos = next;
+              } else pos = skipField(buf, pos, sampleEnd, st & 7, st, pos);
+            }
+            if (pos !== sampleEnd) throw new Malformed('a sample overruns its length');
+            if (n === this.timestamps.length) this.grow();
+            this.values[n] = value;
+            this.timestamps[n] = timestamp;
+            n++;
+          } else if (t === 0x0a) {
+            const l = varint(buf, pos, end);
+            pos = next + l;
+            if (pos > end) throw new Malformed(`a field overruns its timeseries at byte ${fieldStart}`);
+            if (labelStart < 0) labelStart = fieldStart;
+            else if (labelEnd !== fieldStart) {
+              pieces ??= [buf.subarray(labelStart, labelEnd)];
+              pieces.push(buf.subarray(fieldStart, pos));
+            }
+            labelEnd = pos;
+          } else {
+            // exemplars (3) and native histograms (4) are not stored by this receiver.
+            pos = skipField(buf, pos, end, t & 7, t, fieldStart);
+          }
+        }
+        if (pos !== end) throw new Malformed(`a field overruns its timeseries at byte ${pos}`);
+        if (bounds) {
+          const out = firstOutOfBounds(this.timestamps, first, n, bounds);
+          if (out) throw new InputError(`timeseries[${index}].samples[${out.index - first}].timestamp`, out.problem);
+        }
+        let bytes = buf;
+        let from = labelStart < 0 ? 0 : labelStart;
+        let to = labelStart < 0 ? 0 : labelEnd;
+        let hash: number;
+        let check: number;
+        if (pieces) {
+          bytes = Buffer.concat(pieces);
+          from = 0;
+          to = bytes.length;
+          const pieceHasher = (this.pieceHasher ??= new LabelHasher());
+          pieceHasher.load(bytes);
+          hash = pieceHasher.hash(0, to);
+          check = pieceHasher.check;
+        } else {
+          hash = hasher.hash(from, to);
+          check = hasher.check;
+        }
+        const size = to - from;
+        if (!cache.copyId(hash, check, size, word, 0)) {
+          const at = freshIds.find(hash, check, size);
+          if (at >= 0) {
+            word[0] = freshIds.low(at);
+            word[1] = freshIds.high(at);
+          } else {
+            const missStarted = performance.now();
+            const definition = resolveLabels(bytes, from, to, index);
+            const [low, high] = idWords(definition.id);
+            word[0] = low;
+            word[1] = high;
+            this.resolveSeconds += (performance.now() - missStarted) / 1000;
+            freshIds.insert(hash, check, size, low, high);
+            (fresh ??= []).push(hash, check, size, low, high);
+            definitions.push(definition);
+          }
+        }
+        // A loop, not fill(): a builtin call per series costs more than the usual single store.
+        const ids = this.ids;
+        const low = word[0]!;
+        const high = word[1]!;
+        for (let i = first; i < n; i++) {
+          ids[2 * i] = low;
+          ids[2 * i + 1] = high;
+        }
+        index++;
+        inSeries = false;
       }
     } catch (e) {
       if (e instanceof InputError) throw e;
       throw new InputError(inSeries ? `timeseries[${index}]` : 'body', `${MALFORMED}: ${(e as Error).message}`);
     }
-    const batch: SampleBatch = {
-      tenant: this.options.tenant,
-      series: definitions,
-      length: this.n,
-      seriesIds: this.ids.slice(0, this.n),
-      timestamps: this.timestamps.slice(0, this.n),
-      values: this.values.slice(0, this.n),
-    };
-    const remembered = fresh as FreshSeries[] | null;
+    const batch = this.batch(n, definitions);
+    const remembered = fresh ? Int32Array.from(fresh) : null;
     return {
       batch,
+      fresh: remembered,
       commit() {
-        if (remembered) for (const f of remembered) cache.set(f.hash, f.check, f.length, f.id);
+        if (remembered) cache.addPacked(remembered);
       },
     };
   }
 
-  // Where the current series' label fields lie, set by readTimeSeries (fields, not a result object, to allocate nothing per series).
-  private labelStart = 0;
-  private labelEnd = 0;
-  /** Set when label fields are not contiguous (never from Prometheus); the key is then built from pieces. */
-  private pieces: Buffer[] | null = null;
-
-  /**
-   * One TimeSeries message up to `end`: appends its samples and notes where
-   * its label fields lie. The caller fills in the series id afterwards,
-   * because labels and samples may come in any order on the wire.
-   */
-  private readTimeSeries(reader: ProtoReader, buf: Buffer, end: number): void {
-    let labelStart = -1;
-    let labelEnd = -1;
-    let pieces: Buffer[] | null = null;
-    while (reader.pos < end) {
-      const fieldStart = reader.pos;
-      const tag = reader.uint32();
-      if (tag === 0x0a) {
-        const length = reader.uint32();
-        reader.pos += length;
-        if (labelStart < 0) labelStart = fieldStart;
-        else if (labelEnd !== fieldStart) {
-          pieces ??= [buf.subarray(labelStart, labelEnd)];
-          pieces.push(buf.subarray(fieldStart, reader.pos));
-        }
-        labelEnd = reader.pos;
-      } else if (tag === 0x12) {
-        const length = reader.uint32();
-        this.readSample(reader, reader.pos + length);
-      } else {
-        // exemplars (3) and native histograms (4) are not stored by this receiver.
-        if ((tag & 7) === 4 || tag >>> 3 === 0) throw new Error(`invalid tag ${tag} at byte ${fieldStart}`);
-        reader.skipType(tag & 7);
-      }
-    }
-    if (reader.pos !== end) throw new Error(`a field overruns its timeseries at byte ${reader.pos}`);
-    this.labelStart = labelStart < 0 ? 0 : labelStart;
-    this.labelEnd = labelStart < 0 ? 0 : labelEnd;
-    this.pieces = pieces;
-  }
-
-  private readSample(reader: ProtoReader, end: number): void {
-    let value = 0;
-    let timestamp = 0;
-    while (reader.pos < end) {
-      const tag = reader.uint32();
-      if (tag === 0x09) value = reader.double();
-      else if (tag === 0x10) timestamp = readInt64(reader);
-      else {
-        if ((tag & 7) === 4 || tag >>> 3 === 0) throw new Error(`invalid tag ${tag} in a sample`);
-        reader.skipType(tag & 7);
-      }
-    }
-    if (reader.pos !== end) throw new Error('a sample overruns its length');
-    if (this.n === this.ids.length) this.grow();
-    this.values[this.n] = value;
-    this.timestamps[this.n] = timestamp;
-    this.n++;
+  /** The first `n` samples as one batch: its three columns in one buffer (one transfer between threads). */
+  private batch(n: number, definitions: SeriesDefinition[]): SampleBatch {
+    const buffer = new ArrayBuffer(n * 24);
+    const seriesIds = new BigUint64Array(buffer, 0, n);
+    new Uint32Array(buffer, 0, 2 * n).set(this.ids.subarray(0, 2 * n));
+    const timestamps = new Float64Array(buffer, 8 * n, n);
+    timestamps.set(this.timestamps.subarray(0, n));
+    const values = new Float64Array(buffer, 16 * n, n);
+    values.set(this.values.subarray(0, n));
+    return { tenant: this.options.tenant, series: definitions, length: n, seriesIds, timestamps, values };
   }
 
   private grow(): void {
-    const size = this.ids.length * 2;
-    const ids = new BigUint64Array(size);
+    const size = this.timestamps.length * 2;
+    const ids = new Uint32Array(2 * size);
     ids.set(this.ids);
     const ts = new Float64Array(size);
     ts.set(this.timestamps);
@@ -292,67 +352,104 @@ export class RemoteWriteDecoder {
   }
 }
 
-/**
- * An int64 varint as a number. protobufjs' own int64() allocates a Long per
- * call when the `long` package is present; millisecond timestamps fit in 7
- * bytes, so those are read here and only longer (e.g. negative) ones go
- * through the library.
- */
-function readInt64(reader: ProtoReader): number {
-  const buf = reader.buf;
-  let pos = reader.pos;
-  let result = 0;
-  let scale = 1;
-  for (let i = 0; i < 7 && pos < reader.len; i++) {
-    const b = buf[pos++]!;
-    result += (b & 0x7f) * scale;
-    if (b < 0x80) {
-      reader.pos = pos;
-      return result;
-    }
-    scale *= 128;
-  }
-  const long = reader.int64() as unknown as number | { toNumber(): number };
-  return typeof long === 'number' ? long : long.toNumber();
-}
+// The canonical form of the label set being resolved (name NUL value SOH …), the bytes its id hashes.
+let canonical = new Uint8Array(1024);
 
-/** The labels of one series, on a cache miss only; validated as a Prometheus receiver would. */
-function decodeLabels(bytes: Uint8Array, start: number, end: number, index: number): Labels {
+/**
+ * The labels of one series and its id, on a cache miss only; validated as
+ * a Prometheus receiver would. Labels arrive sorted by name from every
+ * Prometheus, so the id is hashed from their bytes as they are read; only
+ * a sender that sends them in another order pays for the sort.
+ */
+function resolveLabels(bytes: Buffer, start: number, end: number, index: number): SeriesDefinition {
   const field = `timeseries[${index}].labels`;
-  const reader = Reader.create(bytes.subarray(start, end));
   const labels: Record<string, string> = {};
-  const seen = new Set<string>();
-  while (reader.pos < reader.len) {
-    reader.uint32(); // field 1 of TimeSeries: these bytes hold only labels
-    const labelEnd = reader.uint32() + reader.pos;
+  const names: string[] = [];
+  let sorted = true;
+  let previous = '';
+  let size = 0;
+  let pos = start;
+  while (pos < end) {
+    readTag(bytes, pos, end); // field 1 of TimeSeries: these bytes hold only labels
+    const length = varint(bytes, next, end);
+    pos = next;
+    const labelEnd = pos + length;
+    let nameStart = pos;
+    let nameEnd = pos;
+    let valueStart = pos;
+    let valueEnd = pos;
     let name = '';
     let value = '';
-    while (reader.pos < labelEnd) {
-      const tag = reader.uint32();
-      if (tag === 0x0a) name = utf8(reader.bytes(), field, 'name');
-      else if (tag === 0x12) value = utf8(reader.bytes(), field, `value of "${name}"`);
-      else reader.skipType(tag & 7);
+    while (pos < labelEnd) {
+      const tag = readTag(bytes, pos, labelEnd);
+      pos = next;
+      if (tag === 0x0a || tag === 0x12) {
+        const l = varint(bytes, pos, labelEnd);
+        pos = next;
+        if (pos + l > labelEnd) throw new Malformed('a label overruns its length');
+        const s = text(bytes, pos, pos + l);
+        if (tag === 0x0a) {
+          if (s === null) throw new InputError(field, 'label name is not valid UTF-8');
+          name = s;
+          nameStart = pos;
+          nameEnd = pos + l;
+        } else {
+          if (s === null) throw new InputError(field, `label value of "${name}" is not valid UTF-8`);
+          value = s;
+          valueStart = pos;
+          valueEnd = pos + l;
+        }
+        pos += l;
+      } else pos = skipField(bytes, pos, labelEnd, tag & 7, tag, pos);
     }
-    if (seen.has(name)) throw new InputError(field, `duplicate label name "${name}"`);
-    seen.add(name);
+    if (pos !== labelEnd) throw new Malformed('a label overruns its length');
+    if (names.length > 0 && name <= previous) {
+      if (names.includes(name)) throw new InputError(field, `duplicate label name "${name}"`);
+      sorted = false;
+    }
+    names.push(name);
+    previous = name;
     if (name !== '__name__' && !isValidLabelName(name)) throw new InputError(field, `invalid label name "${name}"`);
     // Prometheus treats an empty label value as the label being absent.
-    if (value !== '') labels[name] = value;
+    if (value === '') continue;
+    labels[name] = value;
+    if (sorted) {
+      const need = size + (nameEnd - nameStart) + (valueEnd - valueStart) + 2;
+      if (need > canonical.length) {
+        const grown = new Uint8Array(Math.max(need, canonical.length * 2));
+        grown.set(canonical.subarray(0, size));
+        canonical = grown;
+      }
+      // Byte loops: label text is short, and a subarray per copy costs more than the copy.
+      for (let i = nameStart; i < nameEnd; i++) canonical[size++] = bytes[i]!;
+      canonical[size++] = 0;
+      for (let i = valueStart; i < valueEnd; i++) canonical[size++] = bytes[i]!;
+      canonical[size++] = 1;
+    }
   }
-  const problem = labelSetProblem(labels);
-  if (problem) throw new InputError(field, problem);
-  return labels;
+  // labelSetProblem's checks that are left: label names were checked above, and valid UTF-8 holds no lone surrogate.
+  const metric = labels['__name__'];
+  if (metric === undefined) throw new InputError(field, 'series has no __name__ label');
+  if (!isValidMetricName(metric)) throw new InputError(field, `invalid metric name "${metric}"`);
+  return { id: sorted ? seriesIdOfCanonical(canonical.subarray(0, size)) : seriesId(labels), labels };
 }
 
 /**
- * A label string from its bytes, refusing invalid UTF-8 as Prometheus does
- * (protobufjs' own string() would turn bad bytes into U+FFFD silently).
+ * A label string from its bytes, or null when they are not valid UTF-8
+ * (refused, as Prometheus does, where a lenient decoder would put U+FFFD).
+ * Most label text is ASCII: checked in a loop, then read as Latin-1.
  */
-function utf8(bytes: Uint8Array, field: string, what: string): string {
-  if (!isUtf8(bytes)) throw new InputError(field, `label ${what} is not valid UTF-8`);
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+function text(bytes: Buffer, start: number, end: number): string | null {
+  for (let i = start; i < end; i++) {
+    if (bytes[i]! >= 0x80) return isUtf8(bytes.subarray(start, end)) ? bytes.toString('utf8', start, end) : null;
+  }
+  return (bytes as unknown as Latin1Slice).latin1Slice(start, end);
 }
 
+/** Buffer's own Latin-1 reader, which toString('latin1', …) calls after checking its arguments (these are checked). */
+interface Latin1Slice {
+  latin1Slice(start: number, end: number): string;
+}
 
 function uncompressBlock(body: Uint8Array, maxBytes: number): Buffer {
   if (body.length === 0) throw new InputError('body', 'empty body: expected a snappy-compressed WriteRequest');
