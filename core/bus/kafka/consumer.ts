@@ -37,6 +37,8 @@ interface ConsumerState<T extends Topic> {
   roomWaiters: (() => void)[];
   /** The delivery loop; disconnect() waits for the delivery in hand to be stored and committed. */
   loop: Promise<void> | null;
+  /** Per partition, the commit of a stored delivery still in flight: the next delivery goes on meanwhile, but not the same partition's intent. */
+  finals: Map<number, Promise<unknown>>;
 }
 
 export class KafkaConsumerSide {
@@ -82,7 +84,7 @@ export class KafkaConsumerSide {
       allowAutoTopicCreation: false,
       retry: { initialRetryTime: 300, maxRetryTime: 3_000, retries: 8, restartOnFailure: async () => !this.link.closed },
     });
-    const state: ConsumerState<T> = { topic, consumer, assignment: [], generation: 0, intents: new Map(), fetched: new FetchedQueue(), wake: null, roomWaiters: [], loop: null };
+    const state: ConsumerState<T> = { topic, consumer, assignment: [], generation: 0, intents: new Map(), fetched: new FetchedQueue(), wake: null, roomWaiters: [], loop: null, finals: new Map() };
     this.consumers.set(topic, state as unknown as ConsumerState<Topic>);
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       state.assignment = [...(event.payload.memberAssignment[this.topicName(topic)] ?? [])].sort((a, b) => a - b);
@@ -136,6 +138,7 @@ export class KafkaConsumerSide {
       this.wakeFetches(state);
     }
     await Promise.all([...this.consumers.values()].map((s) => s.loop));
+    await Promise.all([...this.consumers.values()].flatMap((s) => [...s.finals.values()]));
     await Promise.all([...this.consumers.values()].map((c) => c.consumer.disconnect().catch(() => undefined)));
   }
 
@@ -241,6 +244,8 @@ export class KafkaConsumerSide {
     if (payloads.length > 0) {
       const delivery: Delivery<T> = { topic, payloads, token: deliveryToken(kafkaTopic, partition, first, last) };
       // Announce the range before the handler stores anything: whoever replays it after a crash reads this back.
+      // The partition's previous commit lands first, or it could overwrite this intent.
+      await state.finals.get(partition);
       if (!(await this.commit(state, partition, first, intentMetadata(first, last)))) return;
       // A failed handler gets the same delivery (same token) again after a pause; nothing
       // is committed meanwhile. If the partition is taken away (rebalance) or the bus
@@ -259,8 +264,14 @@ export class KafkaConsumerSide {
       }
     }
     state.fetched.markStored(partition, run.last);
-    // Not committed (the partition moved on meanwhile): its next owner replays the announced range with the same token.
-    await this.commit(state, partition, (run.last + 1n).toString(), null);
+    // Committed while the next delivery goes on (one broker round trip less on the delivery path; the
+    // intent stands until it lands, so a crash meanwhile replays the same range with the same token).
+    // Not committed at all (the partition moved on): its next owner replays the announced range likewise.
+    await state.finals.get(partition);
+    const final = this.commit(state, partition, (run.last + 1n).toString(), null).finally(() => {
+      if (state.finals.get(partition) === final) state.finals.delete(partition);
+    });
+    state.finals.set(partition, final);
     this.metrics.consumedMessages.inc({ topic }, run.messages.length);
     this.metrics.consumedUnits.inc({ topic }, units);
     this.metrics.batchUnits.observe({ topic, direction: 'consume' }, units);
