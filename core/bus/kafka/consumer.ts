@@ -169,12 +169,13 @@ export class KafkaConsumerSide {
     const { batch } = payload;
     if (batch.messages.length === 0) return;
     const generation = state.generation;
-    while (state.fetched.bytes >= this.options.consumer.maxQueuedBytes! && !this.link.closed && payload.isRunning() && generation === state.generation) {
+    // The intent is read before the partition's first delivery after an assignment is chosen.
+    await this.pendingIntent(state, batch.partition);
+    // A partition still fetching an announced range is never held back: a queue full of such partial ranges delivers nothing until they are whole.
+    while (state.fetched.bytes >= this.options.consumer.maxQueuedBytes! && !state.intents.get(batch.partition) && !this.link.closed && payload.isRunning() && generation === state.generation) {
       await Promise.race([new Promise<void>((r) => state.roomWaiters.push(r)), sleep(this.options.consumer.heartbeatInterval!)]);
       await payload.heartbeat();
     }
-    // The intent is read before the partition's first delivery after an assignment is chosen.
-    await this.pendingIntent(state, batch.partition);
     if (this.link.closed || !payload.isRunning() || payload.isStale() || generation !== state.generation) return;
     const messages: FetchedMessage<TopicPayloads[T]>[] = [];
     for (const message of batch.messages) {
@@ -202,7 +203,8 @@ export class KafkaConsumerSide {
   private async deliveryLoop<T extends Topic>(state: ConsumerState<T>, handler: DeliveryHandler<T>): Promise<void> {
     await this.connecting;
     while (!this.link.closed) {
-      const run = state.fetched.next(this.options.consumer.maxDeliveryUnits!, (p) => state.intents.get(p) ?? null, Date.now());
+      // Half the queue's bound in bytes: a run (so an announced range to replay) always fits in the queue.
+      const run = state.fetched.next(this.options.consumer.maxDeliveryUnits!, this.options.consumer.maxQueuedBytes! / 2, (p) => state.intents.get(p) ?? null, Date.now());
       if (!run) {
         await new Promise<void>((r) => (state.wake = r));
         state.wake = null;

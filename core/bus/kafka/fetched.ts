@@ -64,13 +64,13 @@ export class FetchedQueue<P> {
 
   /**
    * The next delivery, taken out of the queue: the partition waiting longest,
-   * its messages from the head, at most maxUnits units (at least one
-   * message). A partition with an announced intent that its head starts is
+   * its messages from the head, at most maxUnits units and maxBytes bytes
+   * (definitions carry no units) but at least one message. A partition with an announced intent that its head starts is
    * held until the whole announced range is here, then cut to exactly it;
    * an intent the head is already past is ignored; one the head does not
    * start (the range is gone or partly stored) is reported unreplayable.
    */
-  next(maxUnits: number, intentOf: (partition: number) => DeliveryIntent | null, now: number): FetchedRun<P> | null {
+  next(maxUnits: number, maxBytes: number, intentOf: (partition: number) => DeliveryIntent | null, now: number): FetchedRun<P> | null {
     const order = [...this.partitions].filter(([, q]) => q.messages.length > 0).sort((a, b) => a[1].since - b[1].since);
     for (const [partition, q] of order) {
       this.dropStored(partition, q);
@@ -81,11 +81,9 @@ export class FetchedQueue<P> {
       if (intent && head <= intent.to) {
         if (fetchCoversIntent(intent, String(head), String(tail))) return this.take(partition, q, (m) => m.offset <= intent.to, 'replay', now);
         if (head === intent.from) continue; // the rest of the announced range is still being fetched
-        let units = 0;
-        return this.take(partition, q, (m, i) => (units += m.units) <= maxUnits || i === 0, 'unreplayable', now);
+        return this.take(partition, q, bounded(maxUnits, maxBytes), 'unreplayable', now);
       }
-      let units = 0;
-      return this.take(partition, q, (m, i) => (units += m.units) <= maxUnits || i === 0, null, now);
+      return this.take(partition, q, bounded(maxUnits, maxBytes), null, now);
     }
     return null;
   }
@@ -124,4 +122,15 @@ export class FetchedQueue<P> {
     for (const q of this.partitions.values()) n += q.messages.length;
     return n;
   }
+}
+
+/** Keeps messages while the run stays within both bounds; the first always. */
+function bounded<P>(maxUnits: number, maxBytes: number): (m: FetchedMessage<P>, i: number) => boolean {
+  let units = 0;
+  let bytes = 0;
+  return (m, i) => {
+    units += m.units;
+    bytes += m.bytes;
+    return i === 0 || (units <= maxUnits && bytes <= maxBytes);
+  };
 }
