@@ -42,6 +42,10 @@ export interface KafkaBusOptions {
     maxWaitTimeInMs?: number;
     /** Wait before redelivering a delivery whose handler failed. */
     retryDelayMs?: number;
+    /** Fetched bytes waiting for the handler before fetching pauses (fetching runs ahead of storing up to this). */
+    maxQueuedBytes?: number;
+    /** Most units (samples, records) one delivery hands over: one partition's run gathered while the previous delivery was stored. */
+    maxDeliveryUnits?: number;
   };
 }
 
@@ -63,7 +67,7 @@ export function resolveKafkaBusOptions(options: KafkaBusOptions): ResolvedKafkaB
     maxMessageBytes: 900 * 1024,
     lagIntervalMs: 5_000,
     ...options,
-    consumer: { sessionTimeout: 10_000, heartbeatInterval: 1_000, rebalanceTimeout: 20_000, maxBytesPerPartition: 8 * 1024 * 1024, minBytes: 1024 * 1024, maxWaitTimeInMs: 250, retryDelayMs: 500, ...options.consumer },
+    consumer: { sessionTimeout: 10_000, heartbeatInterval: 1_000, rebalanceTimeout: 20_000, maxBytesPerPartition: 8 * 1024 * 1024, minBytes: 1024 * 1024, maxWaitTimeInMs: 250, retryDelayMs: 500, maxQueuedBytes: 64 * 1024 * 1024, maxDeliveryUnits: 1_000_000, ...options.consumer },
   };
   for (const b of options.brokers) {
     if (!/^[^\s:]+:\d+$/.test(b)) throw new Error(`kafka.brokers: "${b}" is not host:port`);
