@@ -46,13 +46,20 @@ interface ModeFigures {
   /** Inserts the ingester made and their mean size in samples (deliveries, split per tenant). */
   inserts: number;
   mean_insert_samples: number;
-  /** Logged mode: write+fdatasync rounds of the bus log, entries per round, mean ms per fdatasync, MB written. */
-  bus_log?: { syncs: number; appends_per_sync: number; mean_sync_ms: number; mb: number };
+  /** Logged mode: write+fdatasync rounds of the bus log, entries per round, mean ms per fdatasync and per round (write, sync, hand-offs), MB written. */
+  bus_log?: { syncs: number; appends_per_sync: number; mean_sync_ms: number; mean_round_ms: number; mb: number };
   seconds_per_million: Record<string, number>;
 }
 
 async function run(acknowledge: Acknowledge): Promise<{ figures: ModeFigures; dataDir: string }> {
   const engine = await startEngineProcess({ ...baseConfig, bus: { ...baseConfig.bus, acknowledge } });
+  // An engine that dies mid-run would leave the senders retrying for minutes: say so, with its last words.
+  let stderr = '';
+  engine.child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  engine.child.once('exit', (code, signal) => {
+    if (!stopping) console.error(`${acknowledge}: the engine exited mid-run (code ${code}, signal ${signal}): ${stderr}`);
+  });
+  let stopping = false;
   try {
     const started = performance.now();
     const sent = await sendAll(`${engine.url}/api/v1/write`, load.bodies, 8);
@@ -80,6 +87,7 @@ async function run(acknowledge: Acknowledge): Promise<{ figures: ModeFigures; da
               syncs,
               appends_per_sync: Number(((values['tidemark_bus_log_appends_total'] ?? 0) / Math.max(syncs, 1)).toFixed(1)),
               mean_sync_ms: Number((((values['tidemark_bus_log_sync_seconds_total'] ?? 0) / Math.max(syncs, 1)) * 1000).toFixed(2)),
+              mean_round_ms: Number((((values['tidemark_bus_log_round_seconds_total'] ?? 0) / Math.max(syncs, 1)) * 1000).toFixed(2)),
               mb: Math.round((values['tidemark_bus_log_bytes_total'] ?? 0) / 2 ** 20),
             },
           }
@@ -89,6 +97,7 @@ async function run(acknowledge: Acknowledge): Promise<{ figures: ModeFigures; da
     };
     return { figures, dataDir: engine.dataDir };
   } finally {
+    stopping = true;
     await engine.stop();
   }
 }

@@ -90,6 +90,7 @@ function busLogMetrics(registry: Registry, bus: MemoryBus): void {
   stat('tidemark_bus_log_appends_total', 'Entries appended to the bus log (payloads, delivery intents, handled marks).', (s) => s.appends);
   stat('tidemark_bus_log_syncs_total', 'write+fdatasync rounds of the bus log (appends made meanwhile share one).', (s) => s.syncs);
   stat('tidemark_bus_log_sync_seconds_total', 'Seconds spent in fdatasync of the bus log.', (s) => s.syncSeconds);
+  stat('tidemark_bus_log_round_seconds_total', 'Seconds from the start of each write+sync round of the bus log until its appends were durable.', (s) => s.roundSeconds);
   stat('tidemark_bus_log_bytes_total', 'Bytes written to the bus log.', (s) => s.bytes);
   stat('tidemark_bus_log_segments_deleted_total', 'Bus log segments deleted once everything in them was stored.', (s) => s.segmentsDeleted);
 }
