@@ -43,6 +43,8 @@ export class SyncWriter {
   private readonly worker = new Worker(WORKER, { eval: true });
   private readonly waiting = new Map<number, { resolve(r: WriteResult): void; reject(e: Error): void }>();
   private next = 0;
+  /** Why the thread is gone, once it is: later writes are refused rather than left waiting. */
+  private dead: Error | null = null;
 
   constructor() {
     this.worker.on('message', (m: { id: number; bytes?: number; syncMs?: number; error?: string }) => {
@@ -61,6 +63,7 @@ export class SyncWriter {
 
   /** Writes `parts` at the end of the file open on `fd` (append mode) and fdatasyncs it. */
   write(fd: number, parts: readonly Uint8Array[]): Promise<WriteResult> {
+    if (this.dead) return Promise.reject(this.dead);
     const id = this.next++;
     return new Promise<WriteResult>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
@@ -71,6 +74,7 @@ export class SyncWriter {
   }
 
   private failAll(e: Error): void {
+    this.dead ??= e;
     for (const w of this.waiting.values()) w.reject(e);
     this.waiting.clear();
   }
