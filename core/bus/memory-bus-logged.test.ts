@@ -3,13 +3,14 @@
 // restart replays what was not handled, a delivery that was in flight with
 // the same payloads and token; torn tails are cut; handled segments go.
 import { afterAll, describe, expect, it } from 'vitest';
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryBus, type MemoryBusOptions } from './memory-bus.ts';
 import { SampleBatchBuilder } from './samples.ts';
 import type { Delivery } from './bus.ts';
 import type { LogRecord } from './records.ts';
+import { readEntries } from './log/entries.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'tidemark-loggedbus-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -17,6 +18,11 @@ let n = 0;
 const freshDir = () => join(root, `bus${n++}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const never = () => new Promise<never>(() => {});
+/** Waits until `ready()` holds (bounded: a shared machine can be slow), then lets the assertions say what is wrong. */
+async function until(ready: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ready() && Date.now() < end) await sleep(10);
+}
 
 /** A batch of `size` samples whose first value names it. */
 function batch(name: number, size = 1) {
@@ -63,7 +69,10 @@ describe('logged acknowledgement', () => {
       if (seen.length === 2) return never(); // the process dies while storing the second delivery
     });
     await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((i) => first.publish('metrics', batch(i))));
-    await sleep(50);
+    await until(() => seen.length >= 2);
+    // The first delivery's handled mark is on disk (it is written after its handler resolved, without waiting).
+    const segment = join(dir, readdirSync(dir).find((f) => f.endsWith('.seg'))!);
+    await until(() => readEntries(readFileSync(segment), 0).entries.some((e) => e.kind === 'handled'));
     expect(seen.map(names)).toEqual([
       [1, 2, 3],
       [4, 5, 6],
@@ -74,7 +83,7 @@ describe('logged acknowledgement', () => {
     const replayed: Delivery<'metrics'>[] = [];
     await second.consume('metrics', async (d) => void replayed.push(d));
     await second.publish('metrics', batch(9));
-    await sleep(50);
+    await until(() => replayed.flatMap(names).length >= 6);
     // The announced delivery exactly as before (same boundaries, same token), before anything new.
     expect(replayed[0]!.token).toBe(seen[1]!.token);
     expect(names(replayed[0]!)).toEqual([4, 5, 6]);
@@ -109,11 +118,12 @@ describe('logged acknowledgement', () => {
     const bus = await MemoryBus.open(options(dir, { log: { dir, segmentBytes: 2048 }, maxDelivery: 50 }));
     await bus.consume('metrics', async () => {});
     for (let i = 0; i < 40; i++) await bus.publish('metrics', batch(i, 20));
-    await sleep(100);
+    const files = () => readdirSync(dir).filter((f) => f.endsWith('.seg')).length;
+    await until(() => bus.depth().metrics === 0 && bus.logStats()!.segmentsDeleted > 5 && files() <= 2);
     const stats = bus.logStats()!;
     expect(stats.bytes).toBeGreaterThan(10 * 2048);
     expect(stats.segmentsDeleted).toBeGreaterThan(5);
-    expect(readdirSync(dir).filter((f) => f.endsWith('.seg')).length).toBeLessThanOrEqual(2);
+    expect(files()).toBeLessThanOrEqual(2);
     await bus.close();
   });
 
@@ -148,5 +158,17 @@ describe('logged acknowledgement', () => {
     release();
     await waiting;
     await bus.close();
+  });
+
+  it('refuses publishes once the log cannot be written, and is not ready, saying why (receivers answer 503, nothing stalls)', async () => {
+    const bus = await MemoryBus.open(options(freshDir()));
+    await bus.publish('metrics', batch(1));
+    expect(bus.ready()).toBe(true);
+    // The segment's descriptor closed behind the log's back: its next write fails (EBADF), as a failing disk's would.
+    closeSync((bus as unknown as { log: { fh: { fd: number } } }).log.fh.fd);
+    await expect(bus.publish('metrics', batch(2))).rejects.toThrow(/EBADF|bad file descriptor/i);
+    await expect(bus.publish('metrics', batch(3))).rejects.toThrow();
+    expect(bus.ready()).toBe(false);
+    expect(bus.problem()).toMatch(/bus log cannot be written/);
   });
 });
