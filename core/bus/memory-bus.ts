@@ -146,6 +146,8 @@ export class MemoryBus implements Bus {
     }
     if (this.closing) throw new BusClosedError();
     if (this.log) {
+      // A log that cannot be written takes nothing more (the receiver answers 503; the sender sends again later).
+      if (this.log.failure) throw this.log.failure;
       // Queued at once, in log order; the delivery that takes it waits for its intent's sync, which covers it.
       const { position, durable } = this.log.append({ kind: 'payload', topic, bytes: encodePayload(topic, payload) });
       q.items.push({ payload, units, settle: null, position, replay: null });
