@@ -10,7 +10,9 @@
 // as Prometheus' remote_write shards do. Timed: `send_s` from the first
 // timed request to the last answer, `visible_s` from then until the peer's
 // own query API counts every sample sent. The rate is a stored rate:
-// samples of the timed rounds / (send_s + visible_s).
+// samples of the timed rounds / (send_s + visible_s). Tidemark runs with
+// BENCH_ENGINE_CONFIG (a JSON config) and BENCH_ACK (`stored`, the default,
+// or `logged`: its memory bus's bus.acknowledge).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +25,9 @@ const rounds = Number(process.env['BENCH_ROUNDS'] ?? 20);
 const shards = Number(process.env['BENCH_SHARDS'] ?? 10);
 const samplesPerRequest = Number(process.env['BENCH_SAMPLES_PER_REQUEST'] ?? 10_000);
 const intervalSeconds = 15;
+const engineConfig = JSON.parse(process.env['BENCH_ENGINE_CONFIG'] ?? '{}') as Record<string, unknown> & { bus?: Record<string, unknown> };
+if (process.env['BENCH_ACK']) engineConfig.bus = { ...engineConfig.bus, acknowledge: process.env['BENCH_ACK'] };
+const acknowledge = String(engineConfig.bus?.['acknowledge'] ?? 'stored');
 if (!(rounds >= 1 && series >= 1 && shards >= 1 && samplesPerRequest >= 1)) throw new Error('BENCH_SERIES, BENCH_ROUNDS, BENCH_SHARDS, BENCH_SAMPLES_PER_REQUEST must be positive');
 
 // Round 0 is the warm-up; the timed rounds follow it in time.
@@ -104,7 +109,7 @@ async function prometheus(): Promise<Target> {
 
 async function tidemark(): Promise<Target> {
   // A request of 10,000 samples is well under the default body limit (32 MiB).
-  const engine = await startEngineProcess(JSON.parse(process.env['BENCH_ENGINE_CONFIG'] ?? '{}') as Record<string, unknown>);
+  const engine = await startEngineProcess(engineConfig);
   return {
     url: `${engine.url}/api/v1/write`,
     count: () => tidemarkSampleCount(engine.url, load.metrics, load.firstTimestampMs, load.lastTimestampMs),
@@ -181,6 +186,7 @@ console.log(
     rounds,
     samples_per_request: samplesPerRequest,
     shards,
+    tidemark_acknowledge: acknowledge,
     samples: timedSamples,
     tidemark_samples_per_s: tm.samples_per_s,
     victoriametrics_samples_per_s: vm.samples_per_s,

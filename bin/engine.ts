@@ -1,7 +1,8 @@
 // The engine: opens the store, runs migrations, and starts the parts this
 // process's role asks for (sources and receivers, the ingester, the query
 // API) with the bus between them. The only place that knows every domain.
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { Store } from '../core/store.ts';
@@ -49,19 +50,49 @@ export interface Engine {
 
 const MIGRATIONS: Migration[] = [...metricsMigrations, ...slaMigrations, ...autoscalerMigrations, ...authMigrations, ...alertingMigrations];
 
-function createBus(config: Config, registry: Registry, log: Logger): Bus {
+async function createBus(config: Config, registry: Registry, log: Logger): Promise<Bus> {
   if (config.bus.kind === 'memory') {
     if (config.role !== 'all') throw new Error(`role "${config.role}" needs the kafka bus (--bus kafka): the memory bus lives inside one process`);
-    // Group commit: a publish resolves once its samples are stored, so a receiver's 2xx means stored.
-    return new MemoryBus({
+    const options = {
       capacity: config.bus.capacity,
       maxDelivery: config.ingester.maxBatch,
       lingerMs: Math.min(parseDuration(config.ingester.maxWait), 200),
-      acknowledge: 'stored',
-    });
+    };
+    if (config.bus.acknowledge === 'stored') {
+      // Group commit: a publish resolves once its samples are stored, so a receiver's 2xx means stored.
+      return new MemoryBus({ ...options, acknowledge: 'stored' });
+    }
+    // A publish resolves once its payload is durably in the bus log; what the log holds unhandled is replayed first.
+    const dir = config.bus.logDir ?? join(config.store.dataPath, 'bus-log');
+    const bus = await MemoryBus.open({ ...options, acknowledge: 'logged', log: { dir, segmentBytes: config.bus.segmentBytes } });
+    if (bus.recovery && (bus.recovery.replayed > 0 || bus.recovery.torn.length > 0)) log.warn({ dir, ...bus.recovery }, 'bus log replayed');
+    busLogMetrics(registry, bus);
+    return bus;
   }
   // Connects in the background: a broker that is down at start shows on /readyz, not as a crash.
   return new KafkaBus(kafkaBusOptions(config, { registry, logger: log }));
+}
+
+/** The bus log's counters: how many publishes share a sync, and what the syncs cost. */
+function busLogMetrics(registry: Registry, bus: MemoryBus): void {
+  const stat = (name: string, help: string, read: (s: NonNullable<ReturnType<MemoryBus['logStats']>>) => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const s = bus.logStats();
+        if (!s) return;
+        this.reset();
+        this.inc(read(s));
+      },
+    });
+  stat('tidemark_bus_log_appends_total', 'Entries appended to the bus log (payloads, delivery intents, handled marks).', (s) => s.appends);
+  stat('tidemark_bus_log_syncs_total', 'write+fdatasync rounds of the bus log (appends made meanwhile share one).', (s) => s.syncs);
+  stat('tidemark_bus_log_sync_seconds_total', 'Seconds spent in fdatasync of the bus log.', (s) => s.syncSeconds);
+  stat('tidemark_bus_log_round_seconds_total', 'Seconds from the start of each write+sync round of the bus log until its appends were durable.', (s) => s.roundSeconds);
+  stat('tidemark_bus_log_bytes_total', 'Bytes written to the bus log.', (s) => s.bytes);
+  stat('tidemark_bus_log_segments_deleted_total', 'Bus log segments deleted once everything in them was stored.', (s) => s.segmentsDeleted);
 }
 
 /** Samples per second over the last ten seconds, from a running total sampled every second. */
@@ -87,7 +118,7 @@ export async function startEngine(config: Config, log: Logger = createLogger()):
   const applied = await migrate(store, schemaContext(store, config.store), [...MIGRATIONS, ...logsMigrations(logsRetentionDays(config.logs))]);
   if (applied.length > 0) log.info({ migrations: applied.map((m) => `${m.component}/${m.version}`) }, 'schema migrated');
   if (await applyLogsRetention(store, schemaContext(store, config.store), logsRetentionDays(config.logs))) log.info({ retention: config.logs.retention }, 'logs retention changed');
-  const bus = createBus(config, registry, log);
+  const bus = await createBus(config, registry, log);
   closers.unshift(() => bus.close());
   const ctx: AppContext<Config> = { config, store, bus, log, registry, onClose: (fn) => closers.unshift(fn) };
 

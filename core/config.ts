@@ -47,6 +47,16 @@ export const coreConfigSchema = z.object({
       kind: z.enum(['memory', 'kafka']).default('memory'),
       /** In-process bus: samples queued before publishers wait. */
       capacity: z.number().int().positive().default(4_000_000),
+      /**
+       * In-process bus: when a receiver answers 2xx. 'stored': once the insert carrying the request is
+       * done (group commit; a sample is queryable when its 2xx arrives). 'logged': once the request is
+       * durably in the bus log (fdatasync'd), stored a moment later; higher ingest, larger inserts.
+       */
+      acknowledge: z.enum(['stored', 'logged']).default('stored'),
+      /** The bus log's directory (acknowledge 'logged'); default: `bus-log` under store.dataPath. */
+      logDir: z.string().min(1).optional(),
+      /** Bytes per bus log segment; a segment is deleted once everything in it is stored. */
+      segmentBytes: z.number().int().min(64 * 1024).default(64 * 1024 * 1024),
     })
     .prefault({}),
   kafka: z
