@@ -69,8 +69,12 @@ async function underDeadline<T>(store: Store, opts: ReadOptions, run: (settings:
     reason ??= 'timeout';
     controller.abort();
   }, remaining);
+  // Embedded chDB does not hear the abort signal: the caller is answered at once all the same, and the
+  // statement ends by max_execution_time (a server's is killed below).
+  const stopped = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(new Error('query aborted')), { once: true }));
+  stopped.catch(() => {});
   try {
-    return await run(
+    const work = run(
       {
         // Fractional seconds: embedded chDB cannot interrupt a running query, so this is what ends it there.
         max_execution_time: Math.max(0.1, Math.round(remaining) / 1000),
@@ -79,6 +83,8 @@ async function underDeadline<T>(store: Store, opts: ReadOptions, run: (settings:
       },
       { queryId, signal: controller.signal },
     );
+    work.catch(() => {});
+    return await Promise.race([work, stopped]);
   } catch (e) {
     const message = (e as Error).message ?? '';
     if (reason !== null || /TIMEOUT_EXCEEDED|Timeout exceeded/i.test(message)) {
