@@ -119,7 +119,7 @@ export const SERIES_PER_READ = 1000;
  * pushdown folds a batch into its per-step answer and lets it go); the
  * sample budget counts every row read.
  */
-async function readSeries(store: Store, vs: VectorSelector, span: TimeSpan, opts: ReadOptions, each: (series: SeriesData[]) => void): Promise<void> {
+async function readSeries(store: Store, vs: VectorSelector, span: TimeSpan, opts: ReadOptions, each: (series: SeriesData[]) => void | Promise<void>): Promise<void> {
   const table = (name: string) => store.table(name);
   const list = await runQuery(store, seriesListSql(table, opts.tenant, vs.matchers), opts, 'JSONCompactEachRow');
   const labels = new Map<string, Labels>();
@@ -142,9 +142,12 @@ async function readSeries(store: Store, vs: VectorSelector, span: TimeSpan, opts
     const { series, rows } = decodeSampleRows(bytes, labels);
     opts.stats.samplesRead += rows;
     if (opts.stats.samplesRead > opts.maxSamples) throw tooManySamples();
-    each(series.sort((a, b) => byLabels(a.metric, b.metric)));
+    await each(series.sort((a, b) => byLabels(a.metric, b.metric)));
   }
 }
+
+/** Longest the per-series fold runs before it lets the event loop take timers and other requests. */
+const YIELD_EVERY_MS = 20;
 
 /** Reads every selector's series and samples over the span its evaluations reach. */
 export async function readData(store: Store, ast: Expr, times: QueryTimes, stepMs: number, opts: ReadOptions, check: () => void = () => {}): Promise<ReadData> {
@@ -173,8 +176,15 @@ export async function readData(store: Store, ast: Expr, times: QueryTimes, stepM
         // Raw samples, every step's window computed in Node in one pass per series (range-steps.ts).
         rawReads++;
         const acc = new StepAccumulator(p, steps);
-        await readSeries(store, vs, span, opts, (series) => {
+        await readSeries(store, vs, span, opts, async (series) => {
+          let since = performance.now();
           for (const s of series) {
+            // Long windows at fine steps take a while per series: let timers run between series, so
+            // other requests are served and a cancel or the deadline is heard (check) mid-way.
+            if (performance.now() - since > YIELD_EVERY_MS) {
+              await new Promise((resolve) => setImmediate(resolve));
+              since = performance.now();
+            }
             check();
             acc.add(s);
           }

@@ -22,11 +22,22 @@ export function extrapolatedRate(w: Window, rangeStartMs: number, rangeEndMs: nu
 }
 
 /** extrapolatedRate over the samples [lo, hi) of whole arrays (at least two): the all-steps evaluation (range-steps.ts) slides over them. */
-export function extrapolatedRateAt(t: ArrayLike<number>, v: ArrayLike<number>, lo: number, hi: number, rangeStartMs: number, rangeEndMs: number, isCounter: boolean, isRate: boolean): number {
+export function extrapolatedRateAt(
+  t: ArrayLike<number>,
+  v: ArrayLike<number>,
+  lo: number,
+  hi: number,
+  rangeStartMs: number,
+  rangeEndMs: number,
+  isCounter: boolean,
+  isRate: boolean,
+  /** False when the caller knows no pair in the window drops (a counter without a reset there): the scan would add nothing. */
+  scanResets = true,
+): number {
   const first = v[lo]!;
   const last = v[hi - 1]!;
   let result = last - first;
-  if (isCounter) {
+  if (isCounter && scanResets) {
     let prev = 0;
     for (let i = lo; i < hi; i++) {
       const x = v[i]!;

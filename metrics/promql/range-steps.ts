@@ -24,6 +24,13 @@ export function seriesSteps(fn: PushdownFunction, t: Float64Array, v: Float64Arr
   let hi = 0;
   let found = 0;
   const need = fn === 'rate' || fn === 'increase' || fn === 'delta' ? 2 : 1;
+  // Counter resets before each sample (resets[i]: pairs j ≤ i with v[j] < v[j-1]), so a window
+  // without one skips the reset scan: a step costs O(1), not O(window), in the common case.
+  let resets: Int32Array | null = null;
+  if (fn === 'rate' || fn === 'increase') {
+    resets = new Int32Array(n);
+    for (let i = 1; i < n; i++) resets[i] = resets[i - 1]! + (v[i]! < v[i - 1]! ? 1 : 0);
+  }
   for (let k = 0; k < steps.count; k++) {
     const te = steps.startMs + k * steps.stepMs - offsetMs;
     const from = te - rangeMs;
@@ -35,10 +42,10 @@ export function seriesSteps(fn: PushdownFunction, t: Float64Array, v: Float64Arr
     let value: number;
     switch (fn) {
       case 'rate':
-        value = extrapolatedRateAt(t, v, lo, hi, from, te, true, true);
+        value = extrapolatedRateAt(t, v, lo, hi, from, te, true, true, resets![hi - 1]! > resets![lo]!);
         break;
       case 'increase':
-        value = extrapolatedRateAt(t, v, lo, hi, from, te, true, false);
+        value = extrapolatedRateAt(t, v, lo, hi, from, te, true, false, resets![hi - 1]! > resets![lo]!);
         break;
       case 'delta':
         value = extrapolatedRateAt(t, v, lo, hi, from, te, false, false);

@@ -89,7 +89,7 @@ describe('PromQL limits', () => {
 
   it('times out with 503 and leaves nothing running in the store', async () => {
     const began = Date.now();
-    const e = await failure(() => rangeQuery(t.store, 'sum(rate(load_total[1h]))', T0 + 3_600_000, T0 + 3 * 3_600_000, 1000, { tenant: 'default', timeoutMs: 300 }));
+    const e = await failure(() => rangeQuery(t.store, 'sum(avg_over_time(load_total[1h]))', T0 + 3_600_000, T0 + 3 * 3_600_000, 1000, { tenant: 'default', timeoutMs: 300 }));
     expect(e.errorType).toBe('timeout');
     expect(e.status).toBe(503);
     expect(Date.now() - began).toBeLessThan(10_000);
@@ -101,7 +101,7 @@ describe('PromQL limits', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 200);
     const began = Date.now();
-    const e = await failure(() => rangeQuery(t.store, 'sum(rate(load_total[1h]))', T0 + 3_600_000, T0 + 3 * 3_600_000, 1000, { tenant: 'default', signal: controller.signal, timeoutMs: 2000 }));
+    const e = await failure(() => rangeQuery(t.store, 'sum(avg_over_time(load_total[1h]))', T0 + 3_600_000, T0 + 3 * 3_600_000, 1000, { tenant: 'default', signal: controller.signal, timeoutMs: 2000 }));
     expect(e.errorType).toBe('canceled');
     expect(Date.now() - began).toBeLessThan(1500);
     // Embedded chDB cannot interrupt a running query: it ends at max_execution_time (a server gets KILL QUERY at once).
