@@ -34,14 +34,18 @@ export class SectionTable {
 
   /** The slot index of an entry, or -1. */
   find(hash: number, check: number, length: number): number {
+    const at = this.probe(hash, check, length + 1);
+    return this.slots[at + 2] === 0 ? -1 : at;
+  }
+
+  /** The slot holding the entry, or the empty slot where it would go (linear probing). */
+  private probe(hash: number, check: number, tag: number): number {
     const s = this.slots;
     const mask = this.mask;
-    const tag = length + 1;
     for (let i = hash & mask; ; i = (i + 1) & mask) {
       const at = i * SLOT;
       const l = s[at + 2]!;
-      if (l === 0) return -1;
-      if (s[at] === hash && s[at + 1] === check && l === tag) return at;
+      if (l === 0 || (s[at] === hash && s[at + 1] === check && l === tag)) return at;
     }
   }
 
@@ -59,20 +63,14 @@ export class SectionTable {
   insert(hash: number, check: number, length: number, low: number, high: number): void {
     if ((this.count + 1) > (this.mask + 1) * MAX_LOAD) this.grow();
     const s = this.slots;
-    const mask = this.mask;
     const tag = length + 1;
-    for (let i = hash & mask; ; i = (i + 1) & mask) {
-      const at = i * SLOT;
-      const l = s[at + 2]!;
-      if (l === 0) this.count++;
-      else if (!(s[at] === hash && s[at + 1] === check && l === tag)) continue;
-      s[at] = hash;
-      s[at + 1] = check;
-      s[at + 2] = tag;
-      s[at + 3] = low;
-      s[at + 4] = high;
-      return;
-    }
+    const at = this.probe(hash, check, tag);
+    if (s[at + 2] === 0) this.count++;
+    s[at] = hash;
+    s[at + 1] = check;
+    s[at + 2] = tag;
+    s[at + 3] = low;
+    s[at + 4] = high;
   }
 
   /** Forgets every entry, keeping the arrays. */
